@@ -1,0 +1,116 @@
+# unionfunds — development tasks (GNU make).
+#
+#   make run            set up .venv, migrate, load divisions + demo data, serve on 127.0.0.1:8000
+#   make test           pytest on SQLite, then on PostgreSQL (throwaway cluster); PYTEST_ARGS="-k foo -x"
+#   make test-sqlite    the SQLite half
+#   make test-postgres  the PostgreSQL half (uses DATABASE_URL if it already points at PostgreSQL)
+#   make lint           ruff check, ruff format --check, manage.py check, makemigrations --check
+#   make bench          benchmarks (none yet); make bench-quick for the short version
+#   make venv           create .venv and install requirements.txt (only when it changed)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+WITH_POSTGRES := bash scripts/with-postgres
+PYTEST_ARGS ?=
+
+.PHONY: help venv messages run test test-sqlite test-postgres lint bench bench-quick
+
+help:
+	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
+
+# --- virtualenv -------------------------------------------------------------
+
+$(PY):
+	@echo "Creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV) || { \
+	    rm -rf $(VENV); \
+	    echo "error: '$(PYTHON) -m venv' failed (on Debian: apt-get install python3-venv)" >&2; \
+	    exit 1; }
+
+# Reinstall only when requirements.txt is newer than the stamp.
+$(STAMP): requirements.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	@touch $@
+
+venv: $(STAMP)
+	@:
+
+# --- development server -------------------------------------------------------
+
+# Every manage.py call outside pytest needs DJANGO_DEBUG=1 (or a real secret key).
+run lint: export DJANGO_DEBUG := 1
+
+# Compile translations if there are any .po files (outside .venv); a missing
+# gettext only warns, the site then falls back to the untranslated strings.
+messages: venv
+	@if [ -n "$$(find . -path ./$(VENV) -prune -o -name '*.po' -print -quit)" ]; then \
+	    if ! command -v msgfmt >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	        apt-get install -y -qq gettext >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq gettext) >/dev/null 2>&1 || true; \
+	    fi; \
+	    if command -v msgfmt >/dev/null 2>&1; then \
+	        DJANGO_DEBUG=1 $(PY) manage.py compilemessages --ignore=$(VENV) --ignore=staticfiles; \
+	    else \
+	        echo "warning: msgfmt not found (apt-get install gettext); translations not compiled" >&2; \
+	    fi; \
+	fi
+
+run: venv messages
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_divisions
+	$(PY) manage.py load_demo
+	@echo
+	@$(PY) manage.py load_demo --print-accounts
+	@echo
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+# --- tests -------------------------------------------------------------------
+
+# Both halves always run; the target fails if either did. A pytest exit status
+# of 5 (no tests collected) is a failure like any other.
+test: venv messages
+	@status=0; \
+	$(MAKE) test-sqlite || status=1; \
+	$(MAKE) test-postgres || status=1; \
+	if [ $$status -ne 0 ]; then echo "make test: FAILED (see above)" >&2; fi; \
+	exit $$status
+
+test-sqlite: venv messages
+	@echo "=== pytest on SQLite ==="
+	env -u DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: venv messages
+	@echo "=== pytest on PostgreSQL ==="
+	@case "$${DATABASE_URL:-}" in \
+	    postgres://*|postgresql://*|pgsql://*|postgis://*) \
+	        echo "(using DATABASE_URL from the environment)"; \
+	        $(PY) -m pytest $(PYTEST_ARGS) ;; \
+	    *) \
+	        env -u DATABASE_URL $(WITH_POSTGRES) $(PY) -m pytest $(PYTEST_ARGS) ;; \
+	esac
+
+# --- lint --------------------------------------------------------------------
+
+# Runs every check and fails at the end if any failed.
+lint: venv
+	@status=0; \
+	echo "=== ruff check ==="; $(PY) -m ruff check . || status=1; \
+	echo "=== ruff format --check ==="; $(PY) -m ruff format --check . || status=1; \
+	echo "=== manage.py check ==="; $(PY) manage.py check || status=1; \
+	echo "=== makemigrations --check ==="; $(PY) manage.py makemigrations --check --dry-run || status=1; \
+	if [ $$status -ne 0 ]; then echo "make lint: FAILED (see above)" >&2; fi; \
+	exit $$status
+
+# --- benchmarks ----------------------------------------------------------------
+
+bench: venv
+	@echo "no benchmarks yet"
+
+bench-quick: venv
+	@echo "no benchmarks yet"

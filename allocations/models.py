@@ -1,0 +1,335 @@
+import datetime
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from beneficiaries.models import Beneficiary, Unit
+from unionfunds.models import Federation
+from unionfunds.money import MoneyField
+from unionfunds.permissions import subtree_q
+
+
+class Purpose(models.TextChoices):
+    PANDEMIC = "pandemic", _("Pandemic relief")
+    WARMTH = "warmth", _("Sending warmth")
+    HARDSHIP = "hardship", _("Hardship assistance")
+    EDUCATION = "education", _("Autumn education aid")
+    COOLING = "cooling", _("Summer cooling")
+    MEDICAL_MUTUAL = "medical_mutual", _("Mutual medical aid")
+    OTHER = "other", _("Other")
+
+
+class Source(models.TextChoices):
+    OWN_FUNDS = "own_funds", _("Own funds")
+    MATCHING = "matching", _("Matching funds")
+    SELF_RAISED = "self_raised", _("Self-raised")
+    DONATION = "donation", _("Donation")
+    GOVERNMENT = "government", _("Government finance")
+
+
+class AssistanceType(models.TextChoices):
+    LIVING = "living", _("Living aid")
+    MEDICAL = "medical", _("Medical aid")
+    SERIOUS_ILLNESS = "serious_illness", _("Serious-illness aid")
+    EDUCATION = "education", _("Education aid")
+    CONDOLENCE = "condolence", _("Condolence money")
+    TRAINING = "training", _("Vocational training")
+    JOB_PLACEMENT = "job_placement", _("Job placement")
+    PANDEMIC_SUBSIDY = "pandemic_subsidy", _("Pandemic living subsidy")
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+
+
+class FundQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "FundQuerySet":
+        return self.filter(subtree_q(user, "federation__path"))
+
+
+class Fund(models.Model):
+    """A special fund (专项资金) owned by one federation.
+
+    `balance` is what approved entries left in it; `reserved` is what pending
+    outflows have set aside. Both change only in `allocations.services`, under a
+    lock on this row, and the database refuses any state in which more is
+    reserved than held.
+    """
+
+    federation = models.ForeignKey(
+        Federation, verbose_name=_("federation"), on_delete=models.PROTECT, related_name="funds"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices)
+    fiscal_year = models.PositiveSmallIntegerField(
+        _("fiscal year"), validators=[MinValueValidator(2000), MaxValueValidator(2100)]
+    )
+    balance = MoneyField(_("balance"), default=0, editable=False)
+    reserved = MoneyField(_("reserved for pending outflows"), default=0, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    objects = FundQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("fund")
+        verbose_name_plural = _("funds")
+        ordering = ["federation__path", "-fiscal_year", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="fund_balance_not_negative"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="fund_reserved_not_negative"),
+            models.CheckConstraint(condition=Q(reserved__lte=F("balance")), name="fund_available_not_negative"),
+            models.CheckConstraint(condition=Q(purpose__in=Purpose.values), name="fund_purpose_valid"),
+            models.CheckConstraint(
+                condition=Q(fiscal_year__gte=2000, fiscal_year__lte=2100), name="fund_fiscal_year_range"
+            ),
+        ]
+        indexes = [models.Index(fields=["federation", "purpose", "fiscal_year"], name="fund_owner_purpose_year")]
+
+    def __str__(self) -> str:
+        return f"{self.federation.name} · {self.name} ({self.fiscal_year})"
+
+    @property
+    def available(self):
+        return self.balance - self.reserved
+
+
+class Movement(models.Model):
+    """What every money entry shares: an amount, a life (pending → approved or
+    rejected) and, for a reversal, the approved entry it cancels.
+
+    A reversal keeps the fields of the entry it reverses (same funds, same
+    direction) and undoes its effect once approved; roll-ups subtract it.
+    """
+
+    amount = MoneyField(_("amount"))
+    date = models.DateField(_("date"), default=datetime.date.today)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
+    note = models.TextField(_("note"), blank=True)
+    reverses = models.ForeignKey(
+        "self",
+        verbose_name=_("reverses"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversals",
+    )
+    reason = models.TextField(_("reason for reversal"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("entered by"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("entered at"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    rejection_reason = models.TextField(_("reason for rejection"), blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="%(class)s_amount_positive"),
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="%(class)s_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status=Status.PENDING, decided_by__isnull=True, decided_at__isnull=True)
+                | (~Q(status=Status.PENDING) & Q(decided_by__isnull=False, decided_at__isnull=False)),
+                name="%(class)s_decision_matches_status",
+            ),
+            # The maker is never the checker, whatever door the decision came through.
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("created_by")),
+                name="%(class)s_maker_is_not_checker",
+            ),
+            models.CheckConstraint(condition=~Q(reverses=F("id")), name="%(class)s_not_reversing_itself"),
+            # At most one live reversal per entry; a rejected one may be asked again.
+            models.UniqueConstraint(
+                fields=["reverses"],
+                condition=Q(reverses__isnull=False) & ~Q(status=Status.REJECTED),
+                name="%(class)s_one_live_reversal",
+            ),
+        ]
+
+    @property
+    def is_reversal(self) -> bool:
+        return self.reverses_id is not None
+
+    def is_reversible(self) -> bool:
+        return self.status == Status.APPROVED and not self.is_reversal
+
+    def owner(self) -> Federation:
+        """The federation whose clerks enter and whose approvers decide this entry."""
+        raise NotImplementedError
+
+    def debited_funds(self) -> list[int]:
+        """Funds this entry takes money from once approved (reserved while pending)."""
+        raise NotImplementedError
+
+    def credited_funds(self) -> list[int]:
+        """Funds this entry gives money to once approved."""
+        raise NotImplementedError
+
+
+class ContributionQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ContributionQuerySet":
+        return self.filter(subtree_q(user, "fund__federation__path"))
+
+
+class Contribution(Movement):
+    """Money entering a fund from outside the allocation tree (资金来源)."""
+
+    fund = models.ForeignKey(Fund, verbose_name=_("fund"), on_delete=models.PROTECT, related_name="contributions")
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+
+    objects = ContributionQuerySet.as_manager()
+
+    class Meta(Movement.Meta):
+        verbose_name = _("contribution")
+        verbose_name_plural = _("contributions")
+        constraints = [
+            *Movement.Meta.constraints,
+            models.CheckConstraint(condition=Q(source__in=Source.values), name="contribution_source_valid"),
+        ]
+        indexes = [models.Index(fields=["fund", "status"], name="contribution_fund_status")]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} → {self.fund.name} ¥{self.amount}"
+
+    def owner(self) -> Federation:
+        return self.fund.federation
+
+    def debited_funds(self) -> list[int]:
+        return [self.fund_id] if self.is_reversal else []
+
+    def credited_funds(self) -> list[int]:
+        return [] if self.is_reversal else [self.fund_id]
+
+
+class AllocationQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "AllocationQuerySet":
+        # Both ends see an allocation: the sender's subtree and the recipient's.
+        return self.filter(subtree_q(user, "from_fund__federation__path") | subtree_q(user, "to_federation__path"))
+
+
+class Allocation(Movement):
+    """Money sent from one federation's fund to another's (下拨), often in batches."""
+
+    from_fund = models.ForeignKey(
+        Fund, verbose_name=_("from fund"), on_delete=models.PROTECT, related_name="allocations_out"
+    )
+    to_federation = models.ForeignKey(
+        Federation, verbose_name=_("to federation"), on_delete=models.PROTECT, related_name="allocations_in"
+    )
+    to_fund = models.ForeignKey(
+        Fund, verbose_name=_("to fund"), on_delete=models.PROTECT, related_name="allocations_in"
+    )
+    batch = models.CharField(_("batch"), max_length=50, blank=True)
+
+    objects = AllocationQuerySet.as_manager()
+
+    class Meta(Movement.Meta):
+        verbose_name = _("allocation")
+        verbose_name_plural = _("allocations")
+        constraints = [
+            *Movement.Meta.constraints,
+            models.CheckConstraint(condition=~Q(from_fund=F("to_fund")), name="allocation_between_two_funds"),
+        ]
+        indexes = [
+            models.Index(fields=["from_fund", "status"], name="allocation_from_status"),
+            models.Index(fields=["to_fund", "status"], name="allocation_to_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_fund.federation.name} → {self.to_federation.name} ¥{self.amount}"
+
+    def owner(self) -> Federation:
+        return self.from_fund.federation
+
+    def debited_funds(self) -> list[int]:
+        return [self.to_fund_id] if self.is_reversal else [self.from_fund_id]
+
+    def credited_funds(self) -> list[int]:
+        return [self.from_fund_id] if self.is_reversal else [self.to_fund_id]
+
+
+class DisbursementQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "DisbursementQuerySet":
+        return self.filter(subtree_q(user, "fund__federation__path"))
+
+    def live(self) -> "DisbursementQuerySet":
+        """Payments that stand or may still stand: not rejected, not reversals, and
+        not cancelled by an approved reversal."""
+        return (
+            self.filter(reverses__isnull=True)
+            .exclude(status=Status.REJECTED)
+            .exclude(reversals__status=Status.APPROVED)
+        )
+
+
+class Disbursement(Movement):
+    """Money leaving the system to a named worker or a unit (发放)."""
+
+    fund = models.ForeignKey(Fund, verbose_name=_("fund"), on_delete=models.PROTECT, related_name="disbursements")
+    beneficiary = models.ForeignKey(
+        Beneficiary,
+        verbose_name=_("beneficiary"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="disbursements",
+    )
+    unit = models.ForeignKey(
+        Unit, verbose_name=_("unit"), on_delete=models.PROTECT, null=True, blank=True, related_name="disbursements"
+    )
+    assistance_type = models.CharField(_("assistance type"), max_length=20, choices=AssistanceType.choices)
+    batch = models.CharField(_("batch"), max_length=50, blank=True)
+    duplicate_confirmed = models.BooleanField(
+        _("duplicate confirmed"),
+        default=False,
+        help_text=_("The clerk confirmed a second payment to the same person in the same month."),
+    )
+
+    objects = DisbursementQuerySet.as_manager()
+
+    class Meta(Movement.Meta):
+        verbose_name = _("disbursement")
+        verbose_name_plural = _("disbursements")
+        constraints = [
+            *Movement.Meta.constraints,
+            models.CheckConstraint(
+                condition=Q(beneficiary__isnull=False, unit__isnull=True)
+                | Q(beneficiary__isnull=True, unit__isnull=False),
+                name="disbursement_one_recipient",
+            ),
+            models.CheckConstraint(
+                condition=Q(assistance_type__in=AssistanceType.values), name="disbursement_assistance_type_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["fund", "status"], name="disbursement_fund_status"),
+            models.Index(fields=["beneficiary", "fund", "assistance_type", "date"], name="disbursement_duplicates"),
+        ]
+
+    def __str__(self) -> str:
+        recipient = self.beneficiary or self.unit
+        return f"{self.fund.name} → {recipient} ¥{self.amount}"
+
+    def owner(self) -> Federation:
+        return self.fund.federation
+
+    def debited_funds(self) -> list[int]:
+        return [] if self.is_reversal else [self.fund_id]
+
+    def credited_funds(self) -> list[int]:
+        return [self.fund_id] if self.is_reversal else []

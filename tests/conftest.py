@@ -1,0 +1,98 @@
+"""The cast: a province (青海) with a city (西宁) and three counties, and a
+neighbouring province (甘肃) for scope tests. Alice is 城中区's clerk, Bob its
+approver; Carol audits the province; Dave is a clerk in the neighbouring 城东区."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+
+from allocations import services as money
+from allocations.models import Fund
+from beneficiaries import idnumber
+from beneficiaries import services as people
+from unionfunds.models import Federation, Role
+from unionfunds.services import federation_create, membership_grant
+
+
+@pytest.fixture
+def tree(db) -> dict[str, Federation]:
+    nation = federation_create(code="CN", name="中华全国总工会", level="national", parent=None)
+    qinghai = federation_create(code="63", name="青海省总工会", level="province", parent=nation)
+    xining = federation_create(code="6301", name="西宁市总工会", level="city", parent=qinghai)
+    haidong = federation_create(code="6302", name="海东市总工会", level="city", parent=qinghai)
+    chengdong = federation_create(code="630102", name="城东区总工会", level="county", parent=xining)
+    chengzhong = federation_create(code="630103", name="城中区总工会", level="county", parent=xining)
+    chengxi = federation_create(code="630104", name="城西区总工会", level="county", parent=xining)
+    grassroots = federation_create(code="630103-G01", name="城中区建筑公司工会", level="grassroots", parent=chengzhong)
+    gansu = federation_create(code="62", name="甘肃省总工会", level="province", parent=nation)
+    return {
+        "nation": nation,
+        "qinghai": qinghai,
+        "xining": xining,
+        "haidong": haidong,
+        "chengdong": chengdong,
+        "chengzhong": chengzhong,
+        "chengxi": chengxi,
+        "grassroots": grassroots,
+        "gansu": gansu,
+    }
+
+
+def member(username: str, federation: Federation, *roles: str):
+    for role in roles:
+        membership = membership_grant(username=username, federation=federation, role=role, password="pw-" + username)
+    return membership.user
+
+
+@pytest.fixture
+def alice(tree):
+    return member("alice", tree["chengzhong"], Role.CLERK)
+
+
+@pytest.fixture
+def bob(tree):
+    return member("bob", tree["chengzhong"], Role.APPROVER)
+
+
+@pytest.fixture
+def carol(tree):
+    return member("carol", tree["qinghai"], Role.AUDITOR)
+
+
+@pytest.fixture
+def dave(tree):
+    return member("dave", tree["chengdong"], Role.CLERK)
+
+
+@pytest.fixture
+def province_clerk(tree):
+    return member("pclerk", tree["qinghai"], Role.CLERK)
+
+
+@pytest.fixture
+def province_approver(tree):
+    return member("papprover", tree["qinghai"], Role.APPROVER)
+
+
+@pytest.fixture
+def fund(tree, alice, bob) -> Fund:
+    """城中区's 2022 pandemic fund holding 10,000.00, approved."""
+    fund = money.fund_create(
+        federation=tree["chengzhong"], name="疫情防控专项资金", purpose="pandemic", fiscal_year=2022, by=alice
+    )
+    contribution = money.contribution_create(fund=fund, source="own_funds", amount=Decimal("10000.00"), by=alice)
+    money.movement_approve(movement=contribution, by=bob)
+    fund.refresh_from_db()
+    return fund
+
+
+def synthetic_id(sequence: int, *, area: str = "630103", birth: datetime.date = datetime.date(1980, 5, 17)) -> str:
+    return idnumber.build(area, birth, sequence)
+
+
+@pytest.fixture
+def worker(tree, alice):
+    return people.beneficiary_register(
+        name="张三", id_number=synthetic_id(1), federation=tree["chengzhong"], categories=["migrant_worker"], by=alice
+    )

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class UnionfundsConfig(AppConfig):
+    name = "unionfunds"
+    verbose_name = _("Federations and users")

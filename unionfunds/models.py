@@ -1,0 +1,160 @@
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
+
+from unionfunds.permissions import subtree_q
+
+
+class Level(models.TextChoices):
+    NATIONAL = "national", _("National")
+    PROVINCE = "province", _("Province")
+    CITY = "city", _("City")
+    COUNTY = "county", _("County")
+    TOWNSHIP = "township", _("Township")
+    GRASSROOTS = "grassroots", _("Grassroots")
+    INDUSTRY = "industry", _("Industry")
+
+
+class FederationQuerySet(MP_NodeQuerySet):
+    def visible_to(self, user) -> "FederationQuerySet":
+        return self.filter(subtree_q(user, "path"))
+
+    def subtree_of(self, federation: "Federation") -> "FederationQuerySet":
+        # One indexed range scan on the materialised path, at any depth.
+        return self.filter(path__startswith=federation.path)
+
+
+class FederationManager(MP_NodeManager.from_queryset(FederationQuerySet)):
+    def get_queryset(self) -> FederationQuerySet:
+        return FederationQuerySet(self.model, using=self._db).order_by("path")
+
+    def get_by_natural_key(self, code: str) -> "Federation":
+        return self.get(code=code)
+
+
+class Federation(MP_Node):
+    """A trade-union federation (工会) at any level of the tree.
+
+    The tree is a materialised path (`path`, kept by django-treebeard): the
+    federation and everything below it is `path LIKE '<path>%'`, one indexed
+    query however deep the tree is. `parent` repeats the last step of the path
+    so that lists can show and filter by it without parsing paths.
+    """
+
+    code = models.CharField(
+        _("code"),
+        max_length=32,
+        unique=True,
+        help_text=_("The administrative division code where there is one."),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    level = models.CharField(_("level"), max_length=16, choices=Level.choices)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+    )
+
+    # No node_order_by: sorted insertion would renumber the paths of every later
+    # sibling and its whole subtree; new federations are appended instead.
+    objects = FederationManager()
+
+    class Meta:
+        verbose_name = _("federation")
+        verbose_name_plural = _("federations")
+        ordering = ["path"]
+        constraints = [
+            models.CheckConstraint(condition=Q(level__in=Level.values), name="federation_level_valid"),
+            models.CheckConstraint(
+                condition=Q(depth=1, parent__isnull=True) | Q(depth__gt=1, parent__isnull=False),
+                name="federation_parent_matches_depth",
+            ),
+        ]
+        indexes = [models.Index(fields=["level", "path"], name="federation_level_path")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def natural_key(self) -> tuple[str]:
+        return (self.code,)
+
+    def contains(self, other: "Federation") -> bool:
+        return other.path.startswith(self.path)
+
+
+class Role(models.TextChoices):
+    CLERK = "clerk", _("Clerk")
+    APPROVER = "approver", _("Approver")
+    AUDITOR = "auditor", _("Auditor")
+    ADMIN = "admin", _("Administrator")
+
+
+class Membership(models.Model):
+    """A user's role at one federation; it reaches that federation's whole subtree."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    federation = models.ForeignKey(
+        Federation, verbose_name=_("federation"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "federation", "role"], name="membership_unique_role"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.federation} · {self.get_role_display()}"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "AuditEventQuerySet":
+        return self.filter(subtree_q(user, "federation__path"))
+
+
+class AuditEvent(models.Model):
+    """Append-only record of who did what to which record, written by the services
+    in the same transaction as the change itself."""
+
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    action = models.CharField(_("action"), max_length=64)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.PositiveBigIntegerField()
+    object_repr = models.CharField(_("record"), max_length=200)
+    federation = models.ForeignKey(
+        Federation, verbose_name=_("federation"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["content_type", "object_id", "at"], name="audit_event_record")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"

@@ -1,0 +1,123 @@
+"""Money: `Decimal` yuan in Python, integer fen in the database.
+
+SQLite keeps DecimalField values as floating point and sums them as floats, so a
+long column of cent amounts drifts. Integer fen are exact on every database, and
+the field below converts at the edge so that the rest of the code only sees
+`Decimal` yuan with two places.
+"""
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django import forms
+from django.core import checks, exceptions
+from django.db import models
+from django.db.models import Sum, Value
+from django.db.models.expressions import Combinable, register_combinable_fields
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+MAX_DIGITS = 14
+
+
+def to_yuan(value: object) -> Decimal:
+    """Parse an amount that must already be exact to the fen.
+
+    Refuses a third decimal place instead of rounding it away: a list that says
+    1000.005 is a typo, and silently paying 1000.01 would hide it.
+    """
+    if isinstance(value, float):
+        raise TypeError("Money must not be a float; pass a Decimal or a string.")
+    try:
+        amount = Decimal(str(value).strip().replace(",", ""))
+    except (InvalidOperation, ValueError) as error:
+        raise ValueError(f"Not an amount: {value!r}") from error
+    if not amount.is_finite():
+        raise ValueError(f"Not an amount: {value!r}")
+    if amount != amount.quantize(CENT):
+        raise ValueError(f"More than two decimal places: {value!r}")
+    return amount.quantize(CENT)
+
+
+def fen_to_yuan(fen: int | Decimal) -> Decimal:
+    return (Decimal(fen) / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def yuan_to_fen(yuan: Decimal) -> int:
+    return int(to_yuan(yuan) * 100)
+
+
+def format_yuan(amount: Decimal) -> str:
+    return f"{amount:,.2f}"
+
+
+class MoneyField(models.Field):
+    """Deliberately not an IntegerField, so that an expression such as
+    `F("balance") - Decimal("1.50")` cannot quietly subtract yuan from fen: Django
+    refuses to infer its type. Money columns combine with each other, and a
+    literal is written `Value(amount, output_field=MoneyField())`. (UPDATE does
+    not infer types, so the services never do money arithmetic in SQL: they lock
+    the row and compute in Python.)"""
+
+    description = _("Amount in yuan (stored as integer fen)")
+    max_digits = MAX_DIGITS
+    decimal_places = 2
+
+    def check(self, **kwargs):
+        errors = super().check(**kwargs)
+        if self.has_default() and isinstance(self.default, float):
+            errors.append(checks.Error("MoneyField default must not be a float.", obj=self))
+        return errors
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return None
+        return fen_to_yuan(value)
+
+    def to_python(self, value):
+        if value is None:
+            return None
+        try:
+            return to_yuan(value)
+        except (TypeError, ValueError):
+            raise exceptions.ValidationError(
+                _("Enter an amount in yuan with at most two decimal places."), code="invalid_amount"
+            ) from None
+
+    def get_prep_value(self, value):
+        if value is None:
+            return None
+        if hasattr(value, "resolve_expression"):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value * 100
+        return yuan_to_fen(self.to_python(value))
+
+    def value_to_string(self, obj):
+        value = self.value_from_object(obj)
+        return "" if value is None else str(value)
+
+    def formfield(self, **kwargs):
+        return models.Field.formfield(
+            self,
+            **{
+                "form_class": forms.DecimalField,
+                "max_digits": MAX_DIGITS,
+                "decimal_places": 2,
+                "min_value": CENT,
+                **kwargs,
+            },
+        )
+
+    def get_internal_type(self):
+        return "BigIntegerField"
+
+
+for _connector in (Combinable.ADD, Combinable.SUB):
+    register_combinable_fields(MoneyField, _connector, MoneyField, MoneyField)
+
+
+def money_sum(expression) -> Coalesce:
+    """SUM of a money column that is 0.00, not NULL, over no rows."""
+    return Coalesce(Sum(expression, output_field=MoneyField()), Value(0, output_field=MoneyField()))

@@ -1,0 +1,81 @@
+"""Who may see and do what: every door asks these functions, never its own copy.
+
+A membership reaches its federation's whole subtree. A user's memberships are
+read once per user object (one per request) and kept on it.
+"""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+ROLE_REQUIRED = _("Your role does not allow this.")
+_CACHE_ATTRIBUTE = "_unionfunds_grants"
+
+
+@dataclass(frozen=True)
+class Grant:
+    path: str
+    role: str
+
+
+def grants(user) -> tuple[Grant, ...]:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return ()
+    cached = getattr(user, _CACHE_ATTRIBUTE, None)
+    if cached is None:
+        from unionfunds.models import Membership
+
+        cached = tuple(
+            Grant(path, role)
+            for path, role in Membership.objects.filter(user=user).values_list("federation__path", "role")
+        )
+        setattr(user, _CACHE_ATTRIBUTE, cached)
+    return cached
+
+
+def forget_grants(user) -> None:
+    """Drop the cached memberships, after they (or the tree under them) changed."""
+    if hasattr(user, _CACHE_ATTRIBUTE):
+        delattr(user, _CACHE_ATTRIBUTE)
+
+
+def sees_everything(user) -> bool:
+    return bool(user is not None and user.is_active and user.is_superuser)
+
+
+def scope_paths(user) -> list[str]:
+    """The tops of the subtrees the user sees, none inside another."""
+    paths = sorted({grant.path for grant in grants(user)})
+    tops: list[str] = []
+    for path in paths:
+        if not any(path.startswith(top) for top in tops):
+            tops.append(path)
+    return tops
+
+
+def subtree_q(user, path_lookup: str) -> Q:
+    """Filter for rows whose federation path (reached by `path_lookup`) lies in the
+    user's subtrees. Unknown or member-less users see nothing."""
+    if sees_everything(user):
+        return Q()
+    condition = Q(pk__in=[])
+    for top in scope_paths(user):
+        condition |= Q(**{f"{path_lookup}__startswith": top})
+    return condition
+
+
+def has_role(user, role: str, federation) -> bool:
+    if sees_everything(user):
+        return True
+    return any(grant.role == role and federation.path.startswith(grant.path) for grant in grants(user))
+
+
+def can_see(user, federation) -> bool:
+    return sees_everything(user) or any(federation.path.startswith(top) for top in scope_paths(user))
+
+
+def require_role(user, role: str, federation) -> None:
+    if not has_role(user, role, federation):
+        raise PermissionDenied(ROLE_REQUIRED)

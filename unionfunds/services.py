@@ -1,0 +1,96 @@
+"""Changes to the federation tree and to who may do what in it."""
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from unionfunds import audit
+from unionfunds.errors import refuse
+from unionfunds.models import Federation, Level, Membership, Role
+from unionfunds.permissions import require_role
+
+MOVE_INTO_ITSELF = _("A federation cannot be moved under itself or one of its own members.")
+CODE_TAKEN = _("Another federation already has the code %(code)s.")
+INVALID_LEVEL = _("Unknown level: %(value)s")
+
+
+@transaction.atomic
+def federation_create(*, code: str, name: str, level: str, parent: Federation | None, by=None) -> Federation:
+    """Add a federation. `by=None` is reserved for set-up commands."""
+    if by is not None:
+        if parent is None:
+            raise refuse(_("Only set-up can add a root federation."), "root_federation", field="parent")
+        require_role(by, Role.ADMIN, parent)
+    if level not in Level.values:
+        raise refuse(INVALID_LEVEL, "invalid_choice", field="level", value=level)
+    if Federation.objects.filter(code=code).exists():
+        raise refuse(CODE_TAKEN, "code_taken", field="code", code=code)
+    fields = {"code": code, "name": name, "level": level}
+    if parent is None:
+        federation = Federation.objects.add_root(fields)
+    else:
+        federation = Federation.objects.add_child(parent, {**fields, "parent": parent})
+    audit.log(
+        federation,
+        "federation.created",
+        user=by,
+        federation=federation,
+        changes=audit.diff({}, audit.snapshot(federation, ("code", "name", "level", "parent"))),
+    )
+    return federation
+
+
+@transaction.atomic
+def federation_move(*, federation: Federation, new_parent: Federation, by=None) -> Federation:
+    """Move a federation with its whole subtree under another parent.
+
+    Funds and entries stay attached to their federations; as every figure is
+    computed from the paths, each ancestor's view follows the move at once.
+    """
+    federation = Federation.objects.select_for_update().get(pk=federation.pk)
+    new_parent = Federation.objects.get(pk=new_parent.pk)
+    old_parent = federation.parent
+    if by is not None:
+        require_role(by, Role.ADMIN, federation)
+        require_role(by, Role.ADMIN, new_parent)
+    if new_parent.path.startswith(federation.path):
+        raise refuse(MOVE_INTO_ITSELF, "invalid_move", field="parent")
+    if old_parent is not None and old_parent.pk == new_parent.pk:
+        return federation
+    Federation.objects.move(federation, new_parent, pos="last-child")
+    Federation.objects.filter(pk=federation.pk).update(parent=new_parent)
+    federation.refresh_from_db()
+    audit.log(
+        federation,
+        "federation.moved",
+        user=by,
+        federation=federation,
+        changes={"parent": {"before": old_parent.pk if old_parent else None, "after": new_parent.pk}},
+    )
+    return federation
+
+
+@transaction.atomic
+def membership_grant(*, username: str, federation: Federation, role: str, password: str | None = None, by=None):
+    """Give a user (created if needed) a role at a federation."""
+    if role not in Role.values:
+        raise refuse(_("Unknown role: %(value)s"), "invalid_choice", field="role", value=role)
+    if by is not None:
+        require_role(by, Role.ADMIN, federation)
+    user, created = get_user_model().objects.get_or_create(username=username)
+    if password is not None:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    elif created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    membership, _created = Membership.objects.get_or_create(user=user, federation=federation, role=role)
+    if _created:
+        audit.log(
+            membership,
+            "membership.granted",
+            user=by,
+            federation=federation,
+            changes={"user": {"before": None, "after": username}, "role": {"before": None, "after": role}},
+        )
+    return membership

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from unionfunds import views
+
+admin.site.site_header = admin.site.site_title = views.SITE_TITLE
+admin.site.index_title = views.SITE_TITLE
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", views.home, name="home"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,28 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+
+from allocations.models import Allocation, Contribution, Disbursement, Fund, Status
+from unionfunds.models import Federation
+from unionfunds.permissions import scope_paths, sees_everything
+
+SITE_TITLE = _("Union relief funds")
+
+
+@login_required
+def home(request):
+    user = request.user
+    federations = Federation.objects.visible_to(user)
+    tops = list(
+        federations.filter(depth=1) if sees_everything(user) else federations.filter(path__in=scope_paths(user))
+    )
+    funds = Fund.objects.visible_to(user).select_related("federation").order_by("federation__path", "-fiscal_year")
+    pending = {
+        model._meta.verbose_name_plural: model.objects.visible_to(user).filter(status=Status.PENDING).count()
+        for model in (Contribution, Allocation, Disbursement)
+    }
+    return render(
+        request,
+        "home.html",
+        {"federations": tops, "funds": funds[:100], "fund_count": funds.count(), "pending": pending},
+    )
