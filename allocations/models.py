@@ -168,7 +168,12 @@ class Movement(models.Model):
         return self.status == Status.APPROVED and not self.is_reversal
 
     def owner(self) -> Federation:
-        """The federation whose clerks enter and whose approvers decide this entry."""
+        """The federation whose clerks enter and whose approvers decide this entry:
+        the one that owns `owner_fund_id`."""
+        raise NotImplementedError
+
+    @property
+    def owner_fund_id(self) -> int:
         raise NotImplementedError
 
     def debited_funds(self) -> list[int]:
@@ -208,6 +213,10 @@ class Contribution(Movement):
 
     def owner(self) -> Federation:
         return self.fund.federation
+
+    @property
+    def owner_fund_id(self) -> int:
+        return self.fund_id
 
     def debited_funds(self) -> list[int]:
         return [self.fund_id] if self.is_reversal else []
@@ -255,6 +264,10 @@ class Allocation(Movement):
 
     def owner(self) -> Federation:
         return self.from_fund.federation
+
+    @property
+    def owner_fund_id(self) -> int:
+        return self.from_fund_id
 
     def debited_funds(self) -> list[int]:
         return [self.to_fund_id] if self.is_reversal else [self.from_fund_id]
@@ -327,6 +340,10 @@ class Disbursement(Movement):
 
     def owner(self) -> Federation:
         return self.fund.federation
+
+    @property
+    def owner_fund_id(self) -> int:
+        return self.fund_id
 
     def debited_funds(self) -> list[int]:
         return [] if self.is_reversal else [self.fund_id]

@@ -1,0 +1,152 @@
+"""Real-name disbursement lists: every row checked first, then all or nothing."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from allocations import services as money
+from allocations.bulk import ListRefused, ListRow, disbursements_create_bulk, movements_approve_bulk
+from allocations.models import Contribution, Disbursement, Status
+from beneficiaries.models import Beneficiary
+from tests.conftest import synthetic_id
+from unionfunds.models import AuditEvent
+
+DAY = datetime.date(2022, 4, 20)
+
+
+@pytest.fixture
+def rich_fund(fund, alice, bob):
+    money.movement_approve(
+        movement=money.contribution_create(fund=fund, source="own_funds", amount="1000000", by=alice), by=bob
+    )
+    fund.refresh_from_db()
+    return fund
+
+
+def thousand_rows(count: int = 1000) -> list[ListRow]:
+    return [
+        ListRow(
+            name=f"职工{n}",
+            id_number=synthetic_id(n % 1000, birth=datetime.date(1970, 1, 1) + datetime.timedelta(days=n // 1000)),
+            amount="1000.00",
+            categories=["hard_industry"],
+        )
+        for n in range(count)
+    ]
+
+
+def refusal(call) -> ListRefused:
+    with pytest.raises(ListRefused) as refused:
+        call()
+    return refused.value
+
+
+@pytest.mark.django_db
+def test_a_list_of_a_thousand_pays_everyone_pending_approval(rich_fund, alice):
+    created = disbursements_create_bulk(
+        fund=rich_fund, rows=thousand_rows(), assistance_type="pandemic_subsidy", date=DAY, batch="一线职工", by=alice
+    )
+    rich_fund.refresh_from_db()
+    assert len(created) == 1000 and all(d.pk for d in created)
+    assert Disbursement.objects.filter(status=Status.PENDING, batch="一线职工").count() == 1000
+    assert rich_fund.available == Decimal("1010000.00") - Decimal("1000000.00")
+    assert Beneficiary.objects.count() == 1000
+    assert Beneficiary.objects.filter(categories__code="hard_industry").count() == 1000
+    assert AuditEvent.objects.filter(action="disbursement.created", user=alice).count() == 1000
+    assert AuditEvent.objects.filter(action="beneficiary.registered").count() == 1000
+
+
+@pytest.mark.django_db
+def test_one_bad_row_in_a_thousand_writes_nothing_and_is_named(rich_fund, alice):
+    rows = thousand_rows()
+    rows[636].id_number = rows[636].id_number[:-1] + ("0" if rows[636].id_number[-1] != "0" else "1")
+    problems = refusal(
+        lambda: disbursements_create_bulk(fund=rich_fund, rows=rows, assistance_type="living", date=DAY, by=alice)
+    ).problems
+    assert [(p.row, p.field, p.code) for p in problems] == [(637, "id_number", "invalid_id_number")]
+    assert "校验码" in problems[0].message or "check digit" in problems[0].message
+    assert Disbursement.objects.count() == 0
+    assert Beneficiary.objects.count() == 0
+    rich_fund.refresh_from_db()
+    assert rich_fund.reserved == Decimal("0.00")
+
+
+@pytest.mark.django_db
+def test_every_problem_is_reported_at_once(rich_fund, alice):
+    rows = [
+        ListRow(name="", id_number=synthetic_id(1), amount="100"),
+        ListRow(name="乙", id_number=synthetic_id(2), amount="-3"),
+        ListRow(name="丙", id_number=synthetic_id(3), amount="100", assistance_type="lottery"),
+        ListRow(name="丁", id_number=synthetic_id(4), amount="100", date="2022-13-01"),
+        ListRow(name="戊", id_number=synthetic_id(5), amount="100", categories=["vip"]),
+    ]
+    problems = refusal(
+        lambda: disbursements_create_bulk(fund=rich_fund, rows=rows, assistance_type="living", by=alice)
+    ).problems
+    assert [(p.row, p.field) for p in problems] == [
+        (1, "name"),
+        (2, "amount"),
+        (3, "assistance_type"),
+        (4, "date"),
+        (5, "categories"),
+    ]
+
+
+@pytest.mark.django_db
+def test_the_same_person_twice_in_a_list_needs_confirmation(rich_fund, alice):
+    rows = [ListRow(name="甲", id_number=synthetic_id(1), amount="100") for _ in range(2)]
+    problems = refusal(
+        lambda: disbursements_create_bulk(fund=rich_fund, rows=rows, assistance_type="living", date=DAY, by=alice)
+    ).problems
+    assert [(p.row, p.code) for p in problems] == [(2, "duplicate_payment")]
+    rows[1].confirm_duplicate = True
+    created = disbursements_create_bulk(fund=rich_fund, rows=rows, assistance_type="living", date=DAY, by=alice)
+    assert [d.duplicate_confirmed for d in created] == [False, True]
+
+
+@pytest.mark.django_db
+def test_an_earlier_payment_this_month_is_flagged_and_names_must_match(rich_fund, alice, worker):
+    money.disbursement_create(
+        fund=rich_fund, beneficiary=worker, assistance_type="living", amount="50", date=DAY, by=alice
+    )
+    rows = [
+        ListRow(name="张三", id_number=worker.id_number, amount="100"),
+        ListRow(name="李四", id_number=worker.id_number, amount="100", assistance_type="medical"),
+    ]
+    problems = refusal(
+        lambda: disbursements_create_bulk(fund=rich_fund, rows=rows, assistance_type="living", date=DAY, by=alice)
+    ).problems
+    assert [(p.row, p.code) for p in problems] == [(1, "duplicate_payment"), (2, "name_mismatch")]
+    assert "张三" in problems[1].message
+
+
+@pytest.mark.django_db
+def test_a_list_above_the_available_balance_is_refused_whole(fund, alice):
+    rows = [ListRow(name=f"人{n}", id_number=synthetic_id(n), amount="5000.01") for n in range(2)]
+    problems = refusal(
+        lambda: disbursements_create_bulk(fund=fund, rows=rows, assistance_type="living", date=DAY, by=alice)
+    ).problems
+    assert [(p.row, p.code) for p in problems] == [(None, "insufficient_funds")]
+    assert "10,000.02" in problems[0].message
+    assert Disbursement.objects.count() == 0 and Beneficiary.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_bulk_approval_moves_the_money_once_with_the_usual_rules(rich_fund, alice, bob):
+    created = disbursements_create_bulk(
+        fund=rich_fund, rows=thousand_rows(300), assistance_type="living", date=DAY, by=alice
+    )
+    with pytest.raises(Exception) as refused:
+        movements_approve_bulk(movements=created, by=alice)
+    assert refused.value.code == "maker_cannot_approve"
+    with CaptureQueriesContext(connection) as queries:
+        assert movements_approve_bulk(movements=created, by=bob) == 300
+    assert len(queries) < 20
+    rich_fund.refresh_from_db()
+    assert (rich_fund.balance, rich_fund.reserved) == (Decimal("710000.00"), Decimal("0.00"))
+    assert Disbursement.objects.filter(status=Status.APPROVED, decided_by=bob).count() == 300
+    assert AuditEvent.objects.filter(action="disbursement.approved", user=bob).count() == 300
+    assert not Contribution.objects.filter(status=Status.PENDING).exists()
