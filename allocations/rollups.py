@@ -1,0 +1,228 @@
+"""Roll-ups (汇总): what a federation's subtree raised, sent away, paid out and holds.
+
+Semantics (DOMAIN.md, Roll-ups), for a federation F and its subtree S(F):
+
+- raised: money that entered funds in S(F) from outside S(F): every
+  contribution, and allocations whose sending fund lies outside S(F); split by
+  source and by the level of the federation whose money it was (the sender of
+  an allocation, the receiving federation of a contribution);
+- allocated out: allocations from funds in S(F) to funds outside it;
+- disbursed, person-times, persons: payments from funds in S(F);
+- balance: what the matching funds in S(F) hold now.
+
+One row per child subtree and one for F's own funds (本级) come with the total;
+disbursed, person-times and balance of those rows add up to the total, the
+others do not (a transfer from F to a child is outside the child, inside F).
+
+Only approved entries count. An approved reversal cancels its entry, on the
+entry's own date, so a filtered period nets to zero. Every figure is computed
+in the database with a fixed number of GROUP BY queries, whatever the number of
+children; the subtree is a prefix of the materialised path, so a moved subtree
+is counted under its new parent at once.
+"""
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Case, Count, F, IntegerField, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce, Substr
+
+from allocations.models import Allocation, Contribution, Disbursement, Fund, Status
+from unionfunds.models import Federation
+from unionfunds.money import ZERO, MoneyField, money_sum
+
+OWN = "own"
+
+
+@dataclass(frozen=True)
+class Filters:
+    fiscal_year: int | None = None
+    purpose: str | None = None
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+    assistance_type: str | None = None
+
+
+@dataclass
+class Figures:
+    raised: Decimal = ZERO
+    raised_by_source: dict[str, Decimal] = field(default_factory=dict)
+    raised_by_level: dict[str, Decimal] = field(default_factory=dict)
+    allocated_out: Decimal = ZERO
+    disbursed: Decimal = ZERO
+    person_times: int = 0
+    persons: int = 0
+    balance: Decimal = ZERO
+
+    def add_raised(self, *, source: str, level: str, amount: Decimal) -> None:
+        self.raised += amount
+        self.raised_by_source[source] = self.raised_by_source.get(source, ZERO) + amount
+        self.raised_by_level[level] = self.raised_by_level.get(level, ZERO) + amount
+
+
+@dataclass
+class Rollup:
+    federation: Federation
+    filters: Filters
+    total: Figures
+    own: Figures
+    children: list[tuple[Federation, Figures]]
+
+
+def rollup(federation: Federation, filters: Filters = Filters()) -> Rollup:
+    """The roll-up of `federation`'s subtree; the caller checks that the user may see it."""
+    path = federation.path
+    child_length = len(path) + Federation.steplen
+    children = list(Federation.objects.filter(parent=federation).order_by("path"))
+    scopes: dict[str, Figures] = defaultdict(Figures)  # child path prefix or OWN
+    total = Figures()
+
+    # Contributions: always from outside, so the same rows serve every scope.
+    contributions = _net(_approved(Contribution, filters, "fund").filter(fund__federation__path__startswith=path))
+    for row in (
+        _by_scope(contributions, "fund__federation__path", path, child_length)
+        .values("scope", "source", "fund__federation__level")
+        .annotate(amount=money_sum("net"))
+    ):
+        for figures in (scopes[row["scope"]], total):
+            figures.add_raised(source=row["source"], level=row["fund__federation__level"], amount=row["amount"])
+
+    # Allocations: inside S(F) they move money between F's scopes, so each side
+    # is counted against the scope it leaves or enters.
+    allocations = _net(_approved(Allocation, filters, "to_fund"))
+    arriving = _by_scope(
+        allocations.filter(to_fund__federation__path__startswith=path), "to_fund__federation__path", path, child_length
+    ).annotate(
+        sender_scope=_scope_of("from_fund__federation__path", path, child_length),
+    )
+    for row in (
+        arriving.exclude(sender_scope=F("scope"))
+        .values("scope", "from_fund__federation__level")
+        .annotate(amount=money_sum("net"))
+    ):
+        scopes[row["scope"]].add_raised(
+            source="allocation", level=row["from_fund__federation__level"], amount=row["amount"]
+        )
+    for row in (
+        arriving.exclude(from_fund__federation__path__startswith=path)
+        .values("from_fund__federation__level")
+        .annotate(amount=money_sum("net"))
+    ):
+        total.add_raised(source="allocation", level=row["from_fund__federation__level"], amount=row["amount"])
+
+    leaving = _by_scope(
+        _net(_approved(Allocation, filters, "from_fund")).filter(from_fund__federation__path__startswith=path),
+        "from_fund__federation__path",
+        path,
+        child_length,
+    ).annotate(receiver_scope=_scope_of("to_fund__federation__path", path, child_length))
+    for row in leaving.exclude(receiver_scope=F("scope")).values("scope").annotate(amount=money_sum("net")):
+        scopes[row["scope"]].allocated_out += row["amount"]
+    total.allocated_out = leaving.exclude(to_fund__federation__path__startswith=path).aggregate(
+        amount=money_sum("net")
+    )["amount"]
+
+    # Disbursements: additive, except persons (one worker paid by two counties is
+    # one person in the city).
+    disbursements = _approved(Disbursement, filters, "fund").filter(fund__federation__path__startswith=path)
+    if filters.assistance_type:
+        disbursements = disbursements.filter(assistance_type=filters.assistance_type)
+    for row in (
+        _by_scope(_person_times(_net(disbursements)), "fund__federation__path", path, child_length)
+        .values("scope")
+        .annotate(amount=money_sum("net"), times=_sum_int("times"))
+    ):
+        scopes[row["scope"]].disbursed += row["amount"]
+        scopes[row["scope"]].person_times += row["times"]
+    standing = disbursements.filter(reverses__isnull=True, beneficiary__isnull=False).exclude(
+        reversals__status=Status.APPROVED
+    )
+    for row in (
+        _by_scope(standing, "fund__federation__path", path, child_length)
+        .values("scope")
+        .annotate(persons=Count("beneficiary", distinct=True))
+    ):
+        scopes[row["scope"]].persons = row["persons"]
+    total.persons = standing.aggregate(persons=Count("beneficiary", distinct=True))["persons"]
+
+    funds = Fund.objects.filter(federation__path__startswith=path)
+    if filters.fiscal_year:
+        funds = funds.filter(fiscal_year=filters.fiscal_year)
+    if filters.purpose:
+        funds = funds.filter(purpose=filters.purpose)
+    for row in (
+        _by_scope(funds, "federation__path", path, child_length).values("scope").annotate(amount=money_sum("balance"))
+    ):
+        scopes[row["scope"]].balance = row["amount"]
+
+    for figures in scopes.values():
+        total.disbursed += figures.disbursed
+        total.person_times += figures.person_times
+        total.balance += figures.balance
+    return Rollup(
+        federation=federation,
+        filters=filters,
+        total=total,
+        own=scopes[OWN],
+        children=[(child, scopes[child.path]) for child in children],
+    )
+
+
+def _approved(model, filters: Filters, fund_lookup: str) -> QuerySet:
+    """Approved entries of `model` matching the filters; `fund_lookup` names the
+    fund whose purpose and year the filters apply to."""
+    queryset = model.objects.filter(status=Status.APPROVED)
+    if filters.fiscal_year:
+        queryset = queryset.filter(**{f"{fund_lookup}__fiscal_year": filters.fiscal_year})
+    if filters.purpose:
+        queryset = queryset.filter(**{f"{fund_lookup}__purpose": filters.purpose})
+    if filters.date_from or filters.date_to:
+        # A reversal counts on the date of what it reverses.
+        queryset = queryset.annotate(effective_date=Coalesce("reverses__date", "date"))
+        if filters.date_from:
+            queryset = queryset.filter(effective_date__gte=filters.date_from)
+        if filters.date_to:
+            queryset = queryset.filter(effective_date__lte=filters.date_to)
+    return queryset
+
+
+def _net(queryset: QuerySet) -> QuerySet:
+    """Amounts signed: + for an entry, − for the reversal that cancels it."""
+    return queryset.annotate(
+        net=Case(
+            When(reverses__isnull=True, then=F("amount")),
+            default=Value(0, output_field=MoneyField()) - F("amount"),
+            output_field=MoneyField(),
+        )
+    )
+
+
+def _person_times(queryset: QuerySet) -> QuerySet:
+    """+1 per payment to a person, −1 per reversal of one; payments to units are no person-times."""
+    return queryset.annotate(
+        times=Case(
+            When(beneficiary__isnull=True, then=Value(0)),
+            When(reverses__isnull=True, then=Value(1)),
+            default=Value(-1),
+            output_field=IntegerField(),
+        )
+    )
+
+
+def _scope_of(path_lookup: str, path: str, child_length: int):
+    """The child path prefix a row falls under, or OWN for F's own funds."""
+    return Case(
+        When(**{path_lookup: path}, then=Value(OWN)),
+        When(**{f"{path_lookup}__startswith": path}, then=Substr(path_lookup, 1, child_length)),
+        default=Value(""),
+    )
+
+
+def _by_scope(queryset: QuerySet, path_lookup: str, path: str, child_length: int) -> QuerySet:
+    return queryset.annotate(scope=_scope_of(path_lookup, path, child_length))
+
+
+def _sum_int(name: str):
+    return Coalesce(Sum(name), Value(0))

@@ -1,0 +1,214 @@
+"""Roll-ups against figures computed by hand (DOMAIN.md's 青海 2022 example and a
+sideways transfer between provinces)."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from allocations import services as money
+from allocations.rollups import Filters, rollup
+from tests.conftest import member, synthetic_id
+from unionfunds.models import Federation, Role
+from unionfunds.services import federation_create, federation_move
+
+D = Decimal
+
+
+@pytest.fixture
+def clerk(tree):
+    return member("rclerk", tree["nation"], Role.CLERK)
+
+
+@pytest.fixture
+def approver(tree):
+    return member("rapprover", tree["nation"], Role.APPROVER)
+
+
+@pytest.fixture
+def qinghai_2022(tree, clerk, approver):
+    """804万 raised: the province 260万, 西宁 361万 (matching), grassroots 183万;
+    then 20万 down to 西宁, 50万 on to 城中区, and payments there."""
+
+    def fund(federation):
+        return money.fund_create(
+            federation=federation, name="疫情防控专项资金", purpose="pandemic", fiscal_year=2022, by=clerk
+        )
+
+    def approve(movement):
+        return money.movement_approve(movement=movement, by=approver)
+
+    province, city, grassroots = fund(tree["qinghai"]), fund(tree["xining"]), fund(tree["grassroots"])
+    day = datetime.date(2022, 4, 1)
+    approve(money.contribution_create(fund=province, source="own_funds", amount="2600000", date=day, by=clerk))
+    approve(money.contribution_create(fund=city, source="matching", amount="3610000", date=day, by=clerk))
+    approve(money.contribution_create(fund=grassroots, source="self_raised", amount="1830000", date=day, by=clerk))
+    approve(
+        money.allocation_create(from_fund=province, to_federation=tree["xining"], amount="200000", date=day, by=clerk)
+    )
+    to_county = approve(
+        money.allocation_create(from_fund=city, to_federation=tree["chengzhong"], amount="500000", date=day, by=clerk)
+    )
+    from beneficiaries import services as people
+
+    workers = [
+        people.beneficiary_register(name=f"职工{n}", id_number=synthetic_id(n), federation=tree["chengzhong"], by=clerk)
+        for n in range(3)
+    ]
+    for worker in workers:
+        approve(
+            money.disbursement_create(
+                fund=to_county.to_fund, beneficiary=worker, assistance_type="living", amount="1000", date=day, by=clerk
+            )
+        )
+    # The same worker again, from 城东区 in another month: two person-times, one person in 西宁.
+    east = approve(
+        money.allocation_create(from_fund=city, to_federation=tree["chengdong"], amount="10000", date=day, by=clerk)
+    )
+    approve(
+        money.disbursement_create(
+            fund=east.to_fund,
+            beneficiary=workers[0],
+            assistance_type="medical",
+            amount="2000",
+            date=datetime.date(2022, 5, 5),
+            by=clerk,
+        )
+    )
+    return {"province": province, "city": city, "grassroots": grassroots, "workers": workers}
+
+
+def child(result, code):
+    return next(figures for federation, figures in result.children if federation.code == code)
+
+
+@pytest.mark.django_db
+def test_qinghai_raised_8_04_million_split_by_level_however_it_moved(tree, qinghai_2022):
+    result = rollup(tree["qinghai"])
+    assert result.total.raised == D("8040000.00")
+    assert result.total.raised_by_level == {
+        "province": D("2600000.00"),
+        "city": D("3610000.00"),
+        "grassroots": D("1830000.00"),
+    }
+    assert result.total.raised_by_source == {
+        "own_funds": D("2600000.00"),
+        "matching": D("3610000.00"),
+        "self_raised": D("1830000.00"),
+    }
+    assert result.total.allocated_out == D("0.00")
+    assert result.total.disbursed == D("5000.00")
+    assert (result.total.person_times, result.total.persons) == (4, 3)
+    assert result.total.balance == D("8035000.00")
+
+
+@pytest.mark.django_db
+def test_a_transfer_from_a_parent_is_raised_by_the_child_not_by_the_parent(tree, qinghai_2022):
+    xining = rollup(tree["qinghai"]).children[0][1]
+    assert xining.raised_by_source == {
+        "matching": D("3610000.00"),
+        "self_raised": D("1830000.00"),
+        "allocation": D("200000.00"),
+    }
+    assert xining.raised_by_level["province"] == D("200000.00")
+    own = rollup(tree["qinghai"]).own
+    assert own.allocated_out == D("200000.00")
+    assert own.raised == D("2600000.00")
+
+
+@pytest.mark.django_db
+def test_own_plus_children_add_up_and_inner_transfers_count_once(tree, qinghai_2022):
+    result = rollup(tree["xining"])
+    rows = [result.own] + [figures for _, figures in result.children]
+    for name in ("disbursed", "person_times", "balance"):
+        assert sum(getattr(row, name) for row in rows) == getattr(result.total, name), name
+    assert result.own.allocated_out == D("510000.00")  # to 城中区 and 城东区, both inside 西宁
+    assert result.total.allocated_out == D("0.00")
+    chengzhong = child(result, "630103")
+    assert chengzhong.raised_by_source == {"allocation": D("500000.00"), "self_raised": D("1830000.00")}
+    assert (chengzhong.person_times, chengzhong.persons) == (3, 3)
+    assert (child(result, "630102").persons, result.total.persons) == (1, 3)
+
+
+@pytest.mark.django_db
+def test_filters_by_month_and_assistance_type(tree, qinghai_2022):
+    may = rollup(tree["xining"], Filters(date_from=datetime.date(2022, 5, 1), date_to=datetime.date(2022, 5, 31)))
+    assert (may.total.disbursed, may.total.raised) == (D("2000.00"), D("0.00"))
+    living = rollup(tree["xining"], Filters(assistance_type="living"))
+    assert (living.total.disbursed, living.total.person_times) == (D("3000.00"), 3)
+    assert rollup(tree["xining"], Filters(fiscal_year=2021)).total.raised == D("0.00")
+
+
+@pytest.mark.django_db
+def test_a_reversal_cancels_on_the_date_of_what_it_reverses(tree, qinghai_2022, clerk, approver):
+    from allocations.models import Disbursement
+
+    payment = Disbursement.objects.get(amount=D("2000.00"))
+    reversal = money.movement_reverse(movement=payment, by=clerk, reason="错发")
+    assert rollup(tree["xining"]).total.disbursed == D("5000.00")  # pending reversals do not count
+    money.movement_approve(movement=reversal, by=approver)
+    may = rollup(tree["xining"], Filters(date_from=datetime.date(2022, 5, 1), date_to=datetime.date(2022, 5, 31)))
+    assert (may.total.disbursed, may.total.person_times) == (D("0.00"), 0)
+    whole = rollup(tree["xining"])
+    assert (whole.total.disbursed, whole.total.person_times, whole.total.persons) == (D("3000.00"), 3, 3)
+
+
+@pytest.fixture
+def zhejiang_to_hubei(tree, clerk, approver):
+    zhejiang = federation_create(code="33", name="浙江省总工会", level="province", parent=tree["nation"])
+    hubei = federation_create(code="42", name="湖北省总工会", level="province", parent=tree["nation"])
+    fund = money.fund_create(
+        federation=zhejiang, name="疫情防控专项资金", purpose="pandemic", fiscal_year=2020, by=clerk
+    )
+    money.movement_approve(
+        movement=money.contribution_create(fund=fund, source="own_funds", amount="30000000", by=clerk), by=approver
+    )
+    money.movement_approve(
+        movement=money.allocation_create(from_fund=fund, to_federation=hubei, amount="2000000", by=clerk), by=approver
+    )
+    return zhejiang, hubei
+
+
+@pytest.mark.django_db
+def test_a_sideways_transfer_is_out_at_the_sender_in_at_the_recipient_and_neither_above(tree, zhejiang_to_hubei):
+    zhejiang, hubei = zhejiang_to_hubei
+    assert rollup(zhejiang).total.allocated_out == D("2000000.00")
+    assert rollup(hubei).total.raised_by_source == {"allocation": D("2000000.00")}
+    assert rollup(hubei).total.raised_by_level == {"province": D("2000000.00")}
+    nation = rollup(tree["nation"])
+    assert (nation.total.raised, nation.total.allocated_out) == (D("30000000.00"), D("0.00"))
+    assert child(nation, "33").allocated_out == D("2000000.00")
+    assert child(nation, "42").raised == D("2000000.00")
+
+
+@pytest.mark.django_db
+def test_query_count_does_not_grow_with_children(tree, qinghai_2022):
+    def queries_for(federation):
+        with CaptureQueriesContext(connection) as queries:
+            rollup(federation)
+        return len(queries)
+
+    few = queries_for(tree["xining"])
+    for n in range(20):
+        federation_create(code=f"6301{90 + n}", name=f"测试区{n}总工会", level="county", parent=tree["xining"])
+    assert queries_for(tree["xining"]) == few
+
+
+@pytest.mark.django_db
+def test_moving_a_county_moves_its_figures_and_leaves_the_province_unchanged(tree, qinghai_2022):
+    before = rollup(tree["qinghai"])
+    federation_move(federation=tree["chengzhong"], new_parent=tree["haidong"])
+    after = rollup(tree["qinghai"])
+    xining, haidong = child(after, "6301"), child(after, "6302")
+    assert (after.total.raised, after.total.disbursed, after.total.balance) == (
+        before.total.raised,
+        before.total.disbursed,
+        before.total.balance,
+    )
+    assert haidong.disbursed == D("3000.00") and xining.disbursed == D("2000.00")
+    # The 50万 from 西宁 to 城中区 is now money leaving 西宁 and arriving in 海东.
+    assert xining.allocated_out == D("500000.00")
+    assert haidong.raised_by_source["allocation"] == D("500000.00")
+    assert haidong.raised_by_level == {"city": D("500000.00"), "grassroots": D("1830000.00")}
