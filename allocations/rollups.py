@@ -226,3 +226,57 @@ def _by_scope(queryset: QuerySet, path_lookup: str, path: str, child_length: int
 
 def _sum_int(name: str):
     return Coalesce(Sum(name), Value(0))
+
+
+# The rows behind a figure ------------------------------------------------------
+
+FIGURES_WITH_ROWS = ("raised", "allocated_out", "disbursed", "balance")
+
+
+def _in(lookup: str, federation: Federation, *, own: bool) -> dict:
+    """Filter kwargs for "the federation at `lookup` lies in the scope": F's own
+    funds only (本级), or F's whole subtree."""
+    return {lookup: federation.path} if own else {f"{lookup}__startswith": federation.path}
+
+
+def rows_behind(figure: str, federation: Federation, *, own: bool = False, filters: Filters = Filters()) -> dict:
+    """The entries a figure of `rollup` sums, as querysets by kind, for the scope
+    "federation's subtree" (or its own funds with `own`). Reversals are included
+    and subtract, as in the figure."""
+    path_in = {
+        "fund": "fund__federation__path",
+        "to": "to_fund__federation__path",
+        "from": "from_fund__federation__path",
+    }
+    if figure == "raised":
+        return {
+            "contributions": _approved(Contribution, filters, "fund").filter(
+                **_in(path_in["fund"], federation, own=own)
+            ),
+            "allocations": _approved(Allocation, filters, "to_fund")
+            .filter(**_in(path_in["to"], federation, own=own))
+            .exclude(**_in(path_in["from"], federation, own=own)),
+        }
+    if figure == "allocated_out":
+        return {
+            "allocations": _approved(Allocation, filters, "from_fund")
+            .filter(**_in(path_in["from"], federation, own=own))
+            .exclude(**_in(path_in["to"], federation, own=own))
+        }
+    if figure == "disbursed":
+        disbursements = _approved(Disbursement, filters, "fund").filter(**_in(path_in["fund"], federation, own=own))
+        if filters.assistance_type:
+            disbursements = disbursements.filter(assistance_type=filters.assistance_type)
+        return {"disbursements": disbursements}
+    if figure == "balance":
+        funds = Fund.objects.filter(**_in("federation__path", federation, own=own))
+        if filters.fiscal_year:
+            funds = funds.filter(fiscal_year=filters.fiscal_year)
+        if filters.purpose:
+            funds = funds.filter(purpose=filters.purpose)
+        return {"funds": funds}
+    raise ValueError(f"No rows behind {figure!r}")
+
+
+def net_total(queryset: QuerySet) -> Decimal:
+    return _net(queryset).aggregate(total=money_sum("net"))["total"]

@@ -44,6 +44,7 @@ DUPLICATE_PAYMENT = _(
     "Confirm the duplicate to pay again."
 )
 REASON_REQUIRED = _("Give a reason.")
+REVERSAL_NOT_EDITABLE = _("A reversal cannot be edited; reject it and ask for a new one if it is wrong.")
 INVALID_AMOUNT = _("Enter an amount in yuan, more than zero, with at most two decimal places.")
 ONE_RECIPIENT = _("Choose either a beneficiary or a unit as the recipient.")
 WRONG_RECIPIENT_FUND = _("The recipient fund does not belong to the recipient federation.")
@@ -200,6 +201,9 @@ def movement_update(*, movement: Movement, by, confirm_duplicate: bool = False, 
     movement = _lock_movement(movement)
     _require_pending(movement)
     require_role(by, Role.CLERK, movement.owner())
+    if movement.is_reversal:
+        # A reversal mirrors its entry; a wrong one is rejected, not edited.
+        raise refuse(REVERSAL_NOT_EDITABLE, "reversal_not_editable")
     editable = EDITABLE_FIELDS[type(movement)]
     unknown = sorted(set(changes) - set(editable))
     if unknown:

@@ -96,3 +96,64 @@ def worker(tree, alice):
     return people.beneficiary_register(
         name="张三", id_number=synthetic_id(1), federation=tree["chengzhong"], categories=["migrant_worker"], by=alice
     )
+
+
+@pytest.fixture
+def clerk(tree):
+    return member("rclerk", tree["nation"], Role.CLERK)
+
+
+@pytest.fixture
+def approver(tree):
+    return member("rapprover", tree["nation"], Role.APPROVER)
+
+
+@pytest.fixture
+def qinghai_2022(tree, clerk, approver):
+    """804万 raised: the province 260万, 西宁 361万 (matching), grassroots 183万;
+    then 20万 down to 西宁, 50万 on to 城中区, and payments there."""
+
+    def fund(federation):
+        return money.fund_create(
+            federation=federation, name="疫情防控专项资金", purpose="pandemic", fiscal_year=2022, by=clerk
+        )
+
+    def approve(movement):
+        return money.movement_approve(movement=movement, by=approver)
+
+    province, city, grassroots = fund(tree["qinghai"]), fund(tree["xining"]), fund(tree["grassroots"])
+    day = datetime.date(2022, 4, 1)
+    approve(money.contribution_create(fund=province, source="own_funds", amount="2600000", date=day, by=clerk))
+    approve(money.contribution_create(fund=city, source="matching", amount="3610000", date=day, by=clerk))
+    approve(money.contribution_create(fund=grassroots, source="self_raised", amount="1830000", date=day, by=clerk))
+    approve(
+        money.allocation_create(from_fund=province, to_federation=tree["xining"], amount="200000", date=day, by=clerk)
+    )
+    to_county = approve(
+        money.allocation_create(from_fund=city, to_federation=tree["chengzhong"], amount="500000", date=day, by=clerk)
+    )
+    workers = [
+        people.beneficiary_register(name=f"职工{n}", id_number=synthetic_id(n), federation=tree["chengzhong"], by=clerk)
+        for n in range(3)
+    ]
+    for worker in workers:
+        approve(
+            money.disbursement_create(
+                fund=to_county.to_fund, beneficiary=worker, assistance_type="living", amount="1000", date=day, by=clerk
+            )
+        )
+    # The same worker again, from 城东区 in another month: two person-times, one person in 西宁.
+    east = approve(
+        money.allocation_create(from_fund=city, to_federation=tree["chengdong"], amount="10000", date=day, by=clerk)
+    )
+    approve(
+        money.disbursement_create(
+            fund=east.to_fund,
+            beneficiary=workers[0],
+            assistance_type="medical",
+            amount="2000",
+            date=datetime.date(2022, 5, 5),
+            by=clerk,
+        )
+    )
+    return {"province": province, "city": city, "grassroots": grassroots, "workers": workers}

@@ -266,3 +266,15 @@ def test_refusals_speak_chinese_by_default_and_english_on_request(tree, fund, al
         assert refused.value.messages == ["资金不足：疫情防控专项资金 可用余额 10,000.00 元，本笔需要 20,000.00 元。"]
     with translation.override("en"):
         assert "Insufficient funds" in refused.value.messages[0]
+
+
+@pytest.mark.django_db
+def test_a_pending_reversal_cannot_be_edited(tree, fund, alice, bob):
+    allocation = money.allocation_create(from_fund=fund, to_federation=tree["grassroots"], amount="4000", by=alice)
+    money.movement_approve(movement=allocation, by=bob)
+    reversal = money.movement_reverse(movement=allocation, by=alice, reason="错")
+    with pytest.raises(ValidationError) as refused:
+        money.movement_update(movement=reversal, by=alice, amount="5000.00")
+    assert codes(refused.value) == {"reversal_not_editable"}
+    reversal.refresh_from_db()
+    assert reversal.amount == Decimal("4000.00")

@@ -10,74 +10,10 @@ from django.test.utils import CaptureQueriesContext
 
 from allocations import services as money
 from allocations.rollups import Filters, rollup
-from tests.conftest import member, synthetic_id
-from unionfunds.models import Federation, Role
+from unionfunds.models import Federation
 from unionfunds.services import federation_create, federation_move
 
 D = Decimal
-
-
-@pytest.fixture
-def clerk(tree):
-    return member("rclerk", tree["nation"], Role.CLERK)
-
-
-@pytest.fixture
-def approver(tree):
-    return member("rapprover", tree["nation"], Role.APPROVER)
-
-
-@pytest.fixture
-def qinghai_2022(tree, clerk, approver):
-    """804万 raised: the province 260万, 西宁 361万 (matching), grassroots 183万;
-    then 20万 down to 西宁, 50万 on to 城中区, and payments there."""
-
-    def fund(federation):
-        return money.fund_create(
-            federation=federation, name="疫情防控专项资金", purpose="pandemic", fiscal_year=2022, by=clerk
-        )
-
-    def approve(movement):
-        return money.movement_approve(movement=movement, by=approver)
-
-    province, city, grassroots = fund(tree["qinghai"]), fund(tree["xining"]), fund(tree["grassroots"])
-    day = datetime.date(2022, 4, 1)
-    approve(money.contribution_create(fund=province, source="own_funds", amount="2600000", date=day, by=clerk))
-    approve(money.contribution_create(fund=city, source="matching", amount="3610000", date=day, by=clerk))
-    approve(money.contribution_create(fund=grassroots, source="self_raised", amount="1830000", date=day, by=clerk))
-    approve(
-        money.allocation_create(from_fund=province, to_federation=tree["xining"], amount="200000", date=day, by=clerk)
-    )
-    to_county = approve(
-        money.allocation_create(from_fund=city, to_federation=tree["chengzhong"], amount="500000", date=day, by=clerk)
-    )
-    from beneficiaries import services as people
-
-    workers = [
-        people.beneficiary_register(name=f"职工{n}", id_number=synthetic_id(n), federation=tree["chengzhong"], by=clerk)
-        for n in range(3)
-    ]
-    for worker in workers:
-        approve(
-            money.disbursement_create(
-                fund=to_county.to_fund, beneficiary=worker, assistance_type="living", amount="1000", date=day, by=clerk
-            )
-        )
-    # The same worker again, from 城东区 in another month: two person-times, one person in 西宁.
-    east = approve(
-        money.allocation_create(from_fund=city, to_federation=tree["chengdong"], amount="10000", date=day, by=clerk)
-    )
-    approve(
-        money.disbursement_create(
-            fund=east.to_fund,
-            beneficiary=workers[0],
-            assistance_type="medical",
-            amount="2000",
-            date=datetime.date(2022, 5, 5),
-            by=clerk,
-        )
-    )
-    return {"province": province, "city": city, "grassroots": grassroots, "workers": workers}
 
 
 def child(result, code):
@@ -212,3 +148,27 @@ def test_moving_a_county_moves_its_figures_and_leaves_the_province_unchanged(tre
     assert xining.allocated_out == D("500000.00")
     assert haidong.raised_by_source["allocation"] == D("500000.00")
     assert haidong.raised_by_level == {"city": D("500000.00"), "grassroots": D("1830000.00")}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "filters", [Filters(), Filters(date_from=datetime.date(2022, 5, 1)), Filters(purpose="warmth")]
+)
+def test_every_figure_equals_the_rows_behind_it(tree, qinghai_2022, zhejiang_to_hubei, filters):
+    from allocations.rollups import net_total, rows_behind
+    from unionfunds.money import money_sum
+
+    for federation in Federation.objects.all():
+        result = rollup(federation, filters)
+        scopes = [(result.total, federation, False), (result.own, federation, True)]
+        scopes += [(figures, kid, False) for kid, figures in result.children]
+        for figures, scope, own in scopes:
+            behind = {
+                name: rows_behind(name, scope, own=own, filters=filters)
+                for name in ("raised", "allocated_out", "disbursed")
+            }
+            assert sum(net_total(q) for q in behind["raised"].values()) == figures.raised, (scope, own)
+            assert net_total(behind["allocated_out"]["allocations"]) == figures.allocated_out, (scope, own)
+            assert net_total(behind["disbursed"]["disbursements"]) == figures.disbursed, (scope, own)
+            funds = rows_behind("balance", scope, own=own, filters=filters)["funds"]
+            assert funds.aggregate(t=money_sum("balance"))["t"] == figures.balance, (scope, own)

@@ -9,5 +9,6 @@ admin.site.index_title = views.SITE_TITLE
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", views.home, name="home"),
+    path("", include("allocations.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django import template
+from django.utils.translation import gettext_lazy as _
 
 from unionfunds.money import format_yuan
 
@@ -11,3 +12,27 @@ register = template.Library()
 def yuan(amount: Decimal | None) -> str:
     """1234567.8 → 1,234,567.80, whatever the language's number format."""
     return "" if amount is None else format_yuan(amount)
+
+
+@register.filter
+def amount_in(amount: Decimal | None, wan: bool) -> str:
+    """Yuan, or 万元 (ten thousand yuan) to two places when `wan` is set."""
+    if amount is None:
+        return ""
+    return format_yuan((amount / 10000).quantize(Decimal("0.01"))) if wan else format_yuan(amount)
+
+
+@register.filter
+def source_label(code: str) -> str:
+    from allocations.models import Source
+
+    if code == "allocation":
+        return str(_("Allocation from outside"))
+    return str(Source(code).label) if code in Source.values else code
+
+
+@register.filter
+def level_label(code: str) -> str:
+    from unionfunds.models import Level
+
+    return str(Level(code).label) if code in Level.values else code
