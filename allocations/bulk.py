@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from allocations import services
+from allocations import services, totals
 from allocations.models import AssistanceType, Disbursement, Fund, Status
 from beneficiaries import idnumber
 from beneficiaries.models import Beneficiary, Category, CategoryCode
@@ -196,6 +196,7 @@ def movements_approve_bulk(*, movements: Sequence, by) -> int:
     model.objects.filter(pk__in=[m.pk for m in locked]).update(
         status=Status.APPROVED, decided_by=by, decided_at=timezone.now()
     )
+    totals.record(locked)
     _log_bulk(
         locked,
         f"{model._meta.model_name}.{Status.APPROVED}",

@@ -350,3 +350,50 @@ class Disbursement(Movement):
 
     def credited_funds(self) -> list[int]:
         return [self.fund_id] if self.is_reversal else []
+
+
+class RunningTotal(models.Model):
+    """Approved money summed per fund, kept up to date by the services in the same
+    transaction as each approval, so that a roll-up reads one row per fund and
+    kind instead of every entry. Every row is keyed by funds that the approving
+    transaction has locked, so concurrent approvals never race on a row.
+    `allocations.totals.rebuild()` recomputes them from the entries."""
+
+    amount = MoneyField(_("amount"), default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ContributionTotal(RunningTotal):
+    fund = models.ForeignKey(Fund, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=16, choices=Source.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["fund", "source"], name="contribution_total_key")]
+
+    def __str__(self) -> str:
+        return f"{self.fund_id}/{self.source}: {self.amount}"
+
+
+class AllocationTotal(RunningTotal):
+    from_fund = models.ForeignKey(Fund, on_delete=models.CASCADE, related_name="+")
+    to_fund = models.ForeignKey(Fund, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["from_fund", "to_fund"], name="allocation_total_key")]
+
+    def __str__(self) -> str:
+        return f"{self.from_fund_id}→{self.to_fund_id}: {self.amount}"
+
+
+class DisbursementTotal(RunningTotal):
+    fund = models.ForeignKey(Fund, on_delete=models.CASCADE, related_name="+")
+    assistance_type = models.CharField(max_length=20, choices=AssistanceType.choices)
+    person_times = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["fund", "assistance_type"], name="disbursement_total_key")]
+
+    def __str__(self) -> str:
+        return f"{self.fund_id}/{self.assistance_type}: {self.amount}"

@@ -29,7 +29,16 @@ from decimal import Decimal
 from django.db.models import Case, Count, F, IntegerField, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, Substr
 
-from allocations.models import Allocation, Contribution, Disbursement, Fund, Status
+from allocations.models import (
+    Allocation,
+    AllocationTotal,
+    Contribution,
+    ContributionTotal,
+    Disbursement,
+    DisbursementTotal,
+    Fund,
+    Status,
+)
 from unionfunds.models import Federation
 from unionfunds.money import ZERO, MoneyField, money_sum
 
@@ -71,36 +80,77 @@ class Rollup:
     children: list[tuple[Federation, Figures]]
 
 
-def rollup(federation: Federation, filters: Filters = Filters()) -> Rollup:
-    """The roll-up of `federation`'s subtree; the caller checks that the user may see it."""
+@dataclass
+class _Sources:
+    """Where the amounts come from: running totals (one row per fund and kind)
+    or, when a date range asks for part of them, the approved entries."""
+
+    contributions: QuerySet
+    allocations_in: QuerySet  # filtered on the receiving fund
+    allocations_out: QuerySet  # filtered on the sending fund
+    disbursements: QuerySet
+    amount: str
+    person_times: str
+
+
+def _sources(filters: Filters, from_entries: bool) -> _Sources:
+    if from_entries or filters.date_from or filters.date_to:
+        return _Sources(
+            contributions=_net(_approved(Contribution, filters, "fund")),
+            allocations_in=_net(_approved(Allocation, filters, "to_fund")),
+            allocations_out=_net(_approved(Allocation, filters, "from_fund")),
+            disbursements=_person_times(_net(_disbursed(filters))),
+            amount="net",
+            person_times="times",
+        )
+    disbursements = _fund_filtered(DisbursementTotal.objects.all(), filters, "fund")
+    if filters.assistance_type:
+        disbursements = disbursements.filter(assistance_type=filters.assistance_type)
+    return _Sources(
+        contributions=_fund_filtered(ContributionTotal.objects.all(), filters, "fund"),
+        allocations_in=_fund_filtered(AllocationTotal.objects.all(), filters, "to_fund"),
+        allocations_out=_fund_filtered(AllocationTotal.objects.all(), filters, "from_fund"),
+        disbursements=disbursements,
+        amount="amount",
+        person_times="person_times",
+    )
+
+
+def rollup(federation: Federation, filters: Filters = Filters(), *, from_entries: bool = False) -> Rollup:
+    """The roll-up of `federation`'s subtree; the caller checks that the user may see it.
+
+    Reads the running totals unless a date range is asked for; `from_entries`
+    sums the entries themselves, which checks the totals."""
     path = federation.path
     child_length = len(path) + Federation.steplen
     children = list(Federation.objects.filter(parent=federation).order_by("path"))
     scopes: dict[str, Figures] = defaultdict(Figures)  # child path prefix or OWN
     total = Figures()
+    sources = _sources(filters, from_entries)
+    amount = money_sum(sources.amount)
 
     # Contributions: always from outside, so the same rows serve every scope.
-    contributions = _net(_approved(Contribution, filters, "fund").filter(fund__federation__path__startswith=path))
+    contributions = sources.contributions.filter(fund__federation__path__startswith=path)
     for row in (
         _by_scope(contributions, "fund__federation__path", path, child_length)
         .values("scope", "source", "fund__federation__level")
-        .annotate(amount=money_sum("net"))
+        .annotate(amount=amount)
     ):
         for figures in (scopes[row["scope"]], total):
             figures.add_raised(source=row["source"], level=row["fund__federation__level"], amount=row["amount"])
 
     # Allocations: inside S(F) they move money between F's scopes, so each side
     # is counted against the scope it leaves or enters.
-    allocations = _net(_approved(Allocation, filters, "to_fund"))
     arriving = _by_scope(
-        allocations.filter(to_fund__federation__path__startswith=path), "to_fund__federation__path", path, child_length
-    ).annotate(
-        sender_scope=_scope_of("from_fund__federation__path", path, child_length),
-    )
+        sources.allocations_in.filter(to_fund__federation__path__startswith=path),
+        "to_fund__federation__path",
+        path,
+        child_length,
+    ).annotate(sender_scope=_scope_of("from_fund__federation__path", path, child_length))
     for row in (
         arriving.exclude(sender_scope=F("scope"))
         .values("scope", "from_fund__federation__level")
-        .annotate(amount=money_sum("net"))
+        .annotate(amount=amount)
     ):
         scopes[row["scope"]].add_raised(
             source="allocation", level=row["from_fund__federation__level"], amount=row["amount"]
@@ -108,36 +158,38 @@ def rollup(federation: Federation, filters: Filters = Filters()) -> Rollup:
     for row in (
         arriving.exclude(from_fund__federation__path__startswith=path)
         .values("from_fund__federation__level")
-        .annotate(amount=money_sum("net"))
+        .annotate(amount=amount)
     ):
         total.add_raised(source="allocation", level=row["from_fund__federation__level"], amount=row["amount"])
 
     leaving = _by_scope(
-        _net(_approved(Allocation, filters, "from_fund")).filter(from_fund__federation__path__startswith=path),
+        sources.allocations_out.filter(from_fund__federation__path__startswith=path),
         "from_fund__federation__path",
         path,
         child_length,
     ).annotate(receiver_scope=_scope_of("to_fund__federation__path", path, child_length))
-    for row in leaving.exclude(receiver_scope=F("scope")).values("scope").annotate(amount=money_sum("net")):
+    for row in leaving.exclude(receiver_scope=F("scope")).values("scope").annotate(amount=amount):
         scopes[row["scope"]].allocated_out += row["amount"]
-    total.allocated_out = leaving.exclude(to_fund__federation__path__startswith=path).aggregate(
-        amount=money_sum("net")
-    )["amount"]
+    total.allocated_out = leaving.exclude(to_fund__federation__path__startswith=path).aggregate(amount=amount)["amount"]
 
     # Disbursements: additive, except persons (one worker paid by two counties is
-    # one person in the city).
-    disbursements = _approved(Disbursement, filters, "fund").filter(fund__federation__path__startswith=path)
-    if filters.assistance_type:
-        disbursements = disbursements.filter(assistance_type=filters.assistance_type)
+    # one person in the city), which are counted from the entries.
     for row in (
-        _by_scope(_person_times(_net(disbursements)), "fund__federation__path", path, child_length)
+        _by_scope(
+            sources.disbursements.filter(fund__federation__path__startswith=path),
+            "fund__federation__path",
+            path,
+            child_length,
+        )
         .values("scope")
-        .annotate(amount=money_sum("net"), times=_sum_int("times"))
+        .annotate(amount=amount, times=_sum_int(sources.person_times))
     ):
         scopes[row["scope"]].disbursed += row["amount"]
         scopes[row["scope"]].person_times += row["times"]
-    standing = disbursements.filter(reverses__isnull=True, beneficiary__isnull=False).exclude(
-        reversals__status=Status.APPROVED
+    standing = (
+        _disbursed(filters)
+        .filter(fund__federation__path__startswith=path, reverses__isnull=True, beneficiary__isnull=False)
+        .exclude(reversals__status=Status.APPROVED)
     )
     for row in (
         _by_scope(standing, "fund__federation__path", path, child_length)
@@ -147,11 +199,7 @@ def rollup(federation: Federation, filters: Filters = Filters()) -> Rollup:
         scopes[row["scope"]].persons = row["persons"]
     total.persons = standing.aggregate(persons=Count("beneficiary", distinct=True))["persons"]
 
-    funds = Fund.objects.filter(federation__path__startswith=path)
-    if filters.fiscal_year:
-        funds = funds.filter(fiscal_year=filters.fiscal_year)
-    if filters.purpose:
-        funds = funds.filter(purpose=filters.purpose)
+    funds = _fund_filtered(Fund.objects.filter(federation__path__startswith=path), filters, None)
     for row in (
         _by_scope(funds, "federation__path", path, child_length).values("scope").annotate(amount=money_sum("balance"))
     ):
@@ -170,14 +218,26 @@ def rollup(federation: Federation, filters: Filters = Filters()) -> Rollup:
     )
 
 
+def _fund_filtered(queryset: QuerySet, filters: Filters, fund_lookup: str | None) -> QuerySet:
+    prefix = f"{fund_lookup}__" if fund_lookup else ""
+    if filters.fiscal_year:
+        queryset = queryset.filter(**{f"{prefix}fiscal_year": filters.fiscal_year})
+    if filters.purpose:
+        queryset = queryset.filter(**{f"{prefix}purpose": filters.purpose})
+    return queryset
+
+
+def _disbursed(filters: Filters) -> QuerySet:
+    disbursements = _approved(Disbursement, filters, "fund")
+    if filters.assistance_type:
+        disbursements = disbursements.filter(assistance_type=filters.assistance_type)
+    return disbursements
+
+
 def _approved(model, filters: Filters, fund_lookup: str) -> QuerySet:
     """Approved entries of `model` matching the filters; `fund_lookup` names the
     fund whose purpose and year the filters apply to."""
-    queryset = model.objects.filter(status=Status.APPROVED)
-    if filters.fiscal_year:
-        queryset = queryset.filter(**{f"{fund_lookup}__fiscal_year": filters.fiscal_year})
-    if filters.purpose:
-        queryset = queryset.filter(**{f"{fund_lookup}__purpose": filters.purpose})
+    queryset = _fund_filtered(model.objects.filter(status=Status.APPROVED), filters, fund_lookup)
     if filters.date_from or filters.date_to:
         # A reversal counts on the date of what it reverses.
         queryset = queryset.annotate(effective_date=Coalesce("reverses__date", "date"))
@@ -264,17 +324,11 @@ def rows_behind(figure: str, federation: Federation, *, own: bool = False, filte
             .exclude(**_in(path_in["to"], federation, own=own))
         }
     if figure == "disbursed":
-        disbursements = _approved(Disbursement, filters, "fund").filter(**_in(path_in["fund"], federation, own=own))
-        if filters.assistance_type:
-            disbursements = disbursements.filter(assistance_type=filters.assistance_type)
-        return {"disbursements": disbursements}
+        return {"disbursements": _disbursed(filters).filter(**_in(path_in["fund"], federation, own=own))}
     if figure == "balance":
-        funds = Fund.objects.filter(**_in("federation__path", federation, own=own))
-        if filters.fiscal_year:
-            funds = funds.filter(fiscal_year=filters.fiscal_year)
-        if filters.purpose:
-            funds = funds.filter(purpose=filters.purpose)
-        return {"funds": funds}
+        return {
+            "funds": _fund_filtered(Fund.objects.filter(**_in("federation__path", federation, own=own)), filters, None)
+        }
     raise ValueError(f"No rows behind {figure!r}")
 
 

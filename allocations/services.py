@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from allocations import totals
 from allocations.models import (
     Allocation,
     AssistanceType,
@@ -248,6 +249,7 @@ def movement_approve(*, movement: Movement, by) -> Movement:
     for fund in funds.values():
         fund.save(update_fields=["balance", "reserved"])
     _decide(movement, Status.APPROVED, by=by)
+    totals.record([movement])
     return movement
 
 

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from allocations import services as money
 from allocations.bulk import ListRefused, ListRow, disbursements_create_bulk, movements_approve_bulk
-from allocations.models import Contribution, Disbursement, Status
+from allocations.models import Contribution, Disbursement, DisbursementTotal, Status
 from beneficiaries.models import Beneficiary
 from tests.conftest import synthetic_id
 from unionfunds.models import AuditEvent
@@ -149,4 +149,6 @@ def test_bulk_approval_moves_the_money_once_with_the_usual_rules(rich_fund, alic
     assert (rich_fund.balance, rich_fund.reserved) == (Decimal("710000.00"), Decimal("0.00"))
     assert Disbursement.objects.filter(status=Status.APPROVED, decided_by=bob).count() == 300
     assert AuditEvent.objects.filter(action="disbursement.approved", user=bob).count() == 300
+    total = DisbursementTotal.objects.get(fund=rich_fund, assistance_type="living")
+    assert (total.amount, total.person_times) == (Decimal("300000.00"), 300)
     assert not Contribution.objects.filter(status=Status.PENDING).exists()

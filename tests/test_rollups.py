@@ -172,3 +172,33 @@ def test_every_figure_equals_the_rows_behind_it(tree, qinghai_2022, zhejiang_to_
             assert net_total(behind["disbursed"]["disbursements"]) == figures.disbursed, (scope, own)
             funds = rows_behind("balance", scope, own=own, filters=filters)["funds"]
             assert funds.aggregate(t=money_sum("balance"))["t"] == figures.balance, (scope, own)
+
+
+def totals_table() -> dict:
+    from allocations.models import AllocationTotal, ContributionTotal, DisbursementTotal
+
+    return {
+        "contributions": {(t.fund_id, t.source): t.amount for t in ContributionTotal.objects.exclude(amount=0)},
+        "allocations": {(t.from_fund_id, t.to_fund_id): t.amount for t in AllocationTotal.objects.exclude(amount=0)},
+        "disbursements": {
+            (t.fund_id, t.assistance_type): (t.amount, t.person_times)
+            for t in DisbursementTotal.objects.exclude(amount=0, person_times=0)
+        },
+    }
+
+
+@pytest.mark.django_db
+def test_running_totals_equal_the_entries_after_approvals_and_reversals(
+    tree, qinghai_2022, zhejiang_to_hubei, clerk, approver
+):
+    from allocations import totals
+    from allocations.models import Disbursement
+
+    payment = Disbursement.objects.get(amount=D("2000.00"))
+    money.movement_approve(movement=money.movement_reverse(movement=payment, by=clerk, reason="错发"), by=approver)
+    kept = totals_table()
+    totals.rebuild()
+    assert totals_table() == kept
+    for filters in (Filters(), Filters(fiscal_year=2022), Filters(purpose="pandemic", assistance_type="living")):
+        for federation in Federation.objects.all():
+            assert rollup(federation, filters) == rollup(federation, filters, from_entries=True), federation
