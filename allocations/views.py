@@ -1,12 +1,16 @@
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from allocations import charts, rollups
 from allocations.forms import RollupFilterForm
+from allocations.models import Source
+from unionfunds import audit, spreadsheets
 from unionfunds.models import Federation
+from unionfunds.money import ZERO
 from unionfunds.permissions import scope_paths, sees_everything
 
 FIGURE_TITLES = {
@@ -62,6 +66,7 @@ def rollup_page(request, federation_id: int | None = None):
             "query": form.query_string(),
             "breadcrumb": breadcrumb(request.user, federation),
             "chart": chart,
+            "note": ROLLUP_NOTE,
         },
     )
 
@@ -109,3 +114,92 @@ SECTION_TITLES = {
     "disbursements": _("Disbursements"),
     "funds": _("Funds"),
 }
+
+
+@login_required
+def rollup_export(request, federation_id: int, extension: str):
+    if extension not in ("xlsx", "csv"):
+        raise Http404
+    federation = visible_federation(request.user, federation_id)
+    form = RollupFilterForm(request.GET or None)
+    result = rollups.rollup(federation, form.filters())
+    sheet = rollup_sheet(result, form, request.user)
+    audit.log(
+        federation,
+        "export.rollup",
+        user=request.user,
+        federation=federation,
+        changes={"format": extension, "filters": form.query_string(), "rows": len(result.children) + 2},
+    )
+    filename = f"rollup-{federation.code}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
+    if extension == "csv":
+        response = StreamingHttpResponse(spreadsheets.csv_lines(sheet), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+    return FileResponse(
+        spreadsheets.xlsx_file(sheet),
+        as_attachment=True,
+        filename=filename,
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+
+def rollup_sheet(result: rollups.Rollup, form: RollupFilterForm, user) -> spreadsheets.Sheet:
+    sources = [("allocation", _("Allocation from outside")), *Source.choices]
+    columns = [
+        spreadsheets.Column(str(_("Federation")), width=28),
+        spreadsheets.Column(str(_("Raised")), spreadsheets.MONEY, 16),
+        *[spreadsheets.Column(f"{_('Raised')}: {label}", spreadsheets.MONEY, 14) for _code, label in sources],
+        spreadsheets.Column(str(_("Allocated out")), spreadsheets.MONEY, 16),
+        spreadsheets.Column(str(_("Disbursed")), spreadsheets.MONEY, 16),
+        spreadsheets.Column(str(_("Person-times")), spreadsheets.INTEGER, 10),
+        spreadsheets.Column(str(_("Persons")), spreadsheets.INTEGER, 10),
+        spreadsheets.Column(str(_("Balance")), spreadsheets.MONEY, 16),
+    ]
+
+    def row(label: str, figures: rollups.Figures) -> list:
+        by_source = [figures.raised_by_source.get(code, ZERO) for code, _label in sources]
+        return [
+            label,
+            figures.raised,
+            *by_source,
+            figures.allocated_out,
+            figures.disbursed,
+            figures.person_times,
+            figures.persons,
+            figures.balance,
+        ]
+
+    return spreadsheets.Sheet(
+        title=str(_("Roll-up")),
+        columns=columns,
+        preamble=[
+            (str(_("Federation")), result.federation.name),
+            (str(_("Filters")), describe_filters(form)),
+            (str(_("Exported at")), f"{timezone.localtime():%Y-%m-%d %H:%M}"),
+            (str(_("Exported by")), user.get_username()),
+            (str(_("Note")), str(ROLLUP_NOTE)),
+        ],
+        rows=[row(str(_("Own funds (本级)")), result.own)] + [row(child.name, f) for child, f in result.children],
+        totals=row(str(_("Total")), result.total),
+    )
+
+
+def describe_filters(form: RollupFilterForm) -> str:
+    if not form.is_valid():
+        return str(_("None"))
+    parts = []
+    for name, field in form.fields.items():
+        value = form.cleaned_data.get(name)
+        if value in (None, "") or name == "unit":
+            continue
+        shown = dict(field.choices).get(value, value) if hasattr(field, "choices") else value
+        parts.append(f"{field.label}: {shown}")
+    return "; ".join(str(part) for part in parts) or str(_("None"))
+
+
+ROLLUP_NOTE = _(
+    "Disbursed, person-times and balance of the rows add up to the total. Raised and allocated out count only "
+    "money crossing each row's boundary, so a transfer inside the subtree appears in a row but not in the total. "
+    "Balance is what the funds hold now."
+)

@@ -56,3 +56,56 @@ def test_outside_the_subtree_is_404(client, tree, dave, qinghai_2022):
 @pytest.mark.django_db
 def test_signing_in_is_required(client, tree):
     assert client.get("/rollup/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_roll_up_exports_to_xlsx_with_numbers_totals_and_filters(auditor_client, qinghai_2022, tree, carol):
+    import io
+
+    import openpyxl
+
+    from unionfunds.models import AuditEvent
+
+    response = auditor_client.get(f"/rollup/{tree['qinghai'].pk}/export.xlsx?fiscal_year=2022")
+    assert response.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:2] == ("工会组织", "青海省总工会")
+    assert "年度: 2022" in rows[1][1]
+    header = rows.index(next(r for r in rows if r and r[0] == "工会组织" and r[1] == "筹集"))
+    table = rows[header + 1 :]
+    assert table[-1][0] == "合计"
+    assert table[-1][1] == 8040000 and not isinstance(table[-1][1], str)
+    total_cell = sheet.cell(row=len(rows), column=2)
+    assert (total_cell.data_type, total_cell.number_format, total_cell.font.b) == ("n", "#,##0.00", True)
+    assert [r[0] for r in table[:2]] == ["本级", "西宁市总工会"]
+    event = AuditEvent.objects.get(action="export.rollup")
+    assert (event.user, event.changes["format"]) == (carol, "xlsx")
+
+
+@pytest.mark.django_db
+def test_the_roll_up_exports_to_csv_that_excel_reads_as_utf8(auditor_client, qinghai_2022, tree):
+    response = auditor_client.get(f"/rollup/{tree['qinghai'].pk}/export.csv")
+    text = b"".join(response.streaming_content).decode("utf-8")
+    assert text.startswith("\ufeff")
+    assert "合计,8040000.00," in text
+    assert auditor_client.get(f"/rollup/{tree['qinghai'].pk}/export.pdf").status_code == 404
+
+
+@pytest.mark.django_db
+def test_exports_are_scoped_like_the_page(client, dave, tree, qinghai_2022):
+    client.force_login(dave)
+    assert client.get(f"/rollup/{tree['qinghai'].pk}/export.xlsx").status_code == 404
+
+
+def test_text_cells_never_run_as_formulas():
+    from unionfunds.spreadsheets import safe_text
+
+    assert [safe_text(v) for v in ("=1+1", "+86", "-5", "@SUM(A1)", "\tx", "正常")] == [
+        "'=1+1",
+        "'+86",
+        "'-5",
+        "'@SUM(A1)",
+        "'\tx",
+        "正常",
+    ]
