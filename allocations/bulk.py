@@ -25,9 +25,10 @@ from beneficiaries import idnumber
 from beneficiaries.models import Beneficiary, Category, CategoryCode
 from unionfunds import audit
 from unionfunds.models import AuditEvent, Federation, Role
-from unionfunds.permissions import require_role
+from unionfunds.permissions import can_see, require_role
 
 NAME_MISMATCH = _("The ID number is registered to %(registered)s, not %(given)s.")
+NAME_MISMATCH_ELSEWHERE = _("The ID number is registered under another name, not %(given)s.")
 REPEATED_IN_LIST = _("The same person appears again in row %(row)s for the same assistance type and month.")
 LIST_TOO_LONG = _("A list may have at most %(limit)s rows.")
 EMPTY_LIST = _("The list has no rows.")
@@ -114,7 +115,7 @@ def disbursements_create_bulk(
     _check_repeats_within_list(checked, problems)
     locked = services._lock_funds([fund.pk])[fund.pk]
     registered = _registered(c.resident.number for c in checked if c.resident)
-    _check_names(checked, registered, problems)
+    _check_names(checked, registered, problems, by)
     _check_earlier_payments(locked, checked, registered, problems)
     total = sum((c.amount for c in checked if c.amount is not None), Decimal("0.00"))
     if not problems and total > locked.available:
@@ -271,23 +272,28 @@ def _registered(numbers: Iterable[str]) -> dict[str, Beneficiary]:
     numbers = list(dict.fromkeys(numbers))
     found: dict[str, Beneficiary] = {}
     for start in range(0, len(numbers), CHUNK):
-        for person in Beneficiary.objects.filter(id_number__in=numbers[start : start + CHUNK]).only(
-            "id", "name", "id_number", "federation_id"
+        for person in (
+            Beneficiary.objects.filter(id_number__in=numbers[start : start + CHUNK])
+            .select_related("federation")
+            .only("id", "name", "id_number", "federation__path")
         ):
             found[person.id_number] = person
     return found
 
 
-def _check_names(checked: list[_Checked], registered: dict[str, Beneficiary], problems: list[RowProblem]) -> None:
+def _check_names(checked: list[_Checked], registered: dict[str, Beneficiary], problems: list[RowProblem], by) -> None:
     for c in checked:
         person = registered.get(c.resident.number) if c.resident else None
         given = (c.row.name or "").strip()
         if person is not None and given and person.name != given:
-            problems.append(
-                RowProblem(
-                    c.number, "name", "name_mismatch", str(NAME_MISMATCH % {"registered": person.name, "given": given})
-                )
-            )
+            problems.append(RowProblem(c.number, "name", "name_mismatch", str(name_mismatch(person, given, by))))
+
+
+def name_mismatch(person: Beneficiary, given: str, user):
+    """The registered name is shown only to those who may see that person."""
+    if can_see(user, person.federation):
+        return NAME_MISMATCH % {"registered": person.name, "given": given}
+    return NAME_MISMATCH_ELSEWHERE % {"given": given}
 
 
 def _check_earlier_payments(

@@ -1,8 +1,15 @@
+from decimal import Decimal
+
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from allocations.models import AssistanceType, Purpose
+from allocations.models import AssistanceType, Fund, Purpose, Source
 from allocations.rollups import Filters
+from unionfunds.forms_support import OnceForm
+from unionfunds.models import Federation, Role
+from unionfunds.money import format_yuan
+from unionfunds.permissions import role_q
 
 
 class RollupFilterForm(forms.Form):
@@ -10,8 +17,12 @@ class RollupFilterForm(forms.Form):
 
     fiscal_year = forms.IntegerField(label=_("Fiscal year"), required=False, min_value=2000, max_value=2100)
     purpose = forms.ChoiceField(label=_("Purpose"), required=False, choices=[("", _("All")), *Purpose.choices])
-    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     assistance_type = forms.ChoiceField(
         label=_("Assistance type"), required=False, choices=[("", _("All")), *AssistanceType.choices]
     )
@@ -39,3 +50,107 @@ class RollupFilterForm(forms.Form):
         from urllib.parse import urlencode
 
         return urlencode({k: v for k, v in self.data.items() if k in self.fields and v})
+
+
+# Entering money movements ------------------------------------------------------
+
+
+def funds_for(user, role: str = Role.CLERK):
+    return (
+        Fund.objects.visible_to(user)
+        .filter(role_q(user, role, "federation__path"))
+        .select_related("federation")
+        .order_by("federation__path", "-fiscal_year", "name")
+    )
+
+
+class FundChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, fund: Fund) -> str:
+        return _("%(federation)s · %(fund)s (%(year)s) — available %(available)s yuan") % {
+            "federation": fund.federation.name,
+            "fund": fund.name,
+            "year": fund.fiscal_year,
+            "available": format_yuan(fund.available),
+        }
+
+
+class EntryForm(OnceForm):
+    amount = forms.DecimalField(label=_("Amount (yuan)"), max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.initial.setdefault("date", timezone.localdate())
+
+
+class ContributionForm(EntryForm):
+    fund = FundChoiceField(label=_("Fund"), queryset=Fund.objects.none())
+    source = forms.ChoiceField(label=_("Source"), choices=Source.choices)
+    reference = forms.CharField(label=_("Reference"), required=False, max_length=100)
+    field_order = ["fund", "source", "amount", "date", "reference", "note"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["fund"].queryset = funds_for(self.user)
+
+
+class AllocationForm(EntryForm):
+    from_fund = FundChoiceField(label=_("From fund"), queryset=Fund.objects.none())
+    to_federation = forms.ModelChoiceField(
+        label=_("To federation"),
+        queryset=Federation.objects.none(),
+        widget=forms.TextInput(attrs={"data-federation-search": "1", "autocomplete": "off"}),
+        help_text=_("Type part of a name or a code, then pick the federation."),
+    )
+    batch = forms.CharField(label=_("Batch"), required=False, max_length=50)
+    field_order = ["from_fund", "to_federation", "amount", "batch", "date", "note"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["from_fund"].queryset = funds_for(self.user)
+        self.fields["to_federation"].queryset = Federation.objects.visible_to(self.user)
+
+
+class DisbursementForm(EntryForm):
+    fund = FundChoiceField(label=_("Fund"), queryset=Fund.objects.none())
+    id_number = forms.CharField(
+        label=_("Resident ID number"),
+        max_length=25,
+        widget=forms.TextInput(attrs={"data-id-check": "1", "autocomplete": "off"}),
+    )
+    name = forms.CharField(label=_("Name"), max_length=50)
+    assistance_type = forms.ChoiceField(label=_("Assistance type"), choices=AssistanceType.choices)
+    batch = forms.CharField(label=_("Batch"), required=False, max_length=50)
+    confirm_duplicate = forms.BooleanField(label=_("Pay again although already paid this month"), required=False)
+    field_order = [
+        "fund",
+        "id_number",
+        "name",
+        "assistance_type",
+        "amount",
+        "date",
+        "batch",
+        "note",
+        "confirm_duplicate",
+    ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["fund"].queryset = funds_for(self.user)
+
+
+class DecisionForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def _chosen_name(form: forms.Form, field: str) -> str:
+    value = form[field].value()
+    if not str(value or "").isdigit():
+        return ""
+    chosen = form.fields[field].queryset.filter(pk=value).first()
+    return chosen.name if chosen else ""
+
+
+AllocationForm.to_federation_name = property(lambda form: _chosen_name(form, "to_federation"))

@@ -1,14 +1,16 @@
 """Registering and changing beneficiaries and units: the checks live here once."""
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries import idnumber
 from beneficiaries.models import Beneficiary, Category, CategoryCode, Unit, UnitKind
 from unionfunds import audit
 from unionfunds.errors import refuse
-from unionfunds.models import Federation, Role
-from unionfunds.permissions import require_role
+from unionfunds.models import AuditEvent, Federation, Role
+from unionfunds.permissions import has_role, require_role
 
 ALREADY_REGISTERED = _("A beneficiary with this ID number is already registered.")
 NAME_REQUIRED = _("Enter the name.")
@@ -104,6 +106,34 @@ def unit_create(*, name: str, kind: str, federation: Federation, by) -> Unit:
         changes=audit.diff({}, audit.snapshot(unit, ("name", "kind", "federation"))),
     )
     return unit
+
+
+def may_see_id_number(user, beneficiary: Beneficiary) -> bool:
+    """Full ID numbers are for those who need them (DOMAIN rule 4): the clerks who
+    pay people by real name and the auditors who trace a payment to a person, at
+    the person's federation or above. Everyone else sees them masked."""
+    return has_role(user, Role.CLERK, beneficiary.federation) or has_role(user, Role.AUDITOR, beneficiary.federation)
+
+
+def id_numbers_shown(*, beneficiaries: list[Beneficiary], by) -> None:
+    """Record that these people's full ID numbers were shown to `by`: one audit
+    event each, written in one insert."""
+    if not beneficiaries:
+        return
+    content_type = ContentType.objects.get_for_model(Beneficiary)
+    now = timezone.now()
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            at=now,
+            user=by,
+            action="beneficiary.id_number_shown",
+            content_type=content_type,
+            object_id=person.pk,
+            object_repr=str(person)[:200],
+            federation_id=person.federation_id,
+        )
+        for person in beneficiaries
+    )
 
 
 def _required_name(name: str) -> str:

@@ -152,3 +152,23 @@ def test_bulk_approval_moves_the_money_once_with_the_usual_rules(rich_fund, alic
     total = DisbursementTotal.objects.get(fund=rich_fund, assistance_type="living")
     assert (total.amount, total.person_times) == (Decimal("300000.00"), 300)
     assert not Contribution.objects.filter(status=Status.PENDING).exists()
+
+
+@pytest.mark.django_db
+def test_a_name_mismatch_does_not_reveal_a_person_outside_my_subtree(rich_fund, alice, dave, tree):
+    from beneficiaries import services as people
+
+    elsewhere = people.beneficiary_register(
+        name="赵六", id_number=synthetic_id(99, area="630102"), federation=tree["chengdong"], by=dave
+    )
+    problems = refusal(
+        lambda: disbursements_create_bulk(
+            fund=rich_fund,
+            rows=[ListRow(name="钱七", id_number=elsewhere.id_number, amount="100")],
+            assistance_type="living",
+            date=DAY,
+            by=alice,
+        )
+    ).problems
+    assert [(p.row, p.code) for p in problems] == [(1, "name_mismatch")]
+    assert "赵六" not in problems[0].message and "钱七" in problems[0].message

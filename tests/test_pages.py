@@ -15,7 +15,7 @@ def signed_in(client, alice):
 def test_home_asks_to_sign_in_first(client):
     response = client.get("/")
     assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/")
+    assert response["Location"].startswith("/accounts/login/")
 
 
 @pytest.mark.django_db

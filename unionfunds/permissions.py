@@ -79,3 +79,18 @@ def can_see(user, federation) -> bool:
 def require_role(user, role: str, federation) -> None:
     if not has_role(user, role, federation):
         raise PermissionDenied(ROLE_REQUIRED)
+
+
+def role_q(user, role: str, path_lookup: str):
+    """Filter for rows in the subtrees where the user holds `role`."""
+    if sees_everything(user):
+        return Q()
+    condition = Q(pk__in=[])
+    for grant in grants(user):
+        if grant.role == role:
+            condition |= Q(**{f"{path_lookup}__startswith": grant.path})
+    return condition
+
+
+def has_role_anywhere(user, role: str) -> bool:
+    return sees_everything(user) or any(grant.role == role for grant in grants(user))

@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "import_export",
     "treebeard",
     "unionfunds",
@@ -82,6 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "unionfunds.context_processors.roles",
             ],
         },
     },
@@ -142,7 +145,9 @@ STORAGES = {
 # In development and tests static files come straight from the app folders.
 WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG or TESTING
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -150,7 +155,36 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["unionfunds.api.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "unionfunds.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "unionfunds.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["unionfunds.api.throttles.TokenRateThrottle"],
+    # Per token (per user for browser sessions); the token endpoint has its own
+    # limits, per client address and per username, against password guessing.
+    "DEFAULT_THROTTLE_RATES": {
+        "token": os.environ.get("UNIONFUNDS_API_RATE", "1200/minute"),
+        "login": "20/minute",
+        "login_username": "10/minute",
+    },
     "COERCE_DECIMAL_TO_STRING": True,
+}
+
+# A real-name list of 10,000 rows with every column is about 2.5 MB of JSON.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "unionfunds API",
+    "DESCRIPTION": "Relief funds of Chinese trade-union federations: funds, allocations, real-name disbursements.",
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": "/api/v1/",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 if not DEBUG:

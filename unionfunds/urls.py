@@ -8,7 +8,9 @@ admin.site.index_title = views.SITE_TITLE
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("", views.home, name="home"),
     path("", include("allocations.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("unionfunds.api_urls")),
 ]

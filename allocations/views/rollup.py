@@ -178,7 +178,7 @@ def rollup_sheet(result: rollups.Rollup, form: RollupFilterForm, user) -> spread
             (str(_("Filters")), describe_filters(form)),
             (str(_("Exported at")), f"{timezone.localtime():%Y-%m-%d %H:%M}"),
             (str(_("Exported by")), user.get_username()),
-            (str(_("Note")), str(ROLLUP_NOTE)),
+            (str(_("Explanation")), str(ROLLUP_NOTE)),
         ],
         rows=[row(str(_("Own funds (本级)")), result.own)] + [row(child.name, f) for child, f in result.children],
         totals=row(str(_("Total")), result.total),

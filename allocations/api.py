@@ -1,0 +1,457 @@
+"""`funds/`, `contributions/`, `allocations/`, `disbursements/` (API.md).
+
+Every write calls `allocations.services` or `allocations.bulk`, as the admin and
+the pages do: the rules (roles, available funds, maker and checker, duplicates)
+are theirs, and their refusals reach the client with their codes.
+"""
+
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from allocations import bulk, services
+from allocations.models import (
+    Allocation,
+    AssistanceType,
+    Contribution,
+    Disbursement,
+    Fund,
+    Purpose,
+    Source,
+    Status,
+)
+from beneficiaries.models import Beneficiary, CategoryCode, Unit
+from unionfunds.api.base import (
+    BIGINT_MAX,
+    CursorPagination,
+    FiscalYearFilter,
+    IdFilter,
+    ListRetrieveCreateViewSet,
+    MoneyField,
+    ScopedRelatedField,
+    SubtreeFilter,
+    UsernameField,
+)
+from unionfunds.api.errors import NotFoundInBody
+from unionfunds.models import Federation
+from unionfunds.money import ZERO
+
+MAX_LIST_ROWS = 10_000
+
+# Serializers --------------------------------------------------------------------
+
+
+class FundSerializer(serializers.ModelSerializer):
+    federation = ScopedRelatedField(Federation)
+    balance = MoneyField(read_only=True, help_text=_("What approved entries left in the fund."))
+    available = MoneyField(read_only=True, help_text=_("The balance less pending outflows."))
+
+    class Meta:
+        model = Fund
+        fields = ["id", "federation", "name", "purpose", "fiscal_year", "balance", "available", "created_at"]
+        read_only_fields = ["created_at"]
+        validators = []
+
+
+class MovementSerializer(serializers.ModelSerializer):
+    """What every money entry shows: its life and who decided it."""
+
+    amount = MoneyField()
+    created_by = UsernameField(help_text=_("Username of the clerk who entered it."))
+    decided_by = UsernameField(allow_null=True, help_text=_("Username of the approver who decided it."))
+
+    class Meta:
+        common = [
+            "status",
+            "note",
+            "reverses",
+            "reason",
+            "created_by",
+            "created_at",
+            "decided_by",
+            "decided_at",
+            "rejection_reason",
+        ]
+        read_only_fields = [name for name in common if name != "note"]
+        validators = []
+
+
+class ContributionSerializer(MovementSerializer):
+    fund = ScopedRelatedField(Fund)
+
+    class Meta(MovementSerializer.Meta):
+        model = Contribution
+        fields = ["id", "fund", "source", "amount", "date", "reference", *MovementSerializer.Meta.common]
+
+
+class AllocationSerializer(MovementSerializer):
+    from_fund = ScopedRelatedField(Fund)
+    to_federation = ScopedRelatedField(Federation)
+    to_fund = ScopedRelatedField(
+        Fund,
+        required=False,
+        allow_null=True,
+        help_text=_("Optional: the recipient's fund of the same purpose and fiscal year, created if missing."),
+    )
+
+    class Meta(MovementSerializer.Meta):
+        model = Allocation
+        fields = [
+            "id",
+            "from_fund",
+            "to_federation",
+            "to_fund",
+            "amount",
+            "batch",
+            "date",
+            *MovementSerializer.Meta.common,
+        ]
+
+
+class DisbursementSerializer(MovementSerializer):
+    fund = ScopedRelatedField(Fund)
+    beneficiary = ScopedRelatedField(Beneficiary, required=False, allow_null=True)
+    unit = ScopedRelatedField(Unit, required=False, allow_null=True)
+    confirm_duplicate = serializers.BooleanField(
+        write_only=True,
+        default=False,
+        help_text=_("Pay again someone already paid this assistance type from this fund in the same month."),
+    )
+
+    class Meta(MovementSerializer.Meta):
+        model = Disbursement
+        fields = [
+            "id",
+            "fund",
+            "beneficiary",
+            "unit",
+            "assistance_type",
+            "amount",
+            "date",
+            "batch",
+            "duplicate_confirmed",
+            "confirm_duplicate",
+            *MovementSerializer.Meta.common,
+        ]
+        read_only_fields = [*MovementSerializer.Meta.read_only_fields, "duplicate_confirmed"]
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class ListRowSerializer(serializers.Serializer):
+    """One person of a real-name list; the list's assistance type and date apply
+    unless the row gives its own. The rules (checksum, amount, duplicates, names)
+    are checked by the list service, row by row."""
+
+    name = serializers.CharField(max_length=50, allow_blank=True)
+    id_number = serializers.CharField(max_length=32, allow_blank=True)
+    amount = MoneyField()
+    assistance_type = serializers.ChoiceField(AssistanceType.choices, required=False)
+    date = serializers.DateField(required=False)
+    categories = serializers.ListField(child=serializers.ChoiceField(CategoryCode.choices), required=False)
+    phone = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    employer = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    confirm_duplicate = serializers.BooleanField(required=False, default=False)
+
+
+class DisbursementListSerializer(serializers.Serializer):
+    fund = ScopedRelatedField(Fund)
+    date = serializers.DateField(required=False, help_text=_("Today unless given; a row may give its own."))
+    batch = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+    assistance_type = serializers.ChoiceField(AssistanceType.choices, required=False)
+    rows = ListRowSerializer(many=True, allow_empty=False, max_length=MAX_LIST_ROWS)
+
+
+class DisbursementListResultSerializer(serializers.Serializer):
+    fund = serializers.IntegerField()
+    batch = serializers.CharField()
+    count = serializers.IntegerField()
+    total = MoneyField(read_only=True)
+    ids = serializers.ListField(child=serializers.IntegerField(), help_text=_("The new disbursements, row by row."))
+
+
+class BulkApprovalSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=BIGINT_MAX),
+        allow_empty=False,
+        max_length=MAX_LIST_ROWS,
+        help_text=_("Pending disbursements of funds you approve for; all are approved or none."),
+    )
+
+
+class BulkApprovalResultSerializer(serializers.Serializer):
+    approved = serializers.IntegerField()
+
+
+# Filters ------------------------------------------------------------------------
+
+
+def id_filter(field_name: str, **kwargs) -> IdFilter:
+    return IdFilter(field_name=field_name, **kwargs)
+
+
+def fiscal_year_filter(field_name: str) -> FiscalYearFilter:
+    return FiscalYearFilter(field_name=field_name)
+
+
+class FundFilter(filters.FilterSet):
+    federation = SubtreeFilter("federation__path")
+    purpose = filters.ChoiceFilter(choices=Purpose.choices)
+    fiscal_year = fiscal_year_filter("fiscal_year")
+
+    class Meta:
+        model = Fund
+        fields = ["federation", "purpose", "fiscal_year"]
+
+
+class MovementFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=Status.choices)
+    date_from = filters.DateFilter(field_name="date", lookup_expr="gte")
+    date_to = filters.DateFilter(field_name="date", lookup_expr="lte")
+
+
+class ContributionFilter(MovementFilter):
+    federation = SubtreeFilter("fund__federation__path")
+    fund = id_filter("fund_id")
+    source = filters.ChoiceFilter(choices=Source.choices)
+    purpose = filters.ChoiceFilter(field_name="fund__purpose", choices=Purpose.choices)
+    fiscal_year = fiscal_year_filter("fund__fiscal_year")
+
+    class Meta:
+        model = Contribution
+        fields = ["federation", "fund", "status", "source", "date_from", "date_to", "purpose", "fiscal_year"]
+
+
+class AllocationFilter(MovementFilter):
+    federation = SubtreeFilter("from_fund__federation__path", "to_federation__path")
+    fund = id_filter("from_fund_id", method="either_fund", label=_("Fund (sending or receiving)"))
+    from_fund = id_filter("from_fund_id")
+    to_fund = id_filter("to_fund_id")
+    to_federation = id_filter("to_federation_id")
+    batch = filters.CharFilter()
+    purpose = filters.ChoiceFilter(field_name="from_fund__purpose", choices=Purpose.choices)
+    fiscal_year = fiscal_year_filter("from_fund__fiscal_year")
+
+    class Meta:
+        model = Allocation
+        fields = [
+            "federation",
+            "fund",
+            "from_fund",
+            "to_fund",
+            "to_federation",
+            "status",
+            "batch",
+            "date_from",
+            "date_to",
+            "purpose",
+            "fiscal_year",
+        ]
+
+    def either_fund(self, queryset, name, value):
+        return queryset.filter(Q(from_fund_id=value) | Q(to_fund_id=value))
+
+
+class DisbursementFilter(MovementFilter):
+    federation = SubtreeFilter("fund__federation__path")
+    fund = id_filter("fund_id")
+    beneficiary = id_filter("beneficiary_id")
+    unit = id_filter("unit_id")
+    batch = filters.CharFilter()
+    assistance_type = filters.ChoiceFilter(choices=AssistanceType.choices)
+    purpose = filters.ChoiceFilter(field_name="fund__purpose", choices=Purpose.choices)
+    fiscal_year = fiscal_year_filter("fund__fiscal_year")
+
+    class Meta:
+        model = Disbursement
+        fields = [
+            "federation",
+            "fund",
+            "beneficiary",
+            "unit",
+            "status",
+            "batch",
+            "assistance_type",
+            "date_from",
+            "date_to",
+            "purpose",
+            "fiscal_year",
+        ]
+
+
+# Views --------------------------------------------------------------------------
+
+
+@extend_schema_view(create=extend_schema(summary="Open a fund (clerk or admin of its federation)"))
+class FundViewSet(ListRetrieveCreateViewSet):
+    """Special funds, each owned by one federation, with a purpose and a fiscal year."""
+
+    model = Fund
+    serializer_class = FundSerializer
+    filterset_class = FundFilter
+    ordering_fields = ["id", "fiscal_year", "name"]
+
+    def create(self, request):
+        data = self.valid()
+        fund = services.fund_create(
+            federation=data["federation"],
+            name=data["name"],
+            purpose=data["purpose"],
+            fiscal_year=data["fiscal_year"],
+            by=request.user,
+        )
+        return self.answer(fund, status.HTTP_201_CREATED)
+
+
+class MovementViewSet(ListRetrieveCreateViewSet):
+    """List, read and enter one kind of money entry, and decide on it."""
+
+    ordering_fields = ["id", "date", "amount"]
+
+    def scoped(self, queryset):
+        return queryset.select_related("created_by", "decided_by")
+
+    @extend_schema(request=None, summary="Approve a pending entry (an approver who did not enter it)")
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        return self.answer(services.movement_approve(movement=self.get_object(), by=request.user))
+
+    @extend_schema(request=ReasonSerializer, summary="Reject a pending entry, with a reason")
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        reason = self.valid(ReasonSerializer)["reason"]
+        return self.answer(services.movement_reject(movement=self.get_object(), by=request.user, reason=reason))
+
+    @extend_schema(
+        request=ReasonSerializer,
+        summary="Ask to reverse an approved entry: a new pending entry that cancels it once approved",
+    )
+    @action(detail=True, methods=["post"])
+    def reverse(self, request, pk=None):
+        reason = self.valid(ReasonSerializer)["reason"]
+        reversal = services.movement_reverse(movement=self.get_object(), by=request.user, reason=reason)
+        return self.answer(reversal, status.HTTP_201_CREATED)
+
+
+@extend_schema_view(create=extend_schema(summary="Enter money received into a fund (clerk)"))
+class ContributionViewSet(MovementViewSet):
+    """Money entering a fund from outside the tree of allocations."""
+
+    model = Contribution
+    serializer_class = ContributionSerializer
+    filterset_class = ContributionFilter
+
+    def create(self, request):
+        data = self.valid()
+        contribution = services.contribution_create(
+            fund=data["fund"],
+            source=data["source"],
+            amount=data["amount"],
+            date=data.get("date"),
+            reference=data.get("reference", ""),
+            note=data.get("note", ""),
+            by=request.user,
+        )
+        return self.answer(contribution, status.HTTP_201_CREATED)
+
+
+@extend_schema_view(create=extend_schema(summary="Allocate money from a fund to another federation (clerk)"))
+class AllocationViewSet(MovementViewSet):
+    """Money sent from one federation's fund to another's, often in numbered batches."""
+
+    model = Allocation
+    serializer_class = AllocationSerializer
+    filterset_class = AllocationFilter
+
+    def create(self, request):
+        data = self.valid()
+        allocation = services.allocation_create(
+            from_fund=data["from_fund"],
+            to_federation=data["to_federation"],
+            to_fund=data.get("to_fund"),
+            amount=data["amount"],
+            date=data.get("date"),
+            batch=data.get("batch", ""),
+            note=data.get("note", ""),
+            by=request.user,
+        )
+        return self.answer(allocation, status.HTTP_201_CREATED)
+
+
+@extend_schema_view(create=extend_schema(summary="Pay one beneficiary or unit from a fund (clerk)"))
+class DisbursementViewSet(MovementViewSet):
+    """Money paid out to a named worker or a unit. Cursor-paginated: no count, any depth."""
+
+    model = Disbursement
+    serializer_class = DisbursementSerializer
+    filterset_class = DisbursementFilter
+    pagination_class = CursorPagination
+    ordering_fields = ["id"]  # cursor pagination needs a unique ordering
+
+    def create(self, request):
+        data = self.valid()
+        disbursement = services.disbursement_create(
+            fund=data["fund"],
+            beneficiary=data.get("beneficiary"),
+            unit=data.get("unit"),
+            assistance_type=data["assistance_type"],
+            amount=data["amount"],
+            date=data.get("date"),
+            batch=data.get("batch", ""),
+            note=data.get("note", ""),
+            confirm_duplicate=data["confirm_duplicate"],
+            by=request.user,
+        )
+        return self.answer(disbursement, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=DisbursementListSerializer,
+        responses={201: DisbursementListResultSerializer},
+        summary="Enter a real-name list of up to 10,000 payments: all rows or none",
+        description=str(
+            _(
+                "People are matched by ID number, or registered under the fund's federation. "
+                "Every problem is reported at once, each with its 1-based row and field; nothing is written."
+            )
+        ),
+    )
+    @action(detail=False, methods=["post"], url_path="bulk")
+    def bulk(self, request):
+        data = self.valid(DisbursementListSerializer)
+        created = bulk.disbursements_create_bulk(
+            fund=data["fund"],
+            rows=[bulk.ListRow(**row) for row in data["rows"]],
+            assistance_type=data.get("assistance_type"),
+            date=data.get("date"),
+            batch=data["batch"],
+            by=request.user,
+        )
+        body = {
+            "fund": data["fund"].pk,
+            "batch": data["batch"],
+            "count": len(created),
+            "total": sum((d.amount for d in created), start=ZERO),
+            "ids": [d.pk for d in created],
+        }
+        return Response(DisbursementListResultSerializer(body).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=BulkApprovalSerializer,
+        responses={200: BulkApprovalResultSerializer},
+        summary="Approve many pending disbursements at once: all or none",
+    )
+    @action(detail=False, methods=["post"], url_path="bulk/approve")
+    def bulk_approve(self, request):
+        ids = list(dict.fromkeys(self.valid(BulkApprovalSerializer)["ids"]))
+        movements = list(Disbursement.objects.visible_to(request.user).filter(pk__in=ids).order_by("pk"))
+        if len(movements) != len(ids):
+            raise NotFoundInBody("ids")
+        approved = bulk.movements_approve_bulk(movements=movements, by=request.user)
+        return Response({"approved": approved})

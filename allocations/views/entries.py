@@ -1,0 +1,208 @@
+"""Entering money movements, deciding on them and reversing them, in the browser.
+
+Each view checks the form, then calls the same service as the API and the
+admin; a refusal comes back next to its field, in the user's language, and
+nothing is saved.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from allocations import services
+from allocations.bulk import name_mismatch
+from allocations.forms import AllocationForm, ContributionForm, DecisionForm, DisbursementForm, funds_for
+from allocations.models import Allocation, Contribution, Disbursement, Status
+from beneficiaries import idnumber
+from beneficiaries import services as people
+from beneficiaries.models import Beneficiary
+from unionfunds import audit
+from unionfunds.forms_support import show_refusal, submit_once
+from unionfunds.models import Federation, Role
+from unionfunds.permissions import has_role
+
+KINDS = {"contribution": Contribution, "allocation": Allocation, "disbursement": Disbursement}
+
+
+def entry_url(entry) -> str:
+    return reverse("entry", args=[type(entry)._meta.model_name, entry.pk])
+
+
+def _enter(request, form_class, title: str, create):
+    if not funds_for(request.user).exists():
+        raise PermissionDenied(_("Only a clerk can enter money movements."))
+    form = form_class(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            location = submit_once(
+                request, form.cleaned_data["submission"], lambda: entry_url(create(form.cleaned_data))
+            )
+        except ValidationError as error:
+            show_refusal(form, error)
+        else:
+            messages.success(request, _("Saved. It now waits for an approver."))
+            return redirect(location or "home")
+    return render(request, "allocations/entry_form.html", {"form": form, "title": title})
+
+
+@login_required
+def contribution_new(request):
+    def create(data):
+        return services.contribution_create(
+            fund=data["fund"],
+            source=data["source"],
+            amount=data["amount"],
+            date=data["date"],
+            reference=data["reference"],
+            note=data["note"],
+            by=request.user,
+        )
+
+    return _enter(request, ContributionForm, _("New contribution"), create)
+
+
+@login_required
+def allocation_new(request):
+    def create(data):
+        return services.allocation_create(
+            from_fund=data["from_fund"],
+            to_federation=data["to_federation"],
+            amount=data["amount"],
+            date=data["date"],
+            batch=data["batch"],
+            note=data["note"],
+            by=request.user,
+        )
+
+    return _enter(request, AllocationForm, _("New allocation"), create)
+
+
+@login_required
+def disbursement_new(request):
+    def create(data):
+        fund = data["fund"]
+        with transaction.atomic():
+            beneficiary = _find_or_register(request.user, data, fund.federation)
+            return services.disbursement_create(
+                fund=fund,
+                beneficiary=beneficiary,
+                assistance_type=data["assistance_type"],
+                amount=data["amount"],
+                date=data["date"],
+                batch=data["batch"],
+                note=data["note"],
+                confirm_duplicate=data["confirm_duplicate"],
+                by=request.user,
+            )
+
+    return _enter(request, DisbursementForm, _("New disbursement"), create)
+
+
+def _find_or_register(user, data, federation: Federation) -> Beneficiary:
+    try:
+        number = idnumber.parse(data["id_number"]).number
+    except ValidationError as error:
+        raise ValidationError({"id_number": error}) from None
+    existing = Beneficiary.objects.filter(id_number=number).first()
+    if existing is None:
+        return people.beneficiary_register(name=data["name"], id_number=number, federation=federation, by=user)
+    given = data["name"].strip()
+    if existing.name != given:
+        raise ValidationError({"name": [ValidationError(name_mismatch(existing, given, user), code="name_mismatch")]})
+    return existing
+
+
+@login_required
+def id_number_check(request):
+    """What the disbursement form shows while the ID number is typed."""
+    try:
+        resident = idnumber.parse(request.GET.get("id_number", ""))
+    except ValidationError as error:
+        return JsonResponse({"valid": False, "message": error.messages[0]})
+    known = Beneficiary.objects.visible_to(request.user).filter(id_number=resident.number).first()
+    return JsonResponse(
+        {
+            "valid": True,
+            "gender": str(dict(Beneficiary._meta.get_field("gender").choices)[resident.gender]),
+            "birth_date": resident.birth_date.isoformat(),
+            "registered_name": known.name if known else None,
+        }
+    )
+
+
+@login_required
+def federation_search(request):
+    """Federations of the user's subtree whose name or code contains the query."""
+    query = request.GET.get("q", "").strip()
+    found = Federation.objects.visible_to(request.user)
+    if query:
+        found = found.filter(name__icontains=query) | found.filter(code__startswith=query)
+    return JsonResponse(
+        {"results": [{"id": f.pk, "name": f.name, "code": f.code} for f in found.order_by("depth", "path")[:20]]}
+    )
+
+
+# One entry ---------------------------------------------------------------------
+
+
+def visible_entry(user, kind: str, pk: int):
+    model = KINDS.get(kind)
+    if model is None:
+        raise Http404
+    return get_object_or_404(model.objects.visible_to(user), pk=pk)
+
+
+@login_required
+def entry_detail(request, kind: str, pk: int):
+    entry = visible_entry(request.user, kind, pk)
+    owner = entry.owner()
+    return render(
+        request,
+        "allocations/entry_detail.html",
+        {
+            "entry": entry,
+            "kind": kind,
+            "history": audit.history(entry).select_related("user"),
+            "can_decide": entry.status == Status.PENDING
+            and entry.created_by_id != request.user.pk
+            and has_role(request.user, Role.APPROVER, owner),
+            "can_reverse": entry.is_reversible()
+            and not entry.reversals.exclude(status=Status.REJECTED).exists()
+            and has_role(request.user, Role.CLERK, owner),
+            "decision_form": DecisionForm(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def entry_decide(request, kind: str, pk: int):
+    entry = visible_entry(request.user, kind, pk)
+    form = DecisionForm(request.POST)
+    form.is_valid()
+    reason = form.cleaned_data.get("reason", "")
+    action = request.POST.get("action")
+    try:
+        if action == "approve":
+            services.movement_approve(movement=entry, by=request.user)
+            messages.success(request, _("Approved."))
+        elif action == "reject":
+            services.movement_reject(movement=entry, by=request.user, reason=reason)
+            messages.success(request, _("Rejected."))
+        elif action == "reverse":
+            reversal = services.movement_reverse(movement=entry, by=request.user, reason=reason)
+            messages.success(request, _("Reversal entered; it now waits for an approver."))
+            return redirect(entry_url(reversal))
+        else:
+            raise Http404
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    except PermissionDenied as error:
+        raise PermissionDenied(str(error)) from None
+    return redirect(entry_url(entry))

@@ -1,0 +1,157 @@
+"""`beneficiaries/` and `units/`: the recipients of disbursements (API.md).
+
+ID numbers are shown in full only to those who may see them
+(`services.may_see_id_number`), and each full showing is recorded.
+"""
+
+from collections.abc import Sequence
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from beneficiaries import idnumber, services
+from beneficiaries.models import Beneficiary, CategoryCode, Unit, UnitKind
+from unionfunds.api.base import ListRetrieveCreateViewSet, ScopedRelatedField, SubtreeFilter
+from unionfunds.models import Federation
+
+
+class CategoryCodesField(serializers.ListField):
+    child = serializers.ChoiceField(CategoryCode.choices)
+
+    def to_representation(self, data):
+        return [category.code for category in data.all()]  # prefetched
+
+
+class BeneficiarySerializer(serializers.ModelSerializer):
+    id_number = serializers.CharField(
+        max_length=32,
+        help_text=_("Resident ID number; masked (6301**********123X) unless you may see it in full."),
+    )
+    federation = ScopedRelatedField(Federation, help_text=_("The person's home federation."))
+    categories = CategoryCodesField(required=False)
+
+    class Meta:
+        model = Beneficiary
+        fields = [
+            "id",
+            "name",
+            "id_number",
+            "federation",
+            "categories",
+            "gender",
+            "birth_date",
+            "phone",
+            "employer",
+            "created_at",
+        ]
+        read_only_fields = ["gender", "birth_date", "created_at"]
+        validators = []
+
+    def validate_id_number(self, value: str) -> str:
+        # The rule is `idnumber.parse`'s (the service applies it again); asking it
+        # here names the field in the error.
+        try:
+            return idnumber.parse(value).number
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages[0], code=error.code) from None
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.pk not in self.context.get("full_id_numbers", ()):
+            data["id_number"] = idnumber.mask(instance.id_number)
+        return data
+
+
+class UnitSerializer(serializers.ModelSerializer):
+    federation = ScopedRelatedField(Federation)
+
+    class Meta:
+        model = Unit
+        fields = ["id", "name", "kind", "federation", "created_at"]
+        read_only_fields = ["created_at"]
+        validators = []
+
+
+class BeneficiaryFilter(filters.FilterSet):
+    federation = SubtreeFilter("federation__path")
+    category = filters.ChoiceFilter(field_name="categories__code", choices=CategoryCode.choices, distinct=True)
+    id_number = filters.CharFilter(method="by_id_number", label=_("Exact resident ID number"))
+
+    class Meta:
+        model = Beneficiary
+        fields = ["federation", "category", "id_number"]
+
+    def by_id_number(self, queryset, name, value):
+        return queryset.filter(id_number=idnumber.normalize(value))
+
+
+class UnitFilter(filters.FilterSet):
+    federation = SubtreeFilter("federation__path")
+    kind = filters.ChoiceFilter(choices=UnitKind.choices)
+
+    class Meta:
+        model = Unit
+        fields = ["federation", "kind"]
+
+
+@extend_schema_view(create=extend_schema(summary="Register a beneficiary by real name (clerk)"))
+class BeneficiaryViewSet(ListRetrieveCreateViewSet):
+    """Workers paid by real name; ID numbers masked unless you may see them, and every full showing recorded."""
+
+    model = Beneficiary
+    serializer_class = BeneficiarySerializer
+    filterset_class = BeneficiaryFilter
+    ordering_fields = ["id", "name"]
+
+    def scoped(self, queryset):
+        return queryset.select_related("federation").prefetch_related("categories")
+
+    def list(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.shown(page))
+
+    def retrieve(self, request, pk=None):
+        return Response(self.shown([self.get_object()])[0])
+
+    def create(self, request):
+        data = self.valid()
+        person = services.beneficiary_register(
+            name=data["name"],
+            id_number=data["id_number"],
+            federation=data["federation"],
+            phone=data.get("phone", ""),
+            employer=data.get("employer", ""),
+            categories=data.get("categories", []),
+            by=request.user,
+        )
+        person = self.get_queryset().get(pk=person.pk)
+        # The clerk just typed the number: showing it back reveals nothing new.
+        context = {**self.get_serializer_context(), "full_id_numbers": {person.pk}}
+        return Response(BeneficiarySerializer(person, context=context).data, status=status.HTTP_201_CREATED)
+
+    def shown(self, people: Sequence[Beneficiary]) -> Sequence[dict]:
+        full = [person for person in people if services.may_see_id_number(self.request.user, person)]
+        services.id_numbers_shown(beneficiaries=full, by=self.request.user)
+        context = {**self.get_serializer_context(), "full_id_numbers": {person.pk for person in full}}
+        return BeneficiarySerializer(people, many=True, context=context).data
+
+
+@extend_schema_view(create=extend_schema(summary="Add a unit: a hospital, an enterprise, an agency (clerk)"))
+class UnitViewSet(ListRetrieveCreateViewSet):
+    """Recipients that are not persons: hospitals, enterprises, agencies."""
+
+    model = Unit
+    serializer_class = UnitSerializer
+    filterset_class = UnitFilter
+    ordering_fields = ["id", "name"]
+
+    def create(self, request):
+        data = self.valid()
+        unit = services.unit_create(
+            name=data["name"], kind=data["kind"], federation=data["federation"], by=request.user
+        )
+        return self.answer(unit, status.HTTP_201_CREATED)

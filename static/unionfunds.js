@@ -1,0 +1,66 @@
+// Small helpers for the entry forms; the forms work without them, only less comfortably.
+(function () {
+  "use strict";
+
+  // A second click on a submit button would post the form again.
+  document.querySelectorAll("form").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      form.querySelectorAll("button[data-once]").forEach(function (button) { button.disabled = true; });
+    });
+  });
+
+  // Federation search: type part of a name or code, pick one, its id goes to the hidden field.
+  document.querySelectorAll("input[data-federation-search]").forEach(function (box) {
+    var hidden = document.getElementById(box.dataset.federationSearch);
+    var list = document.getElementById(box.id.replace("_search", "_suggestions"));
+    var timer = null;
+    box.addEventListener("input", function () {
+      hidden.value = "";
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        fetch("/federations/search/?q=" + encodeURIComponent(box.value), { credentials: "same-origin" })
+          .then(function (response) { return response.json(); })
+          .then(function (data) {
+            list.innerHTML = "";
+            data.results.forEach(function (federation) {
+              var item = document.createElement("li");
+              item.textContent = federation.name + " (" + federation.code + ")";
+              item.setAttribute("role", "option");
+              item.addEventListener("click", function () {
+                hidden.value = federation.id;
+                box.value = federation.name;
+                list.innerHTML = "";
+              });
+              list.appendChild(item);
+            });
+          });
+      }, 200);
+    });
+  });
+
+  // The ID number is checked as it is typed: checksum, birth date, known person.
+  var idBox = document.querySelector("input[data-id-check]");
+  if (idBox) {
+    var out = document.getElementById("id_check");
+    var nameBox = document.getElementById("id_name");
+    idBox.addEventListener("input", function () {
+      var value = idBox.value.trim();
+      if (value.length < 18) { out.textContent = ""; out.className = "id-check"; return; }
+      fetch("/beneficiaries/check/?id_number=" + encodeURIComponent(value), { credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (data) {
+          if (!data.valid) { out.textContent = data.message; out.className = "id-check bad"; return; }
+          out.className = "id-check good";
+          out.textContent = "✓ " + data.gender + " · " + data.birth_date + (data.registered_name ? " · " + data.registered_name : "");
+          if (data.registered_name && nameBox && !nameBox.value) { nameBox.value = data.registered_name; }
+        });
+    });
+  }
+})();
+
+// "All" boxes above a list of entries tick or untick every box of that list.
+document.querySelectorAll("input[data-check-all]").forEach(function (all) {
+  all.addEventListener("change", function () {
+    document.querySelectorAll('input[name="' + all.dataset.checkAll + '"]').forEach(function (box) { box.checked = all.checked; });
+  });
+});

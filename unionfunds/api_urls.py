@@ -1,0 +1,34 @@
+"""`/api/v1/`: every resource of API.md, the token endpoint, the schema and its docs.
+
+The roll-ups (`rollups/<federation id>/`) and the `?format=csv|xlsx` exports come
+with their own issues; they register here like the resources below.
+"""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from allocations.api import AllocationViewSet, ContributionViewSet, DisbursementViewSet, FundViewSet
+from beneficiaries.api import BeneficiaryViewSet, UnitViewSet
+from unionfunds.api.auth import TokenView
+from unionfunds.api.base import NotFoundView
+from unionfunds.api.federations import FederationViewSet
+
+app_name = "api"
+
+router = DefaultRouter()
+router.register("federations", FederationViewSet, basename="federation")
+router.register("funds", FundViewSet, basename="fund")
+router.register("contributions", ContributionViewSet, basename="contribution")
+router.register("allocations", AllocationViewSet, basename="allocation")
+router.register("disbursements", DisbursementViewSet, basename="disbursement")
+router.register("beneficiaries", BeneficiaryViewSet, basename="beneficiary")
+router.register("units", UnitViewSet, basename="unit")
+
+urlpatterns = [
+    path("auth/token/", TokenView.as_view(), name="token"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    *router.urls,
+    re_path(r"", NotFoundView.as_view()),  # last: whatever else is asked for under /api/v1/
+]
