@@ -5,7 +5,7 @@
 #   make test-sqlite    the SQLite half
 #   make test-postgres  the PostgreSQL half (uses DATABASE_URL if it already points at PostgreSQL)
 #   make lint           ruff check, ruff format --check, manage.py check, makemigrations --check
-#   make bench          benchmarks (none yet); make bench-quick for the short version
+#   make bench          roll-up benchmark, 500k then 5M disbursements (~10 min); make bench-quick: a tenth (~2 min)
 #   make venv           create .venv and install requirements.txt (only when it changed)
 
 SHELL := /bin/bash
@@ -109,8 +109,13 @@ lint: venv
 
 # --- benchmarks ----------------------------------------------------------------
 
+# Always on a throwaway cluster (DATABASE_URL is ignored): the benchmark truncates
+# the money tables. Prints one "BENCH <name> <value> goal <op><target>" line per
+# figure and rewrites its section of docs/PERFORMANCE.md; BENCH_ARGS="--runs 7".
+BENCH_ARGS ?=
+
 bench: venv
-	@echo "no benchmarks yet"
+	env -u DATABASE_URL $(WITH_POSTGRES) $(PY) bench/rollup_bench.py --scale full $(BENCH_ARGS)
 
 bench-quick: venv
-	@echo "no benchmarks yet"
+	env -u DATABASE_URL $(WITH_POSTGRES) $(PY) bench/rollup_bench.py --scale quick $(BENCH_ARGS)

@@ -37,8 +37,13 @@ class Division:
         return f"{self.name}总工会"
 
 
-def read_divisions(folder: Path = FIXTURES, townships: Path | None = None) -> list[Division]:
-    """Divisions in parent-before-child order, with grouping rows left out."""
+def read_divisions(
+    folder: Path = FIXTURES, townships: Path | None = None, *, township_level: str = Level.TOWNSHIP
+) -> list[Division]:
+    """Divisions in parent-before-child order, with grouping rows left out.
+
+    Townships (streets.csv) get `township_level`: the national dataset loads them
+    as the grassroots level, where the money is paid out."""
     divisions = [
         Division(row["code"], row["name"], Level.PROVINCE, NATIONAL_CODE) for row in _rows(folder / "provinces.csv")
     ]
@@ -52,7 +57,7 @@ def read_divisions(folder: Path = FIXTURES, townships: Path | None = None) -> li
         parent = row["provinceCode"] if row["cityCode"] in grouping else row["cityCode"]
         divisions.append(Division(row["code"], row["name"], Level.COUNTY, parent))
     if townships is not None:
-        divisions += [Division(row["code"], row["name"], Level.TOWNSHIP, row["areaCode"]) for row in _rows(townships)]
+        divisions += [Division(row["code"], row["name"], township_level, row["areaCode"]) for row in _rows(townships)]
     return divisions
 
 
