@@ -397,3 +397,47 @@ class DisbursementTotal(RunningTotal):
 
     def __str__(self) -> str:
         return f"{self.fund_id}/{self.assistance_type}: {self.amount}"
+
+
+class PersonReach(models.Model):
+    """A person paid within a scope: a federation's subtree, or its own funds
+    (`own`), in one fiscal year or in all of them (`fiscal_year` 0). `payments`
+    counts the standing payments behind it; the person stops counting for the
+    scope when it falls to zero (every payment reversed).
+
+    Persons do not add up over child subtrees, so each scope keeps its own set;
+    `PersonCount` holds the size of each set, so a roll-up reads one number per
+    row instead of counting people."""
+
+    federation = models.ForeignKey(Federation, on_delete=models.CASCADE, related_name="+")
+    own = models.BooleanField()
+    fiscal_year = models.PositiveSmallIntegerField()
+    beneficiary = models.ForeignKey(Beneficiary, on_delete=models.CASCADE, related_name="+")
+    payments = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["federation", "own", "fiscal_year", "beneficiary"], name="person_reach_key"
+            ),
+            models.CheckConstraint(condition=Q(payments__gte=0), name="person_reach_payments_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.federation_id}/{self.own}/{self.fiscal_year}: {self.beneficiary_id} × {self.payments}"
+
+
+class PersonCount(models.Model):
+    federation = models.ForeignKey(Federation, on_delete=models.CASCADE, related_name="+")
+    own = models.BooleanField()
+    fiscal_year = models.PositiveSmallIntegerField()
+    persons = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["federation", "own", "fiscal_year"], name="person_count_key"),
+            models.CheckConstraint(condition=Q(persons__gte=0), name="person_count_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.federation_id}/{self.own}/{self.fiscal_year}: {self.persons}"

@@ -26,7 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Case, Count, F, IntegerField, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, Substr
 
 from allocations.models import (
@@ -37,8 +37,10 @@ from allocations.models import (
     Disbursement,
     DisbursementTotal,
     Fund,
+    PersonCount,
     Status,
 )
+from allocations.totals import ALL_YEARS
 from unionfunds.models import Federation
 from unionfunds.money import ZERO, MoneyField, money_sum
 
@@ -173,7 +175,7 @@ def rollup(federation: Federation, filters: Filters = Filters(), *, from_entries
     total.allocated_out = leaving.exclude(to_fund__federation__path__startswith=path).aggregate(amount=amount)["amount"]
 
     # Disbursements: additive, except persons (one worker paid by two counties is
-    # one person in the city), which are counted from the entries.
+    # one person in the city), which each scope counts for itself.
     for row in (
         _by_scope(
             sources.disbursements.filter(fund__federation__path__startswith=path),
@@ -186,18 +188,31 @@ def rollup(federation: Federation, filters: Filters = Filters(), *, from_entries
     ):
         scopes[row["scope"]].disbursed += row["amount"]
         scopes[row["scope"]].person_times += row["times"]
-    standing = (
-        _disbursed(filters)
-        .filter(fund__federation__path__startswith=path, reverses__isnull=True, beneficiary__isnull=False)
-        .exclude(reversals__status=Status.APPROVED)
-    )
-    for row in (
-        _by_scope(standing, "fund__federation__path", path, child_length)
-        .values("scope")
-        .annotate(persons=Count("beneficiary", distinct=True))
-    ):
-        scopes[row["scope"]].persons = row["persons"]
-    total.persons = standing.aggregate(persons=Count("beneficiary", distinct=True))["persons"]
+    if not from_entries and _counted_persons(filters):
+        counts = {
+            (pk, own): persons
+            for pk, own, persons in PersonCount.objects.filter(
+                Q(federation=federation) | Q(federation__parent=federation, own=False),
+                fiscal_year=filters.fiscal_year or ALL_YEARS,
+            ).values_list("federation_id", "own", "persons")
+        }
+        total.persons = counts.get((federation.pk, False), 0)
+        scopes[OWN].persons = counts.get((federation.pk, True), 0)
+        for child in children:
+            scopes[child.path].persons = counts.get((child.pk, False), 0)
+    else:
+        standing = (
+            _disbursed(filters)
+            .filter(fund__federation__path__startswith=path, reverses__isnull=True, beneficiary__isnull=False)
+            .exclude(reversals__status=Status.APPROVED)
+        )
+        for row in (
+            _by_scope(standing, "fund__federation__path", path, child_length)
+            .values("scope")
+            .annotate(persons=Count("beneficiary", distinct=True))
+        ):
+            scopes[row["scope"]].persons = row["persons"]
+        total.persons = standing.aggregate(persons=Count("beneficiary", distinct=True))["persons"]
 
     funds = _fund_filtered(Fund.objects.filter(federation__path__startswith=path), filters, None)
     for row in (
@@ -216,6 +231,12 @@ def rollup(federation: Federation, filters: Filters = Filters(), *, from_entries
         own=scopes[OWN],
         children=[(child, scopes[child.path]) for child in children],
     )
+
+
+def _counted_persons(filters: Filters) -> bool:
+    """Persons are counted ahead for every fiscal year and for all years together;
+    narrower filters count them from the entries."""
+    return not (filters.purpose or filters.assistance_type or filters.date_from or filters.date_to)
 
 
 def _fund_filtered(queryset: QuerySet, filters: Filters, fund_lookup: str | None) -> QuerySet:

@@ -1,7 +1,7 @@
 """Running totals behind the roll-ups: written in each approval's transaction,
 rebuilt from the entries on demand (after a bulk load, or to check them)."""
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -14,13 +14,21 @@ from allocations.models import (
     ContributionTotal,
     Disbursement,
     DisbursementTotal,
+    Fund,
+    PersonCount,
+    PersonReach,
     Status,
 )
+from unionfunds.models import Federation
+
+ALL_YEARS = 0  # PersonReach/PersonCount rows for every fiscal year together
+CHUNK = 500
 
 
 def record(movements: Iterable) -> None:
     """Add approved entries (a reversal subtracts) to the totals. The caller holds
     the locks of the funds involved."""
+    movements = list(movements)
     deltas: dict[tuple, list] = defaultdict(lambda: [Decimal("0.00"), 0])
     for movement in movements:
         sign = -1 if movement.is_reversal else 1
@@ -38,6 +46,7 @@ def record(movements: Iterable) -> None:
             deltas[key][1] += sign
     for (model, fields), (amount, times) in deltas.items():
         _add(model, dict(fields), amount, times)
+    _record_persons([m for m in movements if isinstance(m, Disbursement) and m.beneficiary_id is not None])
 
 
 def _add(model, key: dict, amount: Decimal, person_times: int) -> None:
@@ -50,7 +59,7 @@ def _add(model, key: dict, amount: Decimal, person_times: int) -> None:
 
 @transaction.atomic
 def rebuild() -> None:
-    """Recompute every total from the approved entries, in the database."""
+    """Recompute every total and person count from the approved entries, in the database."""
     for model in (ContributionTotal, AllocationTotal, DisbursementTotal):
         model.objects.all().delete()
     table = {model: model._meta.db_table for model in (Contribution, Allocation, Disbursement)}
@@ -72,4 +81,163 @@ def rebuild() -> None:
             f"SELECT e.fund_id, e.assistance_type, {signed}, "
             "SUM(CASE WHEN e.beneficiary_id IS NULL THEN 0 WHEN e.reverses_id IS NULL THEN 1 ELSE -1 END) "
             f"FROM {table[Disbursement]} e WHERE {approved} GROUP BY e.fund_id, e.assistance_type"
+        )
+    rebuild_persons()
+
+
+# Persons ---------------------------------------------------------------------------
+
+
+def _record_persons(payments: list[Disbursement]) -> None:
+    """Count each paid person once in every scope above the paying fund: the
+    subtrees of its federation and all its ancestors, and that federation's own
+    funds; for the fund's fiscal year and for all years."""
+    if not payments:
+        return
+    funds = {
+        pk: (year, federation_id, path)
+        for pk, year, federation_id, path in Fund.objects.filter(pk__in={p.fund_id for p in payments}).values_list(
+            "pk", "fiscal_year", "federation_id", "federation__path"
+        )
+    }
+    prefixes = {path[:end] for _, _, path in funds.values() for end in _prefix_ends(path)}
+    federation_ids = dict(Federation.objects.filter(path__in=prefixes).values_list("path", "pk"))
+    deltas: Counter = Counter()
+    for payment in payments:
+        year, federation_id, path = funds[payment.fund_id]
+        sign = -1 if payment.is_reversal else 1
+        for each_year in (year, ALL_YEARS):
+            deltas[(federation_id, True, each_year, payment.beneficiary_id)] += sign
+            for end in _prefix_ends(path):
+                deltas[(federation_ids[path[:end]], False, each_year, payment.beneficiary_id)] += sign
+    _apply_reach({key: delta for key, delta in deltas.items() if delta})
+
+
+def _apply_reach(deltas: dict[tuple, int]) -> None:
+    """Upsert the reach rows in one sorted pass (a fixed lock order, so two
+    approvals touching the same people cannot deadlock), then move the counts
+    of the scopes a person entered or left."""
+    if not deltas:
+        return
+    reach, count = PersonReach._meta.db_table, PersonCount._meta.db_table
+    keys = sorted(deltas)
+    with connection.cursor() as cursor:
+        # A payment adds (the row may be new); a reversal subtracts from a row that
+        # its payment made. Kept apart because the CHECK on `payments` applies to
+        # the proposed row of an upsert too.
+        cursor.executemany(
+            f"INSERT INTO {reach} (federation_id, own, fiscal_year, beneficiary_id, payments) "
+            "VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (federation_id, own, fiscal_year, beneficiary_id) "
+            f"DO UPDATE SET payments = {reach}.payments + excluded.payments",
+            [(*key, deltas[key]) for key in keys if deltas[key] > 0],
+        )
+        cursor.executemany(
+            f"UPDATE {reach} SET payments = payments + %s "
+            "WHERE federation_id = %s AND own = %s AND fiscal_year = %s AND beneficiary_id = %s",
+            [(deltas[key], *key) for key in keys if deltas[key] < 0],
+        )
+    now = {}
+    beneficiaries = sorted({key[3] for key in keys})
+    for start in range(0, len(beneficiaries), CHUNK):
+        for row in PersonReach.objects.filter(beneficiary_id__in=beneficiaries[start : start + CHUNK]).values_list(
+            "federation_id", "own", "fiscal_year", "beneficiary_id", "payments"
+        ):
+            now[row[:4]] = row[4]
+    changes: Counter = Counter()
+    for key in keys:
+        delta, payments = deltas[key], now.get(key, 0)
+        if delta > 0 and payments == delta:
+            changes[key[:3]] += 1
+        elif delta < 0 and payments == 0:
+            changes[key[:3]] -= 1
+    changes = {scope: n for scope, n in changes.items() if n}
+    scopes = sorted(changes)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {count} (federation_id, own, fiscal_year, persons) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (federation_id, own, fiscal_year) "
+            f"DO UPDATE SET persons = {count}.persons + excluded.persons",
+            [(*scope, changes[scope]) for scope in scopes if changes[scope] > 0],
+        )
+        cursor.executemany(
+            f"UPDATE {count} SET persons = persons + %s WHERE federation_id = %s AND own = %s AND fiscal_year = %s",
+            [(changes[scope], *scope) for scope in scopes if changes[scope] < 0],
+        )
+
+
+def _prefix_ends(path: str) -> range:
+    return range(Federation.steplen, len(path) + 1, Federation.steplen)
+
+
+_PAID = (
+    "FROM {disbursement} d JOIN {fund} f ON f.id = d.fund_id JOIN {federation} fed ON fed.id = f.federation_id "
+    "WHERE d.status = 'approved' AND d.beneficiary_id IS NOT NULL"
+)
+_STANDING = "SUM(CASE WHEN d.reverses_id IS NULL THEN 1 ELSE -1 END)"
+
+
+def rebuild_persons(federations: Iterable[Federation] | None = None) -> None:
+    """Recompute who was paid in each subtree (all of them, or those of
+    `federations` after a move) and, for a full rebuild, in each federation's
+    own funds; then the counts."""
+    tables = {
+        "disbursement": Disbursement._meta.db_table,
+        "fund": Fund._meta.db_table,
+        "federation": Federation._meta.db_table,
+        "reach": PersonReach._meta.db_table,
+        "count": PersonCount._meta.db_table,
+    }
+    paid = _PAID.format(**tables)
+    insert = f"INSERT INTO {tables['reach']} (federation_id, own, fiscal_year, beneficiary_id, payments) "
+    with connection.cursor() as cursor:
+        if federations is None:
+            PersonCount.objects.all().delete()
+            PersonReach.objects.all().delete()
+            depth = Federation.objects.order_by("-depth").values_list("depth", flat=True).first() or 0
+            for level in range(1, depth + 1):
+                ancestor = (
+                    f"JOIN {tables['federation']} anc ON anc.path = SUBSTR(fed.path, 1, {level * Federation.steplen})"
+                )
+                subtree = paid.replace("WHERE", f"{ancestor} WHERE fed.depth >= {level} AND")
+                cursor.execute(
+                    f"{insert} SELECT anc.id, FALSE, f.fiscal_year, d.beneficiary_id, {_STANDING} {subtree} "
+                    f"GROUP BY anc.id, f.fiscal_year, d.beneficiary_id HAVING {_STANDING} > 0"
+                )
+                cursor.execute(
+                    f"{insert} SELECT anc.id, FALSE, {ALL_YEARS}, d.beneficiary_id, {_STANDING} {subtree} "
+                    f"GROUP BY anc.id, d.beneficiary_id HAVING {_STANDING} > 0"
+                )
+            cursor.execute(
+                f"{insert} SELECT fed.id, TRUE, f.fiscal_year, d.beneficiary_id, {_STANDING} {paid} "
+                f"GROUP BY fed.id, f.fiscal_year, d.beneficiary_id HAVING {_STANDING} > 0"
+            )
+            cursor.execute(
+                f"{insert} SELECT fed.id, TRUE, {ALL_YEARS}, d.beneficiary_id, {_STANDING} {paid} "
+                f"GROUP BY fed.id, d.beneficiary_id HAVING {_STANDING} > 0"
+            )
+            scopes = ""
+        else:
+            ids = sorted({federation.pk for federation in federations})
+            if not ids:
+                return
+            PersonCount.objects.filter(federation_id__in=ids, own=False).delete()
+            PersonReach.objects.filter(federation_id__in=ids, own=False).delete()
+            for federation in Federation.objects.filter(pk__in=ids):
+                subtree = f"{paid} AND fed.path LIKE %s"
+                cursor.execute(
+                    f"{insert} SELECT %s, FALSE, f.fiscal_year, d.beneficiary_id, {_STANDING} {subtree} "
+                    f"GROUP BY f.fiscal_year, d.beneficiary_id HAVING {_STANDING} > 0",
+                    [federation.pk, federation.path + "%"],
+                )
+                cursor.execute(
+                    f"{insert} SELECT %s, FALSE, {ALL_YEARS}, d.beneficiary_id, {_STANDING} {subtree} "
+                    f"GROUP BY d.beneficiary_id HAVING {_STANDING} > 0",
+                    [federation.pk, federation.path + "%"],
+                )
+            scopes = f"WHERE own = FALSE AND federation_id IN ({', '.join(str(pk) for pk in ids)})"
+        cursor.execute(
+            f"INSERT INTO {tables['count']} (federation_id, own, fiscal_year, persons) "
+            f"SELECT federation_id, own, fiscal_year, COUNT(*) FROM {tables['reach']} {scopes} "
+            "GROUP BY federation_id, own, fiscal_year"
         )

@@ -175,7 +175,7 @@ def test_every_figure_equals_the_rows_behind_it(tree, qinghai_2022, zhejiang_to_
 
 
 def totals_table() -> dict:
-    from allocations.models import AllocationTotal, ContributionTotal, DisbursementTotal
+    from allocations.models import AllocationTotal, ContributionTotal, DisbursementTotal, PersonCount, PersonReach
 
     return {
         "contributions": {(t.fund_id, t.source): t.amount for t in ContributionTotal.objects.exclude(amount=0)},
@@ -184,6 +184,11 @@ def totals_table() -> dict:
             (t.fund_id, t.assistance_type): (t.amount, t.person_times)
             for t in DisbursementTotal.objects.exclude(amount=0, person_times=0)
         },
+        "reach": {
+            (r.federation_id, r.own, r.fiscal_year, r.beneficiary_id): r.payments
+            for r in PersonReach.objects.exclude(payments=0)
+        },
+        "persons": {(c.federation_id, c.own, c.fiscal_year): c.persons for c in PersonCount.objects.exclude(persons=0)},
     }
 
 
@@ -202,3 +207,21 @@ def test_running_totals_equal_the_entries_after_approvals_and_reversals(
     for filters in (Filters(), Filters(fiscal_year=2022), Filters(purpose="pandemic", assistance_type="living")):
         for federation in Federation.objects.all():
             assert rollup(federation, filters) == rollup(federation, filters, from_entries=True), federation
+
+
+@pytest.mark.django_db
+def test_persons_stay_exact_through_reversals_and_moves(tree, qinghai_2022, clerk, approver):
+    from allocations import totals
+    from allocations.models import Disbursement
+
+    first = Disbursement.objects.filter(beneficiary=qinghai_2022["workers"][0]).order_by("pk").first()
+    money.movement_approve(movement=money.movement_reverse(movement=first, by=clerk, reason="错发"), by=approver)
+    assert rollup(tree["xining"]).total.persons == 3  # still paid by 城东区
+    federation_move(federation=tree["chengdong"], new_parent=tree["haidong"])
+    for filters in (Filters(), Filters(fiscal_year=2022)):
+        for federation in Federation.objects.all():
+            assert rollup(federation, filters) == rollup(federation, filters, from_entries=True), federation
+    kept = totals_table()
+    totals.rebuild()
+    assert totals_table() == kept
+    assert child(rollup(tree["qinghai"]), "6302").persons == 1

@@ -57,9 +57,15 @@ def federation_move(*, federation: Federation, new_parent: Federation, by=None) 
         raise refuse(MOVE_INTO_ITSELF, "invalid_move", field="parent")
     if old_parent is not None and old_parent.pk == new_parent.pk:
         return federation
+    old_ancestors = set(_ancestors(federation))
     Federation.objects.move(federation, new_parent, pos="last-child")
     Federation.objects.filter(pk=federation.pk).update(parent=new_parent)
     federation.refresh_from_db()
+    # Amounts are summed over paths when read, but the people counted in each
+    # subtree are kept per ancestor: recount those whose subtree changed.
+    from allocations.totals import rebuild_persons
+
+    rebuild_persons(old_ancestors ^ set(_ancestors(federation)))
     audit.log(
         federation,
         "federation.moved",
@@ -94,3 +100,9 @@ def membership_grant(*, username: str, federation: Federation, role: str, passwo
             changes={"user": {"before": None, "after": username}, "role": {"before": None, "after": role}},
         )
     return membership
+
+
+def _ancestors(federation: Federation) -> list[Federation]:
+    """The federations strictly above `federation`, from its current path."""
+    steps = [federation.path[:end] for end in range(Federation.steplen, len(federation.path), Federation.steplen)]
+    return list(Federation.objects.filter(path__in=steps))
