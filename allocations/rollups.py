@@ -26,7 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, Substr
 
 from allocations.models import (
@@ -192,9 +192,10 @@ def rollup(federation: Federation, filters: Filters = Filters(), *, from_entries
         counts = {
             (pk, own): persons
             for pk, own, persons in PersonCount.objects.filter(
-                Q(federation=federation) | Q(federation__parent=federation, own=False),
+                federation_id__in=[federation.pk, *(child.pk for child in children)],
                 fiscal_year=filters.fiscal_year or ALL_YEARS,
             ).values_list("federation_id", "own", "persons")
+            if pk == federation.pk or not own
         }
         total.persons = counts.get((federation.pk, False), 0)
         scopes[OWN].persons = counts.get((federation.pk, True), 0)
