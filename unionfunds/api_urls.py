@@ -1,7 +1,7 @@
 """`/api/v1/`: every resource of API.md, the token endpoint, the schema and its docs.
 
-The roll-ups (`rollups/<federation id>/`) and the `?format=csv|xlsx` exports come
-with their own issues; they register here like the resources below.
+The `?format=csv|xlsx` exports of lists come with the spreadsheet issue; they
+register here like the resources below.
 """
 
 from django.urls import path, re_path
@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from allocations.api import AllocationViewSet, ContributionViewSet, DisbursementViewSet, FundViewSet
+from allocations.api_rollups import RollupView
 from beneficiaries.api import BeneficiaryViewSet, UnitViewSet
 from unionfunds.api.auth import TokenView
 from unionfunds.api.base import NotFoundView
@@ -27,6 +28,7 @@ router.register("units", UnitViewSet, basename="unit")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="token"),
+    path("rollups/<int:federation_id>/", RollupView.as_view(), name="rollup"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     *router.urls,

@@ -1,0 +1,103 @@
+"""`rollups/<federation id>/` (API.md, Roll-up body): the same figures as the
+roll-up page, from the same `allocations.rollups.rollup`."""
+
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from allocations import rollups
+from allocations.models import AssistanceType, Purpose, Source
+from unionfunds.api.base import MoneyField
+from unionfunds.models import Federation, Level
+
+SOURCES = ["allocation", *Source.values]
+
+
+class RollupFiltersSerializer(serializers.Serializer):
+    fiscal_year = serializers.IntegerField(required=False, min_value=2000, max_value=2100)
+    purpose = serializers.ChoiceField(choices=Purpose.choices, required=False)
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+    assistance_type = serializers.ChoiceField(choices=AssistanceType.choices, required=False)
+
+    def validate(self, data):
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise serializers.ValidationError({"date_to": _("The end date is before the start date.")})
+        return data
+
+
+class FederationBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Federation
+        fields = ["id", "code", "name", "level"]
+
+
+def _amounts_by(keys: list[str], help_text: str) -> serializers.DictField:
+    return serializers.DictField(
+        child=MoneyField(read_only=True),
+        help_text=f"{help_text} Keys: {', '.join(keys)}; keys with a zero amount are left out.",
+    )
+
+
+class RaisedSerializer(serializers.Serializer):
+    total = MoneyField(read_only=True)
+    by_source = _amounts_by(SOURCES, "Raised by source; `allocation` is money sent in from outside the scope.")
+    by_level = _amounts_by(Level.values, "Raised by the level of the federation whose money it was.")
+
+
+class FiguresSerializer(serializers.Serializer):
+    raised = RaisedSerializer(read_only=True)
+    allocated_out = MoneyField(read_only=True)
+    disbursed = MoneyField(read_only=True)
+    person_times = serializers.IntegerField(read_only=True)
+    persons = serializers.IntegerField(read_only=True)
+    balance = MoneyField(read_only=True, help_text="What the matching funds hold now.")
+
+
+class ChildFiguresSerializer(FiguresSerializer):
+    federation = FederationBriefSerializer(read_only=True)
+
+
+class RollupSerializer(serializers.Serializer):
+    federation = FederationBriefSerializer(read_only=True)
+    total = FiguresSerializer(read_only=True)
+    own = FiguresSerializer(read_only=True, help_text="The federation's own funds (本级).")
+    children = ChildFiguresSerializer(many=True, read_only=True)
+
+
+def figures_body(figures: rollups.Figures) -> dict:
+    return {
+        "raised": {
+            "total": figures.raised,
+            "by_source": {key: value for key, value in figures.raised_by_source.items() if value},
+            "by_level": {key: value for key, value in figures.raised_by_level.items() if value},
+        },
+        "allocated_out": figures.allocated_out,
+        "disbursed": figures.disbursed,
+        "person_times": figures.person_times,
+        "persons": figures.persons,
+        "balance": figures.balance,
+    }
+
+
+class RollupView(APIView):
+    @extend_schema(
+        summary="The roll-up of a federation's subtree: total, own funds, each child",
+        parameters=[RollupFiltersSerializer],
+        responses=RollupSerializer,
+    )
+    def get(self, request, federation_id: int):
+        federation = get_object_or_404(Federation.objects.visible_to(request.user), pk=federation_id)
+        query = RollupFiltersSerializer(data={k: v for k, v in request.query_params.items() if v != ""})
+        query.is_valid(raise_exception=True)
+        result = rollups.rollup(federation, rollups.Filters(**query.validated_data))
+        body = {
+            "federation": federation,
+            "total": figures_body(result.total),
+            "own": figures_body(result.own),
+            "children": [{"federation": child, **figures_body(figures)} for child, figures in result.children],
+        }
+        return Response(RollupSerializer(body).data)
