@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from allocations.views import approvals, entries, rollup
+from allocations.views import approvals, entries, lists, rollup
 
 urlpatterns = [
     path("rollup/", rollup.rollup_page, name="rollup_home"),
@@ -13,6 +13,7 @@ urlpatterns = [
     path("entries/<slug:kind>/<int:pk>/", entries.entry_detail, name="entry"),
     path("entries/<slug:kind>/<int:pk>/decide/", entries.entry_decide, name="entry_decide"),
     path("approvals/", approvals.approval_queue, name="approvals"),
+    re_path(r"^(?P<kind>funds|contributions|allocations|disbursements)/$", lists.entry_list, name="list"),
     path("approvals/decide/", approvals.approval_decide, name="approvals_decide"),
     path("federations/search/", entries.federation_search, name="federation_search"),
     path("beneficiaries/check/", entries.id_number_check, name="id_number_check"),

@@ -26,3 +26,8 @@ def action_label(action: str) -> str:
     """ "allocation.approved" → "approved", in the user's language."""
     verb = action.rsplit(".", 1)[-1]
     return str(ACTIONS.get(verb, action))
+
+
+@register.filter
+def model_name(instance) -> str:
+    return instance._meta.model_name
