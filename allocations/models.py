@@ -409,10 +409,12 @@ class PersonReach(models.Model):
     `PersonCount` holds the size of each set, so a roll-up reads one number per
     row instead of counting people."""
 
-    federation = models.ForeignKey(Federation, on_delete=models.CASCADE, related_name="+")
+    # Derived rows, rebuilt in bulk (tens of millions at national scale): no
+    # foreign-key triggers, whose per-row checks would dominate a rebuild.
+    federation = models.ForeignKey(Federation, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False)
     own = models.BooleanField()
     fiscal_year = models.PositiveSmallIntegerField()
-    beneficiary = models.ForeignKey(Beneficiary, on_delete=models.CASCADE, related_name="+")
+    beneficiary = models.ForeignKey(Beneficiary, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False)
     payments = models.IntegerField(default=0)
 
     class Meta:

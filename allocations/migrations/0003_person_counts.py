@@ -33,8 +33,8 @@ class Migration(migrations.Migration):
                 ('own', models.BooleanField()),
                 ('fiscal_year', models.PositiveSmallIntegerField()),
                 ('payments', models.IntegerField(default=0)),
-                ('beneficiary', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='beneficiaries.beneficiary')),
-                ('federation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='unionfunds.federation')),
+                ('beneficiary', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='beneficiaries.beneficiary')),
+                ('federation', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='unionfunds.federation')),
             ],
             options={
                 'constraints': [models.UniqueConstraint(fields=('federation', 'own', 'fiscal_year', 'beneficiary'), name='person_reach_key'), models.CheckConstraint(condition=models.Q(('payments__gte', 0)), name='person_reach_payments_not_negative')],
