@@ -177,6 +177,7 @@ _PAID = (
 _STANDING = "SUM(CASE WHEN d.reverses_id IS NULL THEN 1 ELSE -1 END)"
 
 
+@transaction.atomic
 def rebuild_persons(federations: Iterable[Federation] | None = None) -> None:
     """Recompute who was paid in each subtree (all of them, or those of
     `federations` after a move) and, for a full rebuild, in each federation's
@@ -194,6 +195,12 @@ def rebuild_persons(federations: Iterable[Federation] | None = None) -> None:
         if federations is None:
             PersonCount.objects.all().delete()
             PersonReach.objects.all().delete()
+            postgres = connection.vendor == "postgresql"
+            if postgres:
+                # Tens of millions of rows at national scale: aggregate in memory
+                # and build the unique index once at the end, not row by row.
+                cursor.execute("SET LOCAL work_mem = '256MB'")
+                cursor.execute(f"ALTER TABLE {tables['reach']} DROP CONSTRAINT person_reach_key")
             depth = Federation.objects.order_by("-depth").values_list("depth", flat=True).first() or 0
             for level in range(1, depth + 1):
                 ancestor = (
@@ -216,6 +223,11 @@ def rebuild_persons(federations: Iterable[Federation] | None = None) -> None:
                 f"{insert} SELECT fed.id, TRUE, {ALL_YEARS}, d.beneficiary_id, {_STANDING} {paid} "
                 f"GROUP BY fed.id, d.beneficiary_id HAVING {_STANDING} > 0"
             )
+            if postgres:
+                cursor.execute(
+                    f"ALTER TABLE {tables['reach']} ADD CONSTRAINT person_reach_key "
+                    "UNIQUE (federation_id, own, fiscal_year, beneficiary_id)"
+                )
             scopes = ""
         else:
             ids = sorted({federation.pk for federation in federations})
