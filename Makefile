@@ -20,7 +20,7 @@ STAMP := $(VENV)/.installed
 WITH_POSTGRES := bash scripts/with-postgres
 PYTEST_ARGS ?=
 
-.PHONY: help venv messages run test test-sqlite test-postgres lint bench bench-quick
+.PHONY: help venv messages chromium run test test-sqlite test-postgres lint bench bench-quick
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -72,20 +72,25 @@ run: venv messages
 
 # --- tests -------------------------------------------------------------------
 
+# Headless Chromium for the browser tests (tests/browser): apt-get installs it when
+# missing and running as root; otherwise those tests skip with the reason (fail under CI=true).
+chromium:
+	@bash scripts/ensure-chromium
+
 # Both halves always run; the target fails if either did. A pytest exit status
 # of 5 (no tests collected) is a failure like any other.
-test: venv messages
+test: venv messages chromium
 	@status=0; \
 	$(MAKE) test-sqlite || status=1; \
 	$(MAKE) test-postgres || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (see above)" >&2; fi; \
 	exit $$status
 
-test-sqlite: venv messages
+test-sqlite: venv messages chromium
 	@echo "=== pytest on SQLite ==="
 	env -u DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
 
-test-postgres: venv messages
+test-postgres: venv messages chromium
 	@echo "=== pytest on PostgreSQL ==="
 	@case "$${DATABASE_URL:-}" in \
 	    postgres://*|postgresql://*|pgsql://*|postgis://*) \

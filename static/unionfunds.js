@@ -2,9 +2,19 @@
 (function () {
   "use strict";
 
-  // A second click on a submit button would post the form again.
+  // A second click on a submit button would post the form again. A disabled
+  // button is left out of the posted data, so the pressed one's name and value
+  // (approve, reject, reverse) travel in a hidden field instead.
   document.querySelectorAll("form").forEach(function (form) {
-    form.addEventListener("submit", function () {
+    form.addEventListener("submit", function (event) {
+      var pressed = event.submitter;
+      if (pressed && pressed.name) {
+        var carried = document.createElement("input");
+        carried.type = "hidden";
+        carried.name = pressed.name;
+        carried.value = pressed.value;
+        form.appendChild(carried);
+      }
       form.querySelectorAll("button[data-once]").forEach(function (button) { button.disabled = true; });
     });
   });

@@ -66,9 +66,10 @@ def _accounts() -> dict:
             username=account.username, federation=federation, role=account.role, password=DEMO_PASSWORD
         )
         user = membership.user
-        # Until the staff pages exist, the admin site is where demo users look around.
-        user.is_staff = True
-        user.save(update_fields=["is_staff"])
+        if account.role == Role.ADMIN:
+            # The admin site is for administrators; everyone else works in the pages.
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
         users[account.username] = user
     return users
 

@@ -194,7 +194,9 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # The handler has its own level: Django's loggers propagate here too and
+    # would otherwise print their INFO lines twice.
+    "handlers": {"console": {"class": "logging.StreamHandler", "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
 }
 

@@ -1,0 +1,213 @@
+"""Screenshots of the staff pages, in Chinese and in English, for the docs.
+
+    make run                                  # in another terminal: the dev server with the demo data
+    .venv/bin/python scripts/screenshots.py   # -> docs/screenshots/<lang>-<page>.png, 1280x900
+
+Signs in through the login form as the demo accounts (password demo-2026, or
+UNIONFUNDS_DEMO_PASSWORD), chooses the language with the `django_language` cookie,
+and photographs: home, the three entry forms (the federation search and the
+ID-number check in use), the approval queue, an entry page, the roll-up, a
+drill-down, the rows behind a figure and the admin index. Needs Debian's
+chromium and chromium-driver (scripts/ensure-chromium) and selenium. Saves nothing
+into the database: the forms are filled in but never submitted.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("UNIONFUNDS_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("UNIONFUNDS_CHROMEDRIVER", "/usr/bin/chromedriver")
+PASSWORD = os.environ.get("UNIONFUNDS_DEMO_PASSWORD", "demo-2026")
+WIDTH, HEIGHT = 1280, 900
+LANGUAGES = ("zh-hans", "en")
+# A synthetic resident ID number (西宁市城中区, born 1985-03-08): passes the checksum, belongs to nobody.
+SAMPLE_ID_BODY = "63010319850308123"
+
+
+def check_character(body: str) -> str:
+    """ISO 7064 MOD 11-2, as on a resident ID card."""
+    total = sum(int(digit) * (2 ** (17 - position) % 11) for position, digit in enumerate(body))
+    return "10X98765432"[total % 11]
+
+
+class Camera:
+    def __init__(self, driver: WebDriver, base_url: str, out: Path, language: str):
+        self.driver, self.base_url, self.out, self.language = driver, base_url.rstrip("/"), out, language
+        self.saved: list[Path] = []
+
+    def wait(self) -> WebDriverWait:
+        return WebDriverWait(self.driver, 15, ignored_exceptions=(WebDriverException,))
+
+    def loaded(self) -> None:
+        self.wait().until(
+            lambda driver: driver.execute_script(
+                "return document.readyState === 'complete' && window.unionfundsLeaving === undefined;"
+            )
+        )
+
+    def visit(self, path: str) -> None:
+        self.driver.get(path if path.startswith("http") else self.base_url + path)
+        self.loaded()
+
+    def follow(self, css: str) -> None:
+        """Go where the first link matching `css` leads."""
+        link = self.wait().until(EC.presence_of_element_located((By.CSS_SELECTOR, css)), message=f"no {css!r}")
+        self.visit(link.get_attribute("href"))
+
+    def sign_in(self, username: str) -> None:
+        self.driver.delete_all_cookies()
+        self.driver.add_cookie({"name": "django_language", "value": self.language, "path": "/"})
+        self.visit("/accounts/login/")
+        self.driver.find_element(By.ID, "id_username").send_keys(username)
+        self.driver.find_element(By.ID, "id_password").send_keys(PASSWORD)
+        self.driver.execute_script("window.unionfundsLeaving = true;")
+        self.driver.find_element(By.CSS_SELECTOR, "form.entry button[type=submit]").click()
+        self.loaded()
+        if self.driver.current_url.rstrip("/") != self.base_url:
+            raise SystemExit(f"could not sign in as {username!r} (is the demo data loaded? make run loads it)")
+
+    def shoot(self, page: str) -> None:
+        self.driver.execute_script("window.scrollTo(0, 0); document.activeElement && document.activeElement.blur();")
+        path = self.out / f"{self.language}-{page}.png"
+        self.driver.save_screenshot(str(path))
+        self.saved.append(path)
+        print(f"  {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}  {self.driver.current_url}")
+
+
+def pages(camera: Camera) -> list[tuple[str, str, Callable[[], None]]]:
+    """(page name, account, how to get there), in the order they are taken."""
+    driver = camera.driver
+
+    def typed(css: str, text: str, shown: str) -> None:
+        box = driver.find_element(By.CSS_SELECTOR, css)
+        box.send_keys(text)
+        camera.wait().until(EC.visibility_of_element_located((By.CSS_SELECTOR, shown)), message=f"no {shown!r}")
+
+    def allocation() -> None:
+        camera.visit("/entries/new/allocation/")
+        typed("#to_federation_search", "城中", "#to_federation_suggestions li")
+
+    def disbursement() -> None:
+        camera.visit("/entries/new/disbursement/")
+        typed("input[data-id-check]", SAMPLE_ID_BODY + check_character(SAMPLE_ID_BODY), "#id_check.good")
+
+    def entry() -> None:
+        camera.visit("/approvals/")
+        camera.follow("table.data a[href^='/entries/']")
+
+    def drill_down() -> None:
+        camera.visit("/rollup/")
+        camera.follow("table.rollup tbody tr:not(.own) td:first-child a")
+
+    def rows_behind() -> None:
+        drill_down()
+        camera.follow("table.rollup tfoot td.num a[href*='/disbursed/']")
+
+    return [
+        ("home", "clerk", lambda: camera.visit("/")),
+        ("contribution", "clerk", lambda: camera.visit("/entries/new/contribution/")),
+        ("allocation", "clerk", allocation),
+        ("disbursement", "clerk", disbursement),
+        ("approvals", "approver", lambda: camera.visit("/approvals/")),
+        ("entry", "approver", entry),
+        ("rollup", "auditor", lambda: camera.visit("/rollup/")),
+        ("drilldown", "auditor", drill_down),
+        ("rows", "auditor", rows_behind),
+        ("admin", "admin", lambda: camera.visit("/admin/")),
+    ]
+
+
+def start_chromium(profile: str) -> WebDriver:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--no-proxy-server",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        f"--window-size={WIDTH},{HEIGHT}",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    # The page itself 1280x900, whatever the window around it takes.
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
+    )
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="the running dev server")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="where the PNGs go")
+    parser.add_argument("--languages", nargs="+", default=list(LANGUAGES), choices=LANGUAGES)
+    parser.add_argument("--pages", nargs="+", help="only these pages (default: all)")
+    args = parser.parse_args()
+
+    try:
+        urllib.request.urlopen(args.base_url.rstrip("/") + "/accounts/login/", timeout=5).close()
+    except (OSError, urllib.error.URLError) as error:
+        print(f"screenshots: no server at {args.base_url} ({error}); start one with `make run`", file=sys.stderr)
+        return 1
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not os.access(path, os.X_OK):
+            print(f"screenshots: {path} not found; as root run scripts/ensure-chromium", file=sys.stderr)
+            return 1
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for language in args.languages:
+        print(f"{language}:")
+        with tempfile.TemporaryDirectory(prefix="unionfunds-screenshots-") as profile:
+            driver = start_chromium(profile)
+            try:
+                driver.get(args.base_url)  # cookies can only be set on the site's own origin
+                camera = Camera(driver, args.base_url, args.out, language)
+                signed_in_as = None
+                for page, account, go in pages(camera):
+                    if args.pages and page not in args.pages:
+                        continue
+                    try:
+                        if account != signed_in_as:
+                            camera.sign_in(account)
+                            signed_in_as = account
+                        go()
+                        camera.shoot(page)
+                    except (TimeoutException, WebDriverException) as error:
+                        failed.append(f"{language}-{page}")
+                        print(f"  {language}-{page}: FAILED at {driver.current_url}: {error.msg}", file=sys.stderr)
+            finally:
+                driver.quit()
+    if failed:
+        print(f"screenshots: {len(failed)} failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
