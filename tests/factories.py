@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import connection
 
@@ -16,7 +17,6 @@ from allocations.models import Allocation, Contribution, Disbursement, Fund, Sta
 from unionfunds.models import AuditEvent
 
 ZERO = Decimal("0.00")
-LEDGER_MODELS = (Fund, Contribution, Allocation, Disbursement, AuditEvent)
 
 
 def codes(error: ValidationError) -> set[str]:
@@ -26,21 +26,20 @@ def codes(error: ValidationError) -> set[str]:
     return {e.code for e in error.error_list}
 
 
-def row_counts() -> dict[str, int]:
-    return {model._meta.label: model.objects.count() for model in LEDGER_MODELS}
-
-
 def ledger_state() -> dict:
-    """Everything a refused operation must leave exactly as it was: every column of
-    every fund and entry, and how many audit events there are (they are only
-    ever appended). Raw SQL, as this runs twice around every refusal."""
+    """Everything a refused operation must leave exactly as it was: every row of
+    every table of the money and beneficiary apps (funds, entries, running
+    totals, people), and how many audit events there are (they are only ever
+    appended). Raw SQL, as this runs twice around every refusal."""
     state = {}
+    models = [*apps.get_app_config("allocations").get_models(), *apps.get_app_config("beneficiaries").get_models()]
     with connection.cursor() as cursor:
-        for model in (Fund, Contribution, Allocation, Disbursement):
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(model._meta.db_table)} ORDER BY id")
+        for model in models:
+            table = connection.ops.quote_name(model._meta.db_table)
+            pk = connection.ops.quote_name(model._meta.pk.column)
+            cursor.execute(f"SELECT * FROM {table} ORDER BY {pk}")
             state[model._meta.label] = cursor.fetchall()
-        table = connection.ops.quote_name(AuditEvent._meta.db_table)
-        cursor.execute(f"SELECT count(*), max(id) FROM {table}")
+        cursor.execute(f"SELECT count(*), max(id) FROM {connection.ops.quote_name(AuditEvent._meta.db_table)}")
         state["audit"] = cursor.fetchone()
     return state
 

@@ -414,7 +414,8 @@ CHILD = textwrap.dedent(
         )
         outcome = {"ok": allocation.pk}
     except ValidationError as error:
-        outcome = {"refused": sorted(e.code for errors in error.error_dict.values() for e in errors)}
+        errors = error.error_dict.values() if hasattr(error, "error_dict") else [error.error_list]
+        outcome = {"refused": sorted(e.code for each in errors for e in each)}
     except BaseException as error:
         outcome = {"error": repr(error)}
     print(json.dumps(outcome), flush=True)
