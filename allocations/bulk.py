@@ -185,7 +185,7 @@ def movements_approve_bulk(*, movements: Sequence, by) -> int:
         for pk in movement.credited_funds():
             credits[pk] += movement.amount
     owner_of_fund = dict(
-        Fund.objects.filter(pk__in={m.owner_fund_id for m in locked}).values_list("pk", "federation_id")
+        Fund.objects.filter(pk__in={m.owner_fund_id for m in locked}).order_by().values_list("pk", "federation_id")
     )
     for federation in Federation.objects.filter(pk__in=set(owner_of_fund.values())):
         require_role(by, Role.APPROVER, federation)

@@ -96,9 +96,11 @@ def _record_persons(payments: list[Disbursement]) -> None:
         return
     funds = {
         pk: (year, federation_id, path)
-        for pk, year, federation_id, path in Fund.objects.filter(pk__in={p.fund_id for p in payments}).values_list(
-            "pk", "fiscal_year", "federation_id", "federation__path"
-        )
+        # order_by(): the default ordering by federation path would make PostgreSQL
+        # walk the whole tree to find a few funds.
+        for pk, year, federation_id, path in Fund.objects.filter(pk__in={p.fund_id for p in payments})
+        .order_by()
+        .values_list("pk", "fiscal_year", "federation_id", "federation__path")
     }
     prefixes = {path[:end] for _, _, path in funds.values() for end in _prefix_ends(path)}
     federation_ids = dict(Federation.objects.filter(path__in=prefixes).values_list("path", "pk"))
