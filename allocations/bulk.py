@@ -23,12 +23,11 @@ from allocations import services, totals
 from allocations.models import AssistanceType, Disbursement, Fund, Status
 from beneficiaries import idnumber
 from beneficiaries.models import Beneficiary, Category, CategoryCode
+from beneficiaries.services import name_mismatch
 from unionfunds import audit
 from unionfunds.models import AuditEvent, Federation, Role
-from unionfunds.permissions import can_see, require_role
+from unionfunds.permissions import require_role
 
-NAME_MISMATCH = _("The ID number is registered to %(registered)s, not %(given)s.")
-NAME_MISMATCH_ELSEWHERE = _("The ID number is registered under another name, not %(given)s.")
 REPEATED_IN_LIST = _("The same person appears again in row %(row)s for the same assistance type and month.")
 LIST_TOO_LONG = _("A list may have at most %(limit)s rows.")
 EMPTY_LIST = _("The list has no rows.")
@@ -287,13 +286,6 @@ def _check_names(checked: list[_Checked], registered: dict[str, Beneficiary], pr
         given = (c.row.name or "").strip()
         if person is not None and given and person.name != given:
             problems.append(RowProblem(c.number, "name", "name_mismatch", str(name_mismatch(person, given, by))))
-
-
-def name_mismatch(person: Beneficiary, given: str, user):
-    """The registered name is shown only to those who may see that person."""
-    if can_see(user, person.federation):
-        return NAME_MISMATCH % {"registered": person.name, "given": given}
-    return NAME_MISMATCH_ELSEWHERE % {"given": given}
 
 
 def _check_earlier_payments(

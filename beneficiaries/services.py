@@ -1,6 +1,7 @@
 """Registering and changing beneficiaries and units: the checks live here once."""
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -10,9 +11,11 @@ from beneficiaries.models import Beneficiary, Category, CategoryCode, Unit, Unit
 from unionfunds import audit
 from unionfunds.errors import refuse
 from unionfunds.models import AuditEvent, Federation, Role
-from unionfunds.permissions import has_role, require_role
+from unionfunds.permissions import can_see, has_role, require_role
 
 ALREADY_REGISTERED = _("A beneficiary with this ID number is already registered.")
+NAME_MISMATCH = _("The ID number is registered to %(registered)s, not %(given)s.")
+NAME_MISMATCH_ELSEWHERE = _("The ID number is registered under another name, not %(given)s.")
 NAME_REQUIRED = _("Enter the name.")
 UNKNOWN_CATEGORY = _("Unknown category: %(value)s")
 UNKNOWN_KIND = _("Unknown kind of unit: %(value)s")
@@ -106,6 +109,30 @@ def unit_create(*, name: str, kind: str, federation: Federation, by) -> Unit:
         changes=audit.diff({}, audit.snapshot(unit, ("name", "kind", "federation"))),
     )
     return unit
+
+
+@transaction.atomic
+def beneficiary_match_or_register(*, name: str, id_number: str, federation: Federation, by) -> Beneficiary:
+    """The person with this ID number, registered under `federation` if new.
+    A known number typed with another name is refused: one of the two is wrong."""
+    try:
+        number = idnumber.parse(id_number).number
+    except ValidationError as error:
+        raise ValidationError({"id_number": error}) from None
+    existing = Beneficiary.objects.filter(id_number=number).select_related("federation").first()
+    if existing is None:
+        return beneficiary_register(name=name, id_number=number, federation=federation, by=by)
+    given = (name or "").strip()
+    if existing.name != given:
+        raise ValidationError({"name": [ValidationError(name_mismatch(existing, given, by), code="name_mismatch")]})
+    return existing
+
+
+def name_mismatch(person: Beneficiary, given: str, user):
+    """The registered name is shown only to those who may see that person."""
+    if can_see(user, person.federation):
+        return NAME_MISMATCH % {"registered": person.name, "given": given}
+    return NAME_MISMATCH_ELSEWHERE % {"given": given}
 
 
 def may_see_id_number(user, beneficiary: Beneficiary) -> bool:

@@ -124,3 +124,27 @@ def test_an_edit_is_audited_and_the_id_number_cannot_change(tree, alice, worker)
     assert event.changes["phone"] == {"before": "", "after": "13811112222"}
     with pytest.raises(ValueError):
         people.beneficiary_update(beneficiary=worker, by=alice, id_number=synthetic_id(2))
+
+
+@pytest.mark.django_db
+def test_matching_finds_the_person_or_registers_them_and_refuses_a_wrong_name(tree, alice, dave, worker):
+    same = people.beneficiary_match_or_register(
+        name="张三", id_number=worker.id_number, federation=tree["chengzhong"], by=alice
+    )
+    assert same == worker
+    new = people.beneficiary_match_or_register(
+        name="孙八", id_number=synthetic_id(8), federation=tree["chengzhong"], by=alice
+    )
+    assert Beneficiary.objects.get(pk=new.pk).name == "孙八"
+    with pytest.raises(ValidationError) as refused:
+        people.beneficiary_match_or_register(
+            name="李四", id_number=worker.id_number, federation=tree["chengdong"], by=dave
+        )
+    message = refused.value.error_dict["name"][0].messages[0]
+    assert "李四" in message and "张三" not in message  # dave may not see 城中区's people
+    with pytest.raises(ValidationError) as bad:
+        people.beneficiary_match_or_register(
+            name="周九", id_number="110105194912310021", federation=tree["chengzhong"], by=alice
+        )
+    assert "id_number" in bad.value.error_dict
+    assert Beneficiary.objects.count() == 2

@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from allocations import services
-from allocations.bulk import name_mismatch
 from allocations.forms import AllocationForm, ContributionForm, DecisionForm, DisbursementForm, funds_for
 from allocations.models import Allocation, Contribution, Disbursement, Status
 from beneficiaries import idnumber
@@ -88,7 +87,9 @@ def disbursement_new(request):
     def create(data):
         fund = data["fund"]
         with transaction.atomic():
-            beneficiary = _find_or_register(request.user, data, fund.federation)
+            beneficiary = people.beneficiary_match_or_register(
+                name=data["name"], id_number=data["id_number"], federation=fund.federation, by=request.user
+            )
             return services.disbursement_create(
                 fund=fund,
                 beneficiary=beneficiary,
@@ -102,20 +103,6 @@ def disbursement_new(request):
             )
 
     return _enter(request, DisbursementForm, _("New disbursement"), create)
-
-
-def _find_or_register(user, data, federation: Federation) -> Beneficiary:
-    try:
-        number = idnumber.parse(data["id_number"]).number
-    except ValidationError as error:
-        raise ValidationError({"id_number": error}) from None
-    existing = Beneficiary.objects.filter(id_number=number).first()
-    if existing is None:
-        return people.beneficiary_register(name=data["name"], id_number=number, federation=federation, by=user)
-    given = data["name"].strip()
-    if existing.name != given:
-        raise ValidationError({"name": [ValidationError(name_mismatch(existing, given, user), code="name_mismatch")]})
-    return existing
 
 
 @login_required
