@@ -87,6 +87,16 @@ def fund(tree, alice, bob) -> Fund:
     return fund
 
 
+@pytest.fixture
+def rich_fund(fund, alice, bob) -> Fund:
+    """The same fund with another 1,000,000.00 approved: room for long lists."""
+    money.movement_approve(
+        movement=money.contribution_create(fund=fund, source="own_funds", amount="1000000", by=alice), by=bob
+    )
+    fund.refresh_from_db()
+    return fund
+
+
 def synthetic_id(sequence: int, *, area: str = "630103", birth: datetime.date = datetime.date(1980, 5, 17)) -> str:
     return idnumber.build(area, birth, sequence)
 

@@ -6,20 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from allocations import services as money
 from allocations.models import Disbursement, Fund, Status
 from beneficiaries.models import Beneficiary
 from tests.conftest import synthetic_id
 from tests.test_api_helpers import API, client_for, codes, fresh_throttles  # noqa: F401
 from unionfunds.models import AuditEvent
-
-
-@pytest.fixture
-def rich_fund(fund, alice, bob):
-    money.movement_approve(
-        movement=money.contribution_create(fund=fund, source="own_funds", amount="1000000", by=alice), by=bob
-    )
-    return Fund.objects.get(pk=fund.pk)
 
 
 def a_list(fund, count: int = 5, **overrides) -> dict:

@@ -18,15 +18,6 @@ from unionfunds.models import AuditEvent
 DAY = datetime.date(2022, 4, 20)
 
 
-@pytest.fixture
-def rich_fund(fund, alice, bob):
-    money.movement_approve(
-        movement=money.contribution_create(fund=fund, source="own_funds", amount="1000000", by=alice), by=bob
-    )
-    fund.refresh_from_db()
-    return fund
-
-
 def pay_list(fund, by, count: int, *, start: int = 0, batch: str = "第一批", date=DAY, kind="pandemic_subsidy"):
     rows = [
         bulk.ListRow(name=f"职工{n}", id_number=synthetic_id(n), amount="100.00", categories=["hard_industry"])

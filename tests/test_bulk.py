@@ -17,15 +17,6 @@ from unionfunds.models import AuditEvent
 DAY = datetime.date(2022, 4, 20)
 
 
-@pytest.fixture
-def rich_fund(fund, alice, bob):
-    money.movement_approve(
-        movement=money.contribution_create(fund=fund, source="own_funds", amount="1000000", by=alice), by=bob
-    )
-    fund.refresh_from_db()
-    return fund
-
-
 def thousand_rows(count: int = 1000) -> list[ListRow]:
     return [
         ListRow(
