@@ -1,6 +1,6 @@
 # unionfunds — development tasks (GNU make).
 #
-#   make run            set up .venv, migrate, load divisions + demo data, serve on 127.0.0.1:8000
+#   make run            set up .venv, migrate, load divisions + demo data, serve on 127.0.0.1:8000 (+ job worker)
 #   make test           pytest on SQLite, then on PostgreSQL (throwaway cluster); PYTEST_ARGS="-k foo -x"
 #   make test-sqlite    the SQLite half
 #   make test-postgres  the PostgreSQL half (uses DATABASE_URL if it already points at PostgreSQL)
@@ -68,6 +68,9 @@ run: venv messages
 	@echo
 	@$(PY) manage.py load_demo --print-accounts
 	@echo
+	@# Imports and exports run in a worker next to the web server; both stop together.
+	$(PY) manage.py db_worker --interval 0.5 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 # --- tests -------------------------------------------------------------------

@@ -83,6 +83,74 @@ class _Checked:
     duplicate: bool = False
 
 
+@dataclass
+class CheckedList:
+    """A list that passed every check: what committing it would write."""
+
+    fund: Fund
+    rows: list[_Checked]
+    registered: dict[str, Beneficiary]
+    total: Decimal
+
+    @property
+    def new_people(self) -> int:
+        return len({c.resident.number for c in self.rows} - set(self.registered))
+
+    @property
+    def confirmed_duplicates(self) -> int:
+        return sum(1 for c in self.rows if c.duplicate)
+
+
+@transaction.atomic
+def disbursements_check_bulk(
+    *,
+    fund: Fund,
+    rows: Iterable[ListRow],
+    by,
+    assistance_type: str | None = None,
+    date: datetime.date | None = None,
+    home_federation: Federation | None = None,
+    lock: bool = False,
+) -> CheckedList:
+    """Every check of `disbursements_create_bulk`, writing nothing: a preview.
+
+    Raises `ListRefused` with every problem found. With `lock`, the fund stays
+    locked until the caller's transaction ends, so what was checked still holds
+    when it writes.
+    """
+    require_role(by, Role.CLERK, fund.federation)
+    require_role(by, Role.CLERK, home_federation or fund.federation)
+    rows = list(rows)
+    problems: list[RowProblem] = []
+    if not rows:
+        raise ListRefused([RowProblem(None, "rows", "empty_list", str(EMPTY_LIST))])
+    if len(rows) > MAX_ROWS:
+        raise ListRefused([RowProblem(None, "rows", "too_many_rows", str(LIST_TOO_LONG % {"limit": MAX_ROWS}))])
+
+    checked = [_check_row(row, number, assistance_type, date, problems) for number, row in enumerate(rows, start=1)]
+    _check_repeats_within_list(checked, problems)
+    current = services._lock_funds([fund.pk])[fund.pk] if lock else Fund.objects.order_by().get(pk=fund.pk)
+    registered = _registered(c.resident.number for c in checked if c.resident)
+    _check_names(checked, registered, problems, by)
+    _check_earlier_payments(current, checked, registered, problems)
+    total = sum((c.amount for c in checked if c.amount is not None), Decimal("0.00"))
+    if not problems and total > current.available:
+        problems.append(
+            RowProblem(
+                None,
+                "amount",
+                "insufficient_funds",
+                str(
+                    TOTAL_TOO_HIGH
+                    % {"total": f"{total:,.2f}", "fund": current.name, "available": f"{current.available:,.2f}"}
+                ),
+            )
+        )
+    if problems:
+        raise ListRefused(sorted(problems, key=lambda p: (p.row or 0, p.field)))
+    return CheckedList(fund=current, rows=checked, registered=registered, total=total)
+
+
 @transaction.atomic
 def disbursements_create_bulk(
     *,
@@ -100,40 +168,19 @@ def disbursements_create_bulk(
     Row values override the list's `assistance_type` and `date`. Raises
     `ListRefused` with every problem found, having written nothing.
     """
-    require_role(by, Role.CLERK, fund.federation)
     home_federation = home_federation or fund.federation
-    require_role(by, Role.CLERK, home_federation)
-    rows = list(rows)
-    problems: list[RowProblem] = []
-    if not rows:
-        raise ListRefused([RowProblem(None, "rows", "empty_list", str(EMPTY_LIST))])
-    if len(rows) > MAX_ROWS:
-        raise ListRefused([RowProblem(None, "rows", "too_many_rows", str(LIST_TOO_LONG % {"limit": MAX_ROWS}))])
-
-    checked = [_check_row(row, number, assistance_type, date, problems) for number, row in enumerate(rows, start=1)]
-    _check_repeats_within_list(checked, problems)
-    locked = services._lock_funds([fund.pk])[fund.pk]
-    registered = _registered(c.resident.number for c in checked if c.resident)
-    _check_names(checked, registered, problems, by)
-    _check_earlier_payments(locked, checked, registered, problems)
-    total = sum((c.amount for c in checked if c.amount is not None), Decimal("0.00"))
-    if not problems and total > locked.available:
-        problems.append(
-            RowProblem(
-                None,
-                "amount",
-                "insufficient_funds",
-                str(
-                    TOTAL_TOO_HIGH
-                    % {"total": f"{total:,.2f}", "fund": locked.name, "available": f"{locked.available:,.2f}"}
-                ),
-            )
-        )
-    if problems:
-        raise ListRefused(sorted(problems, key=lambda p: (p.row or 0, p.field)))
-
+    checked_list = disbursements_check_bulk(
+        fund=fund,
+        rows=rows,
+        by=by,
+        assistance_type=assistance_type,
+        date=date,
+        home_federation=home_federation,
+        lock=True,
+    )
+    checked, registered, locked = checked_list.rows, checked_list.registered, checked_list.fund
     registered.update(_register_missing(checked, registered, home_federation, by))
-    locked.reserved += total
+    locked.reserved += checked_list.total
     locked.save(update_fields=["reserved"])
     now = timezone.now()
     disbursements = Disbursement.objects.bulk_create(

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -154,3 +155,67 @@ def _chosen_name(form: forms.Form, field: str) -> str:
 
 
 AllocationForm.to_federation_name = property(lambda form: _chosen_name(form, "to_federation"))
+
+
+# Disbursement lists from spreadsheets ---------------------------------------------
+
+
+class ListImportForm(OnceForm):
+    """A real-name list: a sheet to upload or rows pasted from Excel, and what
+    the rows leave blank (assistance type, date) filled in for all of them."""
+
+    fund = FundChoiceField(label=_("Fund"), queryset=Fund.objects.none())
+    assistance_type = forms.ChoiceField(
+        label=_("Assistance type"),
+        choices=AssistanceType.choices,
+        help_text=_("For rows whose 救助类别 column is empty."),
+    )
+    date = forms.DateField(
+        label=_("Date"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("For rows whose 发放日期 column is empty."),
+    )
+    batch = forms.CharField(label=_("Batch"), required=False, max_length=50)
+    sheet = forms.FileField(
+        label=_("Spreadsheet (.xlsx or .csv)"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.csv,.txt"}),
+    )
+    pasted = forms.CharField(
+        label=_("…or paste the rows from Excel, with the header row"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["fund"].queryset = funds_for(user)
+        self.initial.setdefault("date", timezone.localdate())
+
+    def clean(self):
+        data = super().clean()
+        sheet, pasted = data.get("sheet"), (data.get("pasted") or "").strip()
+        if not sheet and not pasted:
+            raise forms.ValidationError(_("Choose a spreadsheet file or paste rows."), code="required")
+        if sheet and pasted:
+            raise forms.ValidationError(_("Choose a file or paste rows, not both."), code="ambiguous")
+        limit = settings.UNIONFUNDS_UPLOAD_MAX_BYTES
+        if (sheet.size if sheet else len(pasted.encode())) > limit:
+            raise forms.ValidationError(
+                _("The file is larger than %(limit)s MB.") % {"limit": limit // (1024 * 1024)}, code="too_big"
+            )
+        return data
+
+
+class ListRowFixForm(forms.Form):
+    """One problem row of an imported list, corrected in the browser."""
+
+    name = forms.CharField(label=_("Name"), required=False, max_length=50)
+    id_number = forms.CharField(label=_("ID number"), required=False, max_length=25)
+    amount = forms.CharField(label=_("Amount (yuan)"), required=False, max_length=20)
+    assistance_type = forms.ChoiceField(
+        label=_("Assistance type"), required=False, choices=[("", "—"), *AssistanceType.choices]
+    )
+    date = forms.CharField(label=_("Date"), required=False, max_length=20)
+    confirm_duplicate = forms.BooleanField(label=_("Pay again"), required=False)
+    remove = forms.BooleanField(label=_("Remove the row"), required=False)

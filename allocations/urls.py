@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from allocations.views import approvals, entries, lists, rollup
+from allocations.views import approvals, entries, imports, lists, rollup
 
 urlpatterns = [
     path("rollup/", rollup.rollup_page, name="rollup_home"),
@@ -13,7 +13,20 @@ urlpatterns = [
     path("entries/<slug:kind>/<int:pk>/", entries.entry_detail, name="entry"),
     path("entries/<slug:kind>/<int:pk>/decide/", entries.entry_decide, name="entry_decide"),
     path("approvals/", approvals.approval_queue, name="approvals"),
-    re_path(r"^(?P<kind>funds|contributions|allocations|disbursements)/$", lists.entry_list, name="list"),
+    re_path(r"^(?P<kind>funds|contributions|allocations|disbursements|beneficiaries)/$", lists.entry_list, name="list"),
+    re_path(
+        r"^(?P<kind>funds|contributions|allocations|disbursements|beneficiaries)/export\.(?P<extension>xlsx|csv)$",
+        lists.list_export,
+        name="list_export",
+    ),
+    path("disbursements/import/", imports.list_import, name="list_import"),
+    path("disbursements/import/template.<str:extension>", imports.list_template, name="list_template"),
+    path("jobs/", imports.job_list, name="jobs"),
+    path("jobs/<int:pk>/", imports.job_detail, name="job"),
+    path("jobs/<int:pk>/progress/", imports.job_progress, name="job_progress"),
+    path("jobs/<int:pk>/fix/", imports.job_fix, name="job_fix"),
+    path("jobs/<int:pk>/confirm/", imports.job_confirm, name="job_confirm"),
+    path("jobs/<int:pk>/download/", imports.job_download, name="job_download"),
     path("approvals/decide/", approvals.approval_decide, name="approvals_decide"),
     path("federations/search/", entries.federation_search, name="federation_search"),
     path("beneficiaries/check/", entries.id_number_check, name="id_number_check"),

@@ -64,7 +64,7 @@ def test_the_roll_up_exports_to_xlsx_with_numbers_totals_and_filters(auditor_cli
 
     import openpyxl
 
-    from unionfunds.models import AuditEvent
+    from unionfunds.models import ExportRecord
 
     response = auditor_client.get(f"/rollup/{tree['qinghai'].pk}/export.xlsx?fiscal_year=2022")
     assert response.status_code == 200
@@ -79,8 +79,9 @@ def test_the_roll_up_exports_to_xlsx_with_numbers_totals_and_filters(auditor_cli
     total_cell = sheet.cell(row=len(rows), column=2)
     assert (total_cell.data_type, total_cell.number_format, total_cell.font.b) == ("n", "#,##0.00", True)
     assert [r[0] for r in table[:2]] == ["本级", "西宁市总工会"]
-    event = AuditEvent.objects.get(action="export.rollup")
-    assert (event.user, event.changes["format"]) == (carol, "xlsx")
+    logged = ExportRecord.objects.get()
+    assert (logged.user, logged.what, logged.format, logged.federation) == (carol, "rollup", "xlsx", tree["qinghai"])
+    assert (logged.filters, logged.row_count) == ({"fiscal_year": "2022"}, len(table) - 1)
 
 
 @pytest.mark.django_db

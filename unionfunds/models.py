@@ -187,3 +187,107 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} · {self.key}"
+
+
+class JobQuerySet(models.QuerySet):
+    def of(self, user) -> "JobQuerySet":
+        # A job holds an uploaded sheet or an export with personal data: only
+        # the person who started it may look at it.
+        return self.filter(created_by=user)
+
+
+class Job(models.Model):
+    """Work too long for one request (a big import or export), run by a worker.
+
+    The page that started it polls the row for its state and progress. An
+    import stops in `preview` with every problem found, and writes nothing
+    until the user confirms; the commit is one transaction, so a failure or a
+    killed worker leaves nothing half-written.
+    """
+
+    class Kind(models.TextChoices):
+        IMPORT = "import", _("Disbursement list import")
+        EXPORT = "export", _("Export")
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Waiting for a worker")
+        CHECKING = "checking", _("Checking")
+        PREVIEW = "preview", _("Checked, waiting for confirmation")
+        COMMITTING = "committing", _("Writing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    RUNNING = (State.QUEUED, State.CHECKING, State.COMMITTING)
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.QUEUED)
+    title = models.CharField(_("title"), max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.PROTECT, related_name="+"
+    )
+    federation = models.ForeignKey(Federation, verbose_name=_("federation"), on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    params = models.JSONField(_("parameters"), default=dict, blank=True, encoder=DjangoJSONEncoder)
+    upload = models.FileField(_("uploaded file"), upload_to="jobs/uploads/%Y/%m/", blank=True)
+    output = models.FileField(_("result file"), upload_to="jobs/exports/%Y/%m/", blank=True)
+    rows = models.JSONField(_("rows"), null=True, blank=True, encoder=DjangoJSONEncoder)
+    problems = models.JSONField(_("problems"), default=list, blank=True)
+    summary = models.JSONField(_("summary"), default=dict, blank=True, encoder=DjangoJSONEncoder)
+    progress_done = models.PositiveIntegerField(_("done"), default=0)
+    progress_total = models.PositiveIntegerField(_("total"), default=0)
+    message = models.TextField(_("message"), blank=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(progress_done__lte=models.F("progress_total")), name="job_progress_le_total"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} {self.title}"
+
+    @property
+    def running(self) -> bool:
+        return self.state in self.RUNNING
+
+    @property
+    def percent(self) -> int:
+        return 100 * self.progress_done // self.progress_total if self.progress_total else 0
+
+
+class ExportRecordQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ExportRecordQuerySet":
+        return self.filter(subtree_q(user, "federation__path"))
+
+
+class ExportRecord(models.Model):
+    """Who exported what, with which filters, how many rows, and whether with
+    full ID numbers: auditors and data-protection officers ask exactly this."""
+
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, related_name="+"
+    )
+    federation = models.ForeignKey(Federation, verbose_name=_("federation"), on_delete=models.PROTECT, related_name="+")
+    what = models.CharField(_("what"), max_length=32)
+    format = models.CharField(_("format"), max_length=8)
+    filters = models.JSONField(_("filters"), default=dict, blank=True)
+    row_count = models.PositiveIntegerField(_("rows"), default=0)
+    full_id_numbers = models.BooleanField(_("full ID numbers"), default=False)
+
+    objects = ExportRecordQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("export record")
+        verbose_name_plural = _("export records")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.user} {self.what}.{self.format} ({self.row_count})"

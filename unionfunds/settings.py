@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "import_export",
     "treebeard",
+    "django_tasks",
+    "django_tasks_db",
     "unionfunds",
     "beneficiaries",
     "allocations",
@@ -144,6 +146,25 @@ STORAGES = {
 
 # In development and tests static files come straight from the app folders.
 WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG or TESTING
+
+# Uploaded sheets and finished exports. On more than one machine this must be
+# shared storage (a network volume or an object store behind STORAGES).
+MEDIA_ROOT = Path(os.environ.get("UNIONFUNDS_MEDIA_ROOT", BASE_DIR / "var" / "media"))
+if TESTING:
+    MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="unionfunds-media-"))
+MEDIA_URL = "media/"  # never served directly: downloads go through views that check the owner
+
+# Long imports and exports run in a worker (`manage.py db_worker`) that takes
+# them from a database queue; tests run them in-process.
+TASKS = {
+    "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}
+    if TESTING or env_flag("UNIONFUNDS_TASKS_IMMEDIATE")
+    else {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}
+}
+# Lists shorter than this are exported in the request; longer ones by a worker, with progress.
+UNIONFUNDS_EXPORT_INLINE_ROWS = int(os.environ.get("UNIONFUNDS_EXPORT_INLINE_ROWS", "20000"))
+# A real-name list file: 100,000 rows of XLSX are about 6 MB; CSV about 12 MB.
+UNIONFUNDS_UPLOAD_MAX_BYTES = int(os.environ.get("UNIONFUNDS_UPLOAD_MAX_BYTES", str(25 * 1024 * 1024)))
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -11,11 +11,12 @@ import csv
 import datetime
 import io
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import xlsxwriter
+from django.utils.translation import gettext as _
 
 TEXT, MONEY, INTEGER, DATE = "text", "money", "integer", "date"
 # OWASP: a cell that starts with one of these may be read as a formula.
@@ -35,7 +36,12 @@ class Sheet:
     columns: list[Column]
     rows: Iterable[list]
     preamble: list[tuple[str, str]] = field(default_factory=list)  # (label, value) lines above the table
-    totals: list | None = None  # a last row, bold in XLSX
+    # A last row, bold in XLSX; a callable is asked after the rows were written,
+    # so that totals can be summed while the rows stream by.
+    totals: list | Callable[[], list] | None = None
+
+    def totals_row(self) -> list | None:
+        return self.totals() if callable(self.totals) else self.totals
 
 
 def safe_text(value) -> str:
@@ -64,14 +70,17 @@ def csv_lines(sheet: Sheet) -> Iterator[str]:
     yield line([safe_text(column.header) for column in sheet.columns])
     for row in sheet.rows:
         yield line(_csv_cells(sheet.columns, row))
-    if sheet.totals is not None:
-        yield line(_csv_cells(sheet.columns, sheet.totals))
+    totals = sheet.totals_row()
+    if totals is not None:
+        yield line(_csv_cells(sheet.columns, totals))
 
 
-def xlsx_file(sheet: Sheet) -> tempfile.SpooledTemporaryFile:
-    """The sheet as an XLSX file, rewound, ready to stream to the client."""
-    # Handed open to the response, which closes it once sent.
-    output = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
+def xlsx_file(sheet: Sheet, output=None):
+    """The sheet as an XLSX file, rewound, ready to stream to the client (or
+    written into `output`, an open binary file)."""
+    if output is None:
+        # Handed open to the response, which closes it once sent.
+        output = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
     book = xlsxwriter.Workbook(output, {"constant_memory": True, "strings_to_formulas": False, "in_memory": False})
     worksheet = book.add_worksheet(sheet.title[:31])
     bold = book.add_format({"bold": True})
@@ -98,8 +107,9 @@ def xlsx_file(sheet: Sheet) -> tempfile.SpooledTemporaryFile:
     for row in sheet.rows:
         _write_row(worksheet, row_number, sheet.columns, row, formats)
         row_number += 1
-    if sheet.totals is not None:
-        _write_row(worksheet, row_number, sheet.columns, sheet.totals, total_formats)
+    totals = sheet.totals_row()
+    if totals is not None:
+        _write_row(worksheet, row_number, sheet.columns, totals, total_formats)
     book.close()
     output.seek(0)
     return output
@@ -143,3 +153,19 @@ def _csv_cells(columns: list[Column], values: list) -> list[str]:
         else:
             cells.append(safe_text(value))
     return cells
+
+
+def describe_filters(form) -> str:
+    """The filters a bound form (or a FilterSet's form) was given, in words, for
+    the line above an exported table."""
+    if not form.is_bound or not form.is_valid():
+        return str(_("None"))
+    parts = []
+    for name, form_field in form.fields.items():
+        value = form.cleaned_data.get(name)
+        if value in (None, "", [], ()) or name == "unit":
+            continue
+        choices = dict(getattr(form_field, "choices", ()) or ())
+        shown = choices.get(value, value)
+        parts.append(f"{form_field.label}: {shown}")
+    return "; ".join(str(part) for part in parts) or str(_("None"))

@@ -1,42 +1,80 @@
-"""Lists of funds and entries in the user's subtree, filtered and paged."""
+"""Lists of funds, entries and beneficiaries in the user's subtree: filtered,
+paged, and exported to XLSX or CSV with the same filters."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.shortcuts import render
-from django.utils.translation import gettext_lazy as _
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone, translation
 
-from allocations.filters import AllocationFilter, ContributionFilter, DisbursementFilter, FundFilter
-from allocations.models import Allocation, Contribution, Disbursement, Fund
+from allocations import exports, tasks
+from unionfunds import downloads
+from unionfunds.models import Job
 
-LISTS = {
-    "funds": (Fund, FundFilter, ("federation",), _("Funds")),
-    "contributions": (Contribution, ContributionFilter, ("fund__federation",), _("Contributions")),
-    "allocations": (
-        Allocation,
-        AllocationFilter,
-        ("from_fund__federation", "to_fund__federation"),
-        _("Allocations"),
-    ),
-    "disbursements": (
-        Disbursement,
-        DisbursementFilter,
-        ("fund__federation", "beneficiary", "unit"),
-        _("Disbursements"),
-    ),
-}
+LIST_TEMPLATES = {"beneficiaries": "allocations/beneficiary_list.html"}
 
 
 @login_required
 def entry_list(request, kind: str):
-    model, filter_class, related, title = LISTS[kind]
-    ordering = ("federation__path", "-fiscal_year", "pk") if model is Fund else ("-date", "-pk")
-    queryset = model.objects.visible_to(request.user).select_related(*related).order_by(*ordering)
-    found = filter_class(request.GET or None, queryset=queryset)
-    page = Paginator(found.qs, 50).get_page(request.GET.get("page"))
+    spec = exports.EXPORTS[kind]
+    queryset, form = spec.filtered(request.user, request.GET)
+    page = Paginator(queryset, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
         request,
-        "allocations/list.html",
-        {"kind": kind, "title": title, "filter": found, "page": page, "query": query.urlencode()},
+        LIST_TEMPLATES.get(kind, "allocations/list.html"),
+        {
+            "kind": kind,
+            "title": spec.title(),
+            "filter": {"form": form},
+            "page": page,
+            "query": query.urlencode(),
+        },
     )
+
+
+@login_required
+def list_export(request, kind: str, extension: str):
+    """The list as the page filters it, every row. Long lists go to a worker,
+    and the user watches the progress instead of a request that times out."""
+    if extension not in ("xlsx", "csv") or kind not in exports.EXPORTS:
+        raise Http404
+    spec = exports.EXPORTS[kind]
+    queryset, form = spec.filtered(request.user, request.GET)
+    full_ids = request.GET.get("full_ids") == "1"
+    filename = f"{kind}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
+    query = request.GET.copy()
+    for key in ("page", "full_ids"):
+        query.pop(key, None)
+    rows = queryset.count()
+    if rows > settings.UNIONFUNDS_EXPORT_INLINE_ROWS:
+        job = Job.objects.create(
+            kind=Job.Kind.EXPORT,
+            title=f"{spec.title()} ({rows:,})",
+            created_by=request.user,
+            federation=exports.home_federation(request.user),
+            params={
+                "what": kind,
+                "format": extension,
+                "query": query.urlencode(),
+                "full_ids": full_ids,
+                "filename": filename,
+                "language": translation.get_language(),
+            },
+            progress_total=rows,
+        )
+        tasks.export_list.enqueue(job.pk)
+        return redirect("job", pk=job.pk)
+    counter = exports.Counter()
+    sheet = exports.build_sheet(
+        kind, request.user, query, full_ids=full_ids, counter=counter, queryset=queryset, form=form
+    )
+
+    def finished():
+        exports.record(
+            user=request.user, what=kind, format=extension, query=query, rows=counter.rows, full_ids=full_ids
+        )
+
+    return downloads.sheet_response(sheet, extension, filename, finished=finished)

@@ -1,14 +1,14 @@
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from allocations import charts, rollups
+from allocations import charts, exports, rollups
 from allocations.forms import RollupFilterForm
 from allocations.models import Source
-from unionfunds import audit, spreadsheets
+from unionfunds import downloads, spreadsheets
 from unionfunds.models import Federation
 from unionfunds.money import ZERO
 from unionfunds.permissions import scope_paths, sees_everything
@@ -124,24 +124,17 @@ def rollup_export(request, federation_id: int, extension: str):
     form = RollupFilterForm(request.GET or None)
     result = rollups.rollup(federation, form.filters())
     sheet = rollup_sheet(result, form, request.user)
-    audit.log(
-        federation,
-        "export.rollup",
+    exports.record(
         user=request.user,
+        what="rollup",
+        format=extension,
+        query=request.GET,
+        rows=len(result.children) + 1,
+        full_ids=False,
         federation=federation,
-        changes={"format": extension, "filters": form.query_string(), "rows": len(result.children) + 2},
     )
     filename = f"rollup-{federation.code}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
-    if extension == "csv":
-        response = StreamingHttpResponse(spreadsheets.csv_lines(sheet), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
-    return FileResponse(
-        spreadsheets.xlsx_file(sheet),
-        as_attachment=True,
-        filename=filename,
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
+    return downloads.sheet_response(sheet, extension, filename)
 
 
 def rollup_sheet(result: rollups.Rollup, form: RollupFilterForm, user) -> spreadsheets.Sheet:
@@ -175,7 +168,7 @@ def rollup_sheet(result: rollups.Rollup, form: RollupFilterForm, user) -> spread
         columns=columns,
         preamble=[
             (str(_("Federation")), result.federation.name),
-            (str(_("Filters")), describe_filters(form)),
+            (str(_("Filters")), spreadsheets.describe_filters(form)),
             (str(_("Exported at")), f"{timezone.localtime():%Y-%m-%d %H:%M}"),
             (str(_("Exported by")), user.get_username()),
             (str(_("Explanation")), str(ROLLUP_NOTE)),
@@ -183,19 +176,6 @@ def rollup_sheet(result: rollups.Rollup, form: RollupFilterForm, user) -> spread
         rows=[row(str(_("Own funds (本级)")), result.own)] + [row(child.name, f) for child, f in result.children],
         totals=row(str(_("Total")), result.total),
     )
-
-
-def describe_filters(form: RollupFilterForm) -> str:
-    if not form.is_valid():
-        return str(_("None"))
-    parts = []
-    for name, field in form.fields.items():
-        value = form.cleaned_data.get(name)
-        if value in (None, "") or name == "unit":
-            continue
-        shown = dict(field.choices).get(value, value) if hasattr(field, "choices") else value
-        parts.append(f"{field.label}: {shown}")
-    return "; ".join(str(part) for part in parts) or str(_("None"))
 
 
 ROLLUP_NOTE = _(

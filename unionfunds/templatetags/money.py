@@ -9,9 +9,12 @@ register = template.Library()
 
 
 @register.filter
-def yuan(amount: Decimal | None) -> str:
-    """1234567.8 → 1,234,567.80, whatever the language's number format."""
-    return "" if amount is None else format_yuan(amount)
+def yuan(amount: Decimal | str | None) -> str:
+    """1234567.8 → 1,234,567.80, whatever the language's number format. Takes
+    the strings that JSON keeps amounts in, too."""
+    if amount is None or amount == "":
+        return ""
+    return format_yuan(amount if isinstance(amount, Decimal) else Decimal(str(amount)))
 
 
 @register.filter

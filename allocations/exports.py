@@ -1,0 +1,365 @@
+"""Auditors' spreadsheets of the lists: the same filters as the page, every row.
+
+One definition per list (its columns and how a record becomes a row) serves
+the list pages' export buttons, the API's `?format=csv|xlsx` and the
+background export of big lists. Rows are read with a server-side cursor and
+written as they come, so memory stays flat however many there are. Amounts
+carry their sign: a reversal is negative, so that the approved total of an
+export equals the roll-up's figure for the same filters.
+"""
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from allocations.filters import AllocationFilter, ContributionFilter, DisbursementFilter, FundFilter
+from allocations.models import Allocation, Contribution, Disbursement, Fund, Status
+from beneficiaries.filters import BeneficiaryFilter
+from beneficiaries.models import Beneficiary
+from beneficiaries.services import may_see_id_number
+from unionfunds import spreadsheets
+from unionfunds.models import ExportRecord, Federation
+from unionfunds.spreadsheets import DATE, INTEGER, MONEY, TEXT, Column, Sheet
+
+CHUNK = 2000
+APPROVED_TOTAL = gettext_lazy("Total of approved entries (reversals subtracted)")
+
+
+@dataclass(frozen=True)
+class ListExport:
+    what: str
+    title: Callable[[], str]
+    model: type
+    filter_class: type
+    related: tuple[str, ...]
+    columns: Callable[[], list[Column]]
+    row: Callable  # (record, show_full_ids: Callable) -> list
+    ordering: tuple[str, ...] = ("-date", "-pk")
+    prefetch: tuple[str, ...] = ()
+
+    def queryset(self, user) -> QuerySet:
+        queryset = self.model.objects.visible_to(user).select_related(*self.related).order_by(*self.ordering)
+        return queryset.prefetch_related(*self.prefetch) if self.prefetch else queryset
+
+    def filtered(self, user, query) -> tuple[QuerySet, object]:
+        """The rows the list page shows for this query string, and its filter form."""
+        found = self.filter_class(query or None, queryset=self.queryset(user))
+        return found.qs, found.form
+
+
+def signed(movement) -> Decimal:
+    return -movement.amount if movement.reverses_id else movement.amount
+
+
+def _user(user) -> str:
+    return user.get_username() if user else ""
+
+
+def _disbursement_columns() -> list[Column]:
+    return [
+        Column(_("No."), INTEGER, 9),
+        Column(_("Date"), DATE, 12),
+        Column(_("Federation"), TEXT, 24),
+        Column(_("Fund"), TEXT, 24),
+        Column(_("Recipient"), TEXT, 14),
+        Column(_("ID number"), TEXT, 21),
+        Column(_("Assistance type"), TEXT, 14),
+        Column(_("Amount (yuan)"), MONEY, 14),
+        Column(_("Batch"), TEXT, 14),
+        Column(_("Status"), TEXT, 9),
+        Column(_("Reverses No."), INTEGER, 9),
+        Column(_("Entered by"), TEXT, 12),
+        Column(_("Decided by"), TEXT, 12),
+        Column(_("Note"), TEXT, 24),
+    ]
+
+
+def _disbursement_row(d: Disbursement, full_ids: Callable) -> list:
+    person = d.beneficiary
+    id_number = (person.id_number if full_ids(person) else person.masked_id_number) if person else ""
+    return [
+        d.pk,
+        d.date,
+        d.fund.federation.name,
+        d.fund.name,
+        person.name if person else d.unit.name,
+        id_number,
+        d.get_assistance_type_display(),
+        signed(d),
+        d.batch,
+        d.get_status_display(),
+        d.reverses_id,
+        _user(d.created_by),
+        _user(d.decided_by),
+        d.note,
+    ]
+
+
+def _allocation_columns() -> list[Column]:
+    return [
+        Column(_("No."), INTEGER, 9),
+        Column(_("Date"), DATE, 12),
+        Column(_("From federation"), TEXT, 24),
+        Column(_("From fund"), TEXT, 24),
+        Column(_("To federation"), TEXT, 24),
+        Column(_("To fund"), TEXT, 24),
+        Column(_("Amount (yuan)"), MONEY, 14),
+        Column(_("Batch"), TEXT, 14),
+        Column(_("Status"), TEXT, 9),
+        Column(_("Reverses No."), INTEGER, 9),
+        Column(_("Entered by"), TEXT, 12),
+        Column(_("Decided by"), TEXT, 12),
+        Column(_("Note"), TEXT, 24),
+    ]
+
+
+def _allocation_row(a: Allocation, full_ids: Callable) -> list:
+    return [
+        a.pk,
+        a.date,
+        a.from_fund.federation.name,
+        a.from_fund.name,
+        a.to_federation.name,
+        a.to_fund.name if a.to_fund_id else "",
+        signed(a),
+        a.batch,
+        a.get_status_display(),
+        a.reverses_id,
+        _user(a.created_by),
+        _user(a.decided_by),
+        a.note,
+    ]
+
+
+def _contribution_columns() -> list[Column]:
+    return [
+        Column(_("No."), INTEGER, 9),
+        Column(_("Date"), DATE, 12),
+        Column(_("Federation"), TEXT, 24),
+        Column(_("Fund"), TEXT, 24),
+        Column(_("Source"), TEXT, 14),
+        Column(_("Amount (yuan)"), MONEY, 14),
+        Column(_("Reference"), TEXT, 16),
+        Column(_("Status"), TEXT, 9),
+        Column(_("Reverses No."), INTEGER, 9),
+        Column(_("Entered by"), TEXT, 12),
+        Column(_("Decided by"), TEXT, 12),
+        Column(_("Note"), TEXT, 24),
+    ]
+
+
+def _contribution_row(c: Contribution, full_ids: Callable) -> list:
+    return [
+        c.pk,
+        c.date,
+        c.fund.federation.name,
+        c.fund.name,
+        c.get_source_display(),
+        signed(c),
+        c.reference,
+        c.get_status_display(),
+        c.reverses_id,
+        _user(c.created_by),
+        _user(c.decided_by),
+        c.note,
+    ]
+
+
+def _fund_columns() -> list[Column]:
+    return [
+        Column(_("Federation"), TEXT, 24),
+        Column(_("Fund"), TEXT, 28),
+        Column(_("Purpose"), TEXT, 14),
+        Column(_("Fiscal year"), INTEGER, 9),
+        Column(_("Balance (yuan)"), MONEY, 16),
+        Column(_("Pending outflows (yuan)"), MONEY, 16),
+        Column(_("Available (yuan)"), MONEY, 16),
+    ]
+
+
+def _fund_row(f: Fund, full_ids: Callable) -> list:
+    return [f.federation.name, f.name, f.get_purpose_display(), f.fiscal_year, f.balance, f.reserved, f.available]
+
+
+def _beneficiary_columns() -> list[Column]:
+    return [
+        Column(_("No."), INTEGER, 9),
+        Column(_("Name"), TEXT, 12),
+        Column(_("ID number"), TEXT, 21),
+        Column(_("Gender"), TEXT, 6),
+        Column(_("Birth date"), DATE, 12),
+        Column(_("Categories"), TEXT, 24),
+        Column(_("Phone"), TEXT, 14),
+        Column(_("Employer"), TEXT, 24),
+        Column(_("Home federation"), TEXT, 24),
+    ]
+
+
+def _beneficiary_row(b: Beneficiary, full_ids: Callable) -> list:
+    full = full_ids(b)
+    return [
+        b.pk,
+        b.name,
+        b.id_number if full else b.masked_id_number,
+        b.get_gender_display(),
+        b.birth_date,
+        "、".join(str(category) for category in b.categories.all()),
+        b.phone if full else mask_phone(b.phone),
+        b.employer,
+        b.federation.name,
+    ]
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 11 else ("*" * len(phone) if phone else "")
+
+
+EXPORTS = {
+    "disbursements": ListExport(
+        "disbursements",
+        lambda: _("Disbursements"),
+        Disbursement,
+        DisbursementFilter,
+        ("fund__federation", "beneficiary", "unit", "created_by", "decided_by"),
+        _disbursement_columns,
+        _disbursement_row,
+    ),
+    "allocations": ListExport(
+        "allocations",
+        lambda: _("Allocations"),
+        Allocation,
+        AllocationFilter,
+        ("from_fund__federation", "to_federation", "to_fund", "created_by", "decided_by"),
+        _allocation_columns,
+        _allocation_row,
+    ),
+    "contributions": ListExport(
+        "contributions",
+        lambda: _("Contributions"),
+        Contribution,
+        ContributionFilter,
+        ("fund__federation", "created_by", "decided_by"),
+        _contribution_columns,
+        _contribution_row,
+    ),
+    "funds": ListExport(
+        "funds",
+        lambda: _("Funds"),
+        Fund,
+        FundFilter,
+        ("federation",),
+        _fund_columns,
+        _fund_row,
+        ordering=("federation__path", "-fiscal_year", "pk"),
+    ),
+    "beneficiaries": ListExport(
+        "beneficiaries",
+        lambda: _("Beneficiaries"),
+        Beneficiary,
+        BeneficiaryFilter,
+        ("federation",),
+        _beneficiary_columns,
+        _beneficiary_row,
+        ordering=("pk",),
+        prefetch=("categories",),
+    ),
+}
+
+
+class Counter:
+    """Counts and sums the rows as they stream past, for the totals row and the log."""
+
+    def __init__(self):
+        self.rows = 0
+        self.approved = Decimal("0.00")
+
+    def count(self, records: Iterable, amount: Callable | None) -> Iterator:
+        for record in records:
+            self.rows += 1
+            if amount is not None and getattr(record, "status", None) == Status.APPROVED:
+                self.approved += amount(record)
+            yield record
+
+
+def build_sheet(
+    what: str,
+    user,
+    query,
+    *,
+    full_ids: bool = False,
+    counter: Counter | None = None,
+    queryset: QuerySet | None = None,
+    form=None,
+) -> Sheet:
+    """The sheet of list `what` for `user`, filtered by `query` like its page.
+
+    With `full_ids`, ID numbers and phones are shown in full where the user's
+    role allows it (and masked elsewhere); without, always masked.
+    """
+    spec = EXPORTS[what]
+    if queryset is None:
+        queryset, form = spec.filtered(user, query)
+    counter = counter or Counter()
+    columns = spec.columns()
+    allowed = (lambda person: may_see_id_number(user, person)) if full_ids else (lambda person: False)
+    chunk = CHUNK if not spec.prefetch else CHUNK // 4
+    records = counter.count(queryset.iterator(chunk_size=chunk), signed if spec.model is not Fund else None)
+    rows = (spec.row(record, allowed) for record in records)
+
+    def totals() -> list:
+        cells: list = [""] * len(columns)
+        cells[1 if columns[0].kind == INTEGER else 0] = f"{_('Rows')}: {counter.rows:,}"
+        if spec.model is not Fund and spec.model is not Beneficiary:
+            amount_index = next(i for i, c in enumerate(columns) if c.kind == MONEY)
+            cells[amount_index] = counter.approved
+            cells[amount_index - 1] = str(APPROVED_TOTAL)
+        return cells
+
+    return Sheet(
+        title=spec.title(),
+        columns=columns,
+        rows=rows,
+        preamble=[
+            (_("List"), spec.title()),
+            (_("Filters"), spreadsheets.describe_filters(form) if form is not None else _("None")),
+            (_("ID numbers"), _("In full where your role allows") if full_ids else _("Masked")),
+            (_("Exported at"), f"{timezone.localtime():%Y-%m-%d %H:%M}"),
+            (_("Exported by"), user.get_username()),
+        ],
+        totals=totals,
+    )
+
+
+def record(
+    *, user, what: str, format: str, query, rows: int, full_ids: bool, federation: Federation | None = None
+) -> ExportRecord:
+    """The export log's line: who, what, which filters, how many rows, when."""
+    filters = {key: values if len(values) > 1 else values[0] for key, values in _lists(query).items() if any(values)}
+    return ExportRecord.objects.create(
+        user=user,
+        federation=federation or home_federation(user),
+        what=what,
+        format=format,
+        filters=filters,
+        row_count=rows,
+        full_id_numbers=full_ids,
+    )
+
+
+def home_federation(user) -> Federation:
+    """The top of what the user sees: where an export of theirs is filed."""
+    visible = Federation.objects.visible_to(user).order_by("depth", "path")
+    return visible.first() or Federation.objects.order_by("path").first()
+
+
+def _lists(query) -> dict[str, list]:
+    if query is None:
+        return {}
+    if hasattr(query, "lists"):
+        return {key: [v for v in values if key not in ("format", "full_ids", "page")] for key, values in query.lists()}
+    return {key: value if isinstance(value, list) else [value] for key, value in dict(query).items()}

@@ -1,0 +1,28 @@
+"""Filters of the beneficiary list, read from the query string."""
+
+import django_filters
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from beneficiaries import idnumber
+from beneficiaries.models import Beneficiary, CategoryCode, Gender
+
+
+class BeneficiaryFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(label=_("Search"), method="search")
+    category = django_filters.ChoiceFilter(
+        label=_("Category"), choices=CategoryCode.choices, field_name="categories__code"
+    )
+    gender = django_filters.ChoiceFilter(label=_("Gender"), choices=Gender.choices)
+
+    class Meta:
+        model = Beneficiary
+        fields = ["q", "category", "gender"]
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        # A whole ID number finds its holder; part of one finds no one, so that
+        # the search box cannot be used to guess other people's numbers.
+        if len(idnumber.normalize(value)) == 18:
+            return queryset.filter(id_number=idnumber.normalize(value))
+        return queryset.filter(Q(name__icontains=value) | Q(employer__icontains=value))

@@ -1,0 +1,187 @@
+"""Reading spreadsheets people upload: XLSX, and CSV as Chinese Excel saves it.
+
+A file from outside is hostile until proven otherwise. The kind is told by
+its first bytes, not its name; an XLSX is a zip, so its members' sizes are
+checked before anything is decompressed; a cell longer than Excel itself
+allows stops the reading with a message instead of filling the memory.
+Formula cells are reported as such and never evaluated.
+"""
+
+import csv
+import datetime
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import openpyxl
+from django.utils.translation import gettext_lazy as _
+
+# Excel's own limits: longer cells or more rows cannot come from a real sheet.
+MAX_CELL_CHARS = 32_767
+MAX_SHEET_ROWS = 1_048_576
+# A 100,000-row list unpacks to about 60 MB of XML; 20x that is no real list.
+MAX_UNPACKED_BYTES = 400 * 1024 * 1024
+MAX_PACKING_RATIO = 200
+
+XLSX_MAGIC = b"PK\x03\x04"
+OLD_EXCEL_MAGIC = b"\xd0\xcf\x11\xe0"
+
+NOT_A_SPREADSHEET = _("This file is not a spreadsheet. Upload an Excel workbook (.xlsx) or a CSV file.")
+OLD_EXCEL = _("This is an old Excel file (.xls). Open it in Excel or WPS and save it as .xlsx, then upload that.")
+BROKEN_XLSX = _("This Excel file cannot be read; it may be damaged. Open it in Excel or WPS and save it again.")
+TOO_BIG_UNPACKED = _("This Excel file unpacks to more than %(limit)s MB, far more than any list; it was not opened.")
+CELL_TOO_LONG = _("Row %(line)s, column %(column)s holds more than %(limit)s characters, more than Excel allows.")
+TOO_MANY_ROWS = _("The sheet has more than %(limit)s rows.")
+UNKNOWN_ENCODING = _("This CSV file is neither UTF-8 nor GBK text. Save it from Excel as CSV again.")
+EMPTY_FILE = _("The file is empty.")
+
+
+class SheetError(ValueError):
+    """The file as a whole cannot be read; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: object  # str, int, float, datetime, or None
+    formula: bool = False
+
+
+@dataclass(frozen=True)
+class Line:
+    number: int  # as Excel shows it, 1-based
+    cells: tuple[Cell, ...]
+
+    @property
+    def empty(self) -> bool:
+        return all(cell.value in (None, "") for cell in self.cells)
+
+
+@dataclass
+class Reading:
+    lines: Iterator[Line]
+    size_hint: int  # about how many lines there are, for a progress bar
+
+
+def read(content: bytes, *, max_rows: int = MAX_SHEET_ROWS) -> Reading:
+    """The lines of the first sheet of an XLSX file, or of a CSV file."""
+    if not content:
+        raise SheetError(str(EMPTY_FILE))
+    if content.startswith(XLSX_MAGIC):
+        return _xlsx_lines(content, max_rows)
+    if content.startswith(OLD_EXCEL_MAGIC):
+        raise SheetError(str(OLD_EXCEL))
+    return read_text(_decode(content), max_rows=max_rows)
+
+
+def read_text(text: str, *, max_rows: int = MAX_SHEET_ROWS) -> Reading:
+    """A CSV text, or rows pasted from Excel (tab-separated)."""
+    return Reading(_csv_lines(text, max_rows), text.count("\n") + 1)
+
+
+def column_letter(index: int) -> str:
+    """0 -> A, 26 -> AA: how Excel names the column the user must look at."""
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+# XLSX ---------------------------------------------------------------------------
+
+
+def _xlsx_lines(content: bytes, max_rows: int) -> Reading:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as error:
+        raise SheetError(str(NOT_A_SPREADSHEET)) from error
+    if not any(member.filename == "xl/workbook.xml" for member in members):
+        raise SheetError(str(NOT_A_SPREADSHEET))
+    unpacked = sum(member.file_size for member in members)
+    bomb = any(
+        member.file_size > 10 * 1024 * 1024 and member.file_size > MAX_PACKING_RATIO * max(member.compress_size, 1)
+        for member in members
+    )
+    if unpacked > MAX_UNPACKED_BYTES or bomb:
+        raise SheetError(str(TOO_BIG_UNPACKED % {"limit": MAX_UNPACKED_BYTES // (1024 * 1024)}))
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+    except Exception as error:  # openpyxl raises anything from KeyError to XML errors on a bad file
+        raise SheetError(str(BROKEN_XLSX)) from error
+    try:
+        size_hint = book.worksheets[0].max_row or 0
+    except Exception:  # a missing or odd <dimension> only costs the progress bar
+        size_hint = 0
+    return Reading(_xlsx_rows(book, max_rows), size_hint)
+
+
+def _xlsx_rows(book, max_rows: int) -> Iterator[Line]:
+    try:
+        sheet = book.worksheets[0]
+        for number, row in enumerate(sheet.iter_rows(), start=1):
+            if number > max_rows:
+                raise SheetError(str(TOO_MANY_ROWS % {"limit": max_rows - 1}))
+            cells = []
+            for index, cell in enumerate(row):
+                value = getattr(cell, "value", None)
+                formula = getattr(cell, "data_type", None) == "f"
+                if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+                    raise SheetError(
+                        str(CELL_TOO_LONG % {"line": number, "column": column_letter(index), "limit": MAX_CELL_CHARS})
+                    )
+                if isinstance(value, datetime.time | datetime.timedelta):
+                    value = str(value)
+                cells.append(Cell(value, formula))
+            yield Line(number, tuple(cells))
+    except SheetError:
+        raise
+    except Exception as error:
+        raise SheetError(str(BROKEN_XLSX)) from error
+    finally:
+        book.close()
+
+
+# CSV ----------------------------------------------------------------------------
+
+
+def _decode(content: bytes) -> str:
+    if b"\0" in content[:4096]:
+        raise SheetError(str(NOT_A_SPREADSHEET))
+    # Excel saves "CSV UTF-8" with a byte-order mark and plain "CSV" in the
+    # system code page, GBK on Chinese Windows (GB18030 is its superset).
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise SheetError(str(UNKNOWN_ENCODING))
+
+
+def _csv_lines(text: str, max_rows: int) -> Iterator[Line]:
+    first_line = text.split("\n", 1)[0]
+    delimiter = max(("\t", ",", ";"), key=first_line.count) if first_line else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    field_limit = csv.field_size_limit()
+    csv.field_size_limit(MAX_CELL_CHARS + 1)
+    try:
+        for number, row in enumerate(reader, start=1):
+            if number > max_rows:
+                raise SheetError(str(TOO_MANY_ROWS % {"limit": max_rows - 1}))
+            for index, value in enumerate(row):
+                if len(value) > MAX_CELL_CHARS:
+                    raise SheetError(
+                        str(CELL_TOO_LONG % {"line": number, "column": column_letter(index), "limit": MAX_CELL_CHARS})
+                    )
+            # In a CSV a formula is just text that starts with "=".
+            yield Line(number, tuple(Cell(value, value.startswith("=")) for value in row))
+    except csv.Error as error:
+        raise SheetError(
+            str(CELL_TOO_LONG % {"line": reader.line_num, "column": "?", "limit": MAX_CELL_CHARS})
+            if "field larger" in str(error)
+            else str(NOT_A_SPREADSHEET)
+        ) from error
+    finally:
+        csv.field_size_limit(field_limit)
