@@ -127,6 +127,9 @@ def _write_row(worksheet, row_number: int, columns: list[Column], values: list, 
     for index, (column, value) in enumerate(zip(columns, values, strict=True)):
         if value is None or value == "":
             worksheet.write_blank(row_number, index, None, formats[column.kind])
+        elif isinstance(value, str) and column.kind != TEXT:
+            # A label in a number column, as in a totals row.
+            worksheet.write_string(row_number, index, safe_text(value), formats[column.kind])
         elif column.kind == MONEY:
             # Excel holds numbers as doubles; two-decimal amounts below 10^13 are exact there.
             worksheet.write_number(row_number, index, float(Decimal(value)), formats[MONEY])
@@ -142,8 +145,10 @@ def _write_row(worksheet, row_number: int, columns: list[Column], values: list, 
 def _csv_cells(columns: list[Column], values: list) -> list[str]:
     cells = []
     for column, value in zip(columns, values, strict=True):
-        if value is None:
+        if value is None or value == "":
             cells.append("")
+        elif isinstance(value, str) and column.kind != TEXT:
+            cells.append(safe_text(value))
         elif column.kind == MONEY:
             cells.append(f"{Decimal(value):.2f}")
         elif column.kind == DATE:
