@@ -395,3 +395,15 @@ def test_the_template_has_the_headers_the_import_reads(clerk_client, rich_fund, 
     else:
         headers = content.decode("utf-8-sig").strip().split(",")
     assert headers == HEADERS
+
+
+@pytest.mark.django_db
+def test_the_committed_demo_list_is_what_the_demo_generator_writes(tmp_path):
+    from pathlib import Path
+
+    from unionfunds import demo
+
+    fresh = tmp_path / "list.xlsx"
+    demo.write_demo_list(fresh)
+    committed = Path(__file__).resolve().parents[1] / "fixtures" / "demo-list-shandong-1000.xlsx"
+    assert fresh.read_bytes() == committed.read_bytes(), "run: python manage.py make_demo_list"

@@ -333,3 +333,82 @@ class _Demo:
             categories=categories,
             by=clerk,
         )
+
+
+# The demo real-name list ---------------------------------------------------------------
+
+DEMO_LIST_ROWS = 1000
+# The sheet line whose ID number was mistyped (two digits swapped); README tells
+# the demo user the number on the worker's card, to fix it in the preview.
+DEMO_LIST_BAD_LINE = 318
+ENTERPRISES = ("济南重点医疗物资生产企业", "青岛港集团", "淄博制药有限公司", "潍坊食品加工有限公司", "烟台物流有限公司")
+
+
+def demo_list_rows() -> tuple[list[list], str]:
+    """山东 2020: 1,000 元 to each of 1,000 frontline workers at key producers,
+    as an enterprise union would send the list; one ID number has a typo.
+    Returns the rows and the number as it should have been."""
+    rng = random.Random(370102)
+    rows, used, correct = [], set(), ""
+    areas = ("370102", "370203", "370303", "370705", "370602")
+    for index in range(DEMO_LIST_ROWS):
+        while True:
+            birth = datetime.date(1968, 1, 1) + datetime.timedelta(days=rng.randrange(365 * 34))
+            number = idnumber.build(areas[index % len(areas)], birth, rng.randrange(1000))
+            if number not in used:
+                break
+        used.add(number)
+        if index + 3 == DEMO_LIST_BAD_LINE:  # a title line and the headers come first
+            correct = number
+            number = number[:14] + number[15] + number[14] + number[16:]  # two digits swapped: checksum fails
+            if number == correct:
+                number = number[:16] + str((int(number[16]) + 1) % 10) + number[17]
+        name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.choice((1, 2))))
+        rows.append(
+            [
+                name,
+                number,
+                1000,
+                "疫情生活补贴",
+                datetime.date(2020, 2, 18),
+                "艰苦行业一线职工",
+                f"138{rng.randrange(10**8):08d}",
+                ENTERPRISES[index % len(ENTERPRISES)],
+                "重点企业一线职工补贴",
+            ]
+        )
+    return rows, correct
+
+
+def write_demo_list(path) -> str:
+    """The demo list as an XLSX file the way Excel users keep one: a title row,
+    the template's headers, ID numbers and phones as text. Returns the correct
+    number of the mistyped row."""
+    import xlsxwriter
+
+    from allocations.imports import COLUMNS
+
+    rows, correct = demo_list_rows()
+    book = xlsxwriter.Workbook(str(path))
+    book.set_properties({"created": datetime.datetime(2020, 2, 18, 9, 0)})  # the same bytes every time
+    sheet = book.add_worksheet("发放名单")
+    bold = book.add_format({"bold": True})
+    day = book.add_format({"num_format": "yyyy-mm-dd"})
+    sheet.write_string(0, 0, "山东省重点企业一线职工疫情生活补贴发放名单（2020年2月）", bold)
+    for column, spec in enumerate(COLUMNS):
+        sheet.write_string(1, column, spec.header, bold)
+    sheet.set_column(1, 1, 21)
+    sheet.set_column(7, 8, 24)
+    for line, row in enumerate(rows, start=2):
+        name, number, amount, kind, date, category, phone, employer, note = row
+        sheet.write_string(line, 0, name)
+        sheet.write_string(line, 1, number)
+        sheet.write_number(line, 2, amount)
+        sheet.write_string(line, 3, kind)
+        sheet.write_datetime(line, 4, datetime.datetime.combine(date, datetime.time()), day)
+        sheet.write_string(line, 5, category)
+        sheet.write_string(line, 6, phone)
+        sheet.write_string(line, 7, employer)
+        sheet.write_string(line, 8, note)
+    book.close()
+    return correct
