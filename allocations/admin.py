@@ -1,22 +1,48 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from allocations import services
 from allocations.models import Allocation, Contribution, Disbursement, Fund, Status
-from unionfunds.admin_scoping import ScopedAdmin
+from allocations.resources import FundResource
+from unionfunds.admin_scoping import ScopedAdmin, ScopedImportExportAdmin
+from unionfunds.models import Role
+
+NONE_PENDING = _("None of the selected entries is pending.")
+NONE_REVERSIBLE = _("None of the selected entries is approved and reversible.")
 
 
 @admin.register(Fund)
-class FundAdmin(ScopedAdmin):
+class FundAdmin(ScopedImportExportAdmin):
     list_display = ["name", "federation", "purpose", "fiscal_year", "balance", "available"]
-    list_filter = ["purpose", "fiscal_year"]
-    search_fields = ["name", "federation__name"]
+    list_filter = ["purpose", "fiscal_year", "federation__level"]
+    search_fields = ["name", "federation__name", "federation__code"]
     list_select_related = ["federation"]
     readonly_fields = ["federation", "name", "purpose", "fiscal_year", "balance", "available", "created_at"]
+    autocomplete_fields = ["federation"]
+    resource_classes = [FundResource]
+    # Opening funds is administration; clerks open them from the pages.
+    add_role = Role.ADMIN
+    add_fields = ("federation", "name", "purpose", "fiscal_year")
 
     @admin.display(description=_("available"))
     def available(self, fund: Fund):
         return fund.available
+
+    def create(self, request, data: dict) -> Fund:
+        return services.fund_create(
+            federation=data["federation"],
+            name=data["name"],
+            purpose=data["purpose"],
+            fiscal_year=data["fiscal_year"],
+            by=request.user,
+        )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
 
 
 class MovementAdmin(ScopedAdmin):
@@ -25,7 +51,7 @@ class MovementAdmin(ScopedAdmin):
 
     list_filter = ["status", "date"]
     date_hierarchy = "date"
-    actions = ["approve_selected"]
+    actions = ["approve_selected", "reject_selected", "reverse_selected"]
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
@@ -39,6 +65,62 @@ class MovementAdmin(ScopedAdmin):
                 _("Approved: %(entry)s") % {"entry": movement},
             )
 
+    @admin.action(description=_("Reject selected pending entries, with a reason"))
+    def reject_selected(self, request, queryset):
+        return self._with_reason(
+            request,
+            queryset.filter(status=Status.PENDING),
+            action="reject_selected",
+            title=_("Reject entries"),
+            question=_("Reject these pending entries? The reason is shown to the clerk who entered them."),
+            service=services.movement_reject,
+            done=_("Rejected: %(entry)s"),
+            none_message=NONE_PENDING,
+        )
+
+    @admin.action(description=_("Request a reversal of selected approved entries"))
+    def reverse_selected(self, request, queryset):
+        return self._with_reason(
+            request,
+            queryset.filter(status=Status.APPROVED, reverses__isnull=True),
+            action="reverse_selected",
+            title=_("Request reversals"),
+            question=_("Request a reversal of these approved entries? Each reversal is approved like any entry."),
+            service=services.movement_reverse,
+            done=_("Reversal requested: %(entry)s"),
+            none_message=NONE_REVERSIBLE,
+        )
+
+    def _with_reason(self, request, queryset, *, action, title, question, service, done, none_message):
+        """Ask for the reason on a page of its own, then call the service for
+        each entry; the page posts back to the list with the same selection."""
+        movements = list(queryset)
+        if not movements:
+            self.message_user(request, none_message, messages.WARNING)
+            return None
+        form = ReasonForm(request.POST if "reason" in request.POST else None)
+        if form.is_valid():
+            reason = form.cleaned_data["reason"]
+            for movement in movements:
+                self.run_service(
+                    request,
+                    lambda movement=movement: service(movement=movement, by=request.user, reason=reason),
+                    done % {"entry": movement},
+                )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "question": question,
+            "opts": self.model._meta,
+            "form": form,
+            "movements": movements,
+            "action": action,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/allocations/movement_reason.html", context)
+
 
 @admin.register(Contribution)
 class ContributionAdmin(MovementAdmin):
@@ -46,6 +128,7 @@ class ContributionAdmin(MovementAdmin):
     list_filter = ["status", "source", "date"]
     search_fields = ["fund__name", "reference"]
     list_select_related = ["fund__federation", "created_by"]
+    autocomplete_fields = ["fund"]
 
 
 @admin.register(Allocation)
@@ -53,6 +136,7 @@ class AllocationAdmin(MovementAdmin):
     list_display = ["id", "from_fund", "to_federation", "amount", "batch", "date", "status", "created_by"]
     search_fields = ["batch", "to_federation__name", "from_fund__name"]
     list_select_related = ["from_fund__federation", "to_federation", "created_by"]
+    autocomplete_fields = ["from_fund", "to_federation", "to_fund"]
 
 
 @admin.register(Disbursement)
@@ -61,4 +145,4 @@ class DisbursementAdmin(MovementAdmin):
     list_filter = ["status", "assistance_type", "date"]
     search_fields = ["beneficiary__name", "=beneficiary__id_number", "unit__name", "batch"]
     list_select_related = ["fund__federation", "beneficiary", "unit"]
-    raw_id_fields = ["beneficiary", "unit", "fund"]
+    autocomplete_fields = ["fund", "beneficiary", "unit"]

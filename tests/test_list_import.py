@@ -407,3 +407,22 @@ def test_the_committed_demo_list_is_what_the_demo_generator_writes(tmp_path):
     demo.write_demo_list(fresh)
     committed = Path(__file__).resolve().parents[1] / "fixtures" / "demo-list-shandong-1000.xlsx"
     assert fresh.read_bytes() == committed.read_bytes(), "run: python manage.py make_demo_list"
+
+
+@pytest.mark.django_db
+def test_a_commit_that_fails_halfway_says_why_and_leaves_nothing_written(clerk_client, rich_fund, monkeypatch):
+    from allocations import bulk
+
+    job, location = upload(clerk_client, rich_fund, xlsx_bytes(frontline_rows(30)))
+
+    def crash(*args, **kwargs):  # after the people were registered and the fund reserved
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(bulk, "_log_bulk", crash)
+    clerk_client.post(f"{location}confirm/")
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert "未写入任何数据" in clerk_client.get(location).content.decode()
+    assert (Disbursement.objects.count(), Beneficiary.objects.count()) == (0, 0)
+    rich_fund.refresh_from_db()
+    assert rich_fund.reserved == Decimal("0.00")

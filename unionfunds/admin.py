@@ -1,25 +1,38 @@
 from django.contrib import admin
 
-from unionfunds.admin_scoping import ScopedAdmin
-from unionfunds.models import AuditEvent, Federation, Membership
+from unionfunds import services
+from unionfunds.admin_scoping import ScopedAdmin, ScopedImportExportAdmin
+from unionfunds.models import AuditEvent, Federation, Membership, Role
+from unionfunds.resources import FederationResource
 
 
 @admin.register(Federation)
-class FederationAdmin(ScopedAdmin):
+class FederationAdmin(ScopedImportExportAdmin):
     list_display = ["name", "code", "level", "parent"]
     list_filter = ["level"]
     search_fields = ["name", "code"]
     list_select_related = ["parent"]
     readonly_fields = ["code", "name", "level", "parent", "path", "depth", "numchild"]
+    autocomplete_fields = ["parent"]
+    resource_classes = [FederationResource]
+    add_role = Role.ADMIN
+    add_fields = ("parent", "code", "name", "level")
+    path_lookup = "path"
+
+    def create(self, request, data: dict) -> Federation:
+        return services.federation_create(
+            code=data["code"], name=data["name"], level=data["level"], parent=data["parent"], by=request.user
+        )
 
 
 @admin.register(Membership)
 class MembershipAdmin(ScopedAdmin):
     list_display = ["user", "federation", "role", "created_at"]
     list_filter = ["role"]
-    search_fields = ["user__username", "federation__name"]
+    search_fields = ["user__username", "federation__name", "federation__code"]
     list_select_related = ["user", "federation"]
     readonly_fields = ["user", "federation", "role", "created_at"]
+    autocomplete_fields = ["federation"]
 
     def get_queryset(self, request):
         return admin.ModelAdmin.get_queryset(self, request).filter(

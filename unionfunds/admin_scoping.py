@@ -1,20 +1,82 @@
 """What every admin page shares: rows scoped to the user's subtrees, and
-permissions from memberships rather than Django's per-model permission table."""
+permissions from memberships rather than Django's per-model permission table.
 
+Nothing is edited in place here. What may be added (federations, funds, people,
+units) is added by its service, through a form whose only write is that call;
+spreadsheets go through resources that call the same services.
+"""
+
+import functools
+
+from django import forms
+from django.apps import apps
 from django.contrib import admin, messages
+from django.contrib.admin.exceptions import NotRegistered
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportMixin
 
-from unionfunds.permissions import grants, sees_everything
+from unionfunds.forms_support import show_refusal
+from unionfunds.models import Federation
+from unionfunds.permissions import grants, has_role_anywhere, role_q, sees_everything
+from unionfunds.resources import FORMATS
+
+NOT_FOUND = _("Not found.")
+IMPORT_REFUSED = _("Nothing was imported: some rows were refused. Correct them and upload the file again.")
+
+
+class ServiceAddForm(forms.ModelForm):
+    """An add form whose only write is the service call.
+
+    The admin's add view runs in one transaction; the service is called when the
+    form is validated, so that its refusal comes back next to the field it
+    names, and the row it made is what the admin then logs and shows.
+    """
+
+    create = None  # set per request by ScopedAdmin.get_form
+
+    def _post_clean(self):
+        # The model's own validation is the service's to run; here it would
+        # report the same rule twice, or take the new row for a duplicate.
+        if self.errors:
+            return
+        try:
+            with transaction.atomic():
+                self.instance = self.create(self.cleaned_data)
+        except ValidationError as error:
+            show_refusal(self, error)
+        except PermissionDenied as error:
+            self.add_error(None, str(error))
 
 
 class ScopedAdmin(admin.ModelAdmin):
-    """Lists only what `visible_to(user)` returns; writes go through services."""
+    """Lists only what `visible_to(user)` returns; writes go through services.
+
+    `add_role` is the role a user needs at some federation to add rows here;
+    they then choose among the federations where they hold it. `path_lookup`
+    reaches the materialised path of a row's federation.
+    """
 
     list_per_page = 50
     show_full_result_count = False
+    add_role: str | None = None
+    add_fields: tuple[str, ...] = ()
+    add_form = ServiceAddForm
+    path_lookup = "federation__path"
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
+
+    def get_object(self, request, object_id, from_field=None):
+        # A 404, the same as for a row that does not exist, rather than the
+        # admin's redirect: a row outside the subtree is not shown to exist.
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404(NOT_FOUND)
+        return obj
 
     def has_module_permission(self, request) -> bool:
         return sees_everything(request.user) or bool(grants(request.user))
@@ -23,13 +85,76 @@ class ScopedAdmin(admin.ModelAdmin):
         return self.has_module_permission(request)
 
     def has_add_permission(self, request) -> bool:
-        return False
+        return self.add_role is not None and has_role_anywhere(request.user, self.add_role)
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    # Adding through the service ---------------------------------------------
+
+    def get_fields(self, request, obj=None):
+        if obj is None and self.add_fields:
+            return list(self.add_fields)
+        return super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None and self.add_fields:
+            return ()
+        return super().get_readonly_fields(request, obj)
+
+    def get_exclude(self, request, obj=None):
+        if obj is None and self.add_fields:
+            return None
+        return super().get_exclude(request, obj)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        adding = obj is None and bool(self.add_fields)
+        if adding:
+            kwargs["form"] = self.add_form
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if adding:
+            form = type(form.__name__, (form,), {"create": staticmethod(functools.partial(self.create, request))})
+        return form
+
+    def create(self, request, data: dict):
+        """Call the service that adds one row from the add form's cleaned data."""
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        """The service saved it while the form was validated."""
+
+    def save_related(self, request, form, formsets, change):
+        """Related rows (categories) were given to the service with the rest."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.related_model is Federation and self.add_role is not None:
+            # Only where the user may add: a choice elsewhere would be refused.
+            kwargs["queryset"] = Federation.objects.filter(role_q(request.user, self.add_role, "path"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # Autocomplete ----------------------------------------------------------
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        role = self._autocomplete_role(request)
+        if role is not None:
+            queryset = queryset.filter(role_q(request.user, role, self.path_lookup))
+        return queryset, may_have_duplicates
+
+    def _autocomplete_role(self, request) -> str | None:
+        """The role the asking form's page needs, when this search fills an
+        autocomplete box: its choices are then only where the user may add."""
+        match = getattr(request, "resolver_match", None)
+        if match is None or match.url_name != "autocomplete":
+            return None
+        try:
+            source = apps.get_model(request.GET["app_label"], request.GET["model_name"])
+            return getattr(self.admin_site.get_model_admin(source), "add_role", None)
+        except (KeyError, LookupError, NotRegistered):
+            return None
 
     def run_service(self, request, call, success_message: str) -> bool:
         """Call a service for one object; report its refusal instead of a 500."""
@@ -43,3 +168,41 @@ class ScopedAdmin(admin.ModelAdmin):
             return False
         self.message_user(request, success_message, messages.SUCCESS)
         return True
+
+
+class ScopedImportExportAdmin(ImportExportMixin, ScopedAdmin):
+    """Import and export buttons on a scoped list. Whoever may add rows may
+    import them (row by row, the resource checks the role at each row's
+    federation); whoever sees the list may export what it shows."""
+
+    import_formats = FORMATS
+    export_formats = FORMATS
+
+    def has_import_permission(self, request) -> bool:
+        return self.has_add_permission(request)
+
+    def has_export_permission(self, request) -> bool:
+        return self.has_view_permission(request)
+
+    def get_resource_kwargs(self, request, *args, **kwargs):
+        return {"user": request.user}
+
+    def process_result(self, result, request):
+        # The confirmed import found refused rows (the data changed since the
+        # preview) and rolled everything back: show them, not "Import finished".
+        if result.has_errors() or result.has_validation_errors():
+            self.message_user(request, IMPORT_REFUSED, messages.ERROR)
+            form = self.get_import_form_class(request)(
+                self.get_import_formats(), self.get_import_resource_classes(request)
+            )
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Import"),
+                "opts": self.model._meta,
+                "form": form,
+                "result": result,
+                "media": self.media + form.media,
+                "import_error_display": self.import_error_display,
+            }
+            return TemplateResponse(request, [self.import_template_name], context, status=400)
+        return super().process_result(result, request)

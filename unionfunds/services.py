@@ -11,6 +11,7 @@ from unionfunds.permissions import require_role
 
 MOVE_INTO_ITSELF = _("A federation cannot be moved under itself or one of its own members.")
 CODE_TAKEN = _("Another federation already has the code %(code)s.")
+NAME_REQUIRED = _("Enter the name.")
 INVALID_LEVEL = _("Unknown level: %(value)s")
 
 
@@ -106,3 +107,25 @@ def _ancestors(federation: Federation) -> list[Federation]:
     """The federations strictly above `federation`, from its current path."""
     steps = [federation.path[:end] for end in range(Federation.steplen, len(federation.path), Federation.steplen)]
     return list(Federation.objects.filter(path__in=steps))
+
+
+@transaction.atomic
+def federation_rename(*, federation: Federation, name: str, by) -> Federation:
+    """Give a federation a new name; its code, level and place stay."""
+    require_role(by, Role.ADMIN, federation)
+    federation = Federation.objects.select_for_update().get(pk=federation.pk)
+    name = (name or "").strip()
+    if not name:
+        raise refuse(NAME_REQUIRED, "required", field="name")
+    before = audit.snapshot(federation, ("name",))
+    federation.name = name
+    federation.full_clean(exclude=["path", "depth", "numchild", "parent"])
+    federation.save(update_fields=["name"])
+    audit.log(
+        federation,
+        "federation.renamed",
+        user=by,
+        federation=federation,
+        changes=audit.diff(before, audit.snapshot(federation, ("name",))),
+    )
+    return federation

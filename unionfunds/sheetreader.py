@@ -71,7 +71,7 @@ def read(content: bytes, *, max_rows: int = MAX_SHEET_ROWS) -> Reading:
         return _xlsx_lines(content, max_rows)
     if content.startswith(OLD_EXCEL_MAGIC):
         raise SheetError(str(OLD_EXCEL))
-    return read_text(_decode(content), max_rows=max_rows)
+    return read_text(decode(content), max_rows=max_rows)
 
 
 def read_text(text: str, *, max_rows: int = MAX_SHEET_ROWS) -> Reading:
@@ -92,10 +92,11 @@ def column_letter(index: int) -> str:
 # XLSX ---------------------------------------------------------------------------
 
 
-def _xlsx_lines(content: bytes, max_rows: int) -> Reading:
+def check_xlsx(content: bytes, *, max_unpacked: int = MAX_UNPACKED_BYTES) -> None:
+    """Refuse what is not an XLSX, or would unpack to far more than any sheet,
+    before anything is decompressed."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(content))
-        members = archive.infolist()
+        members = zipfile.ZipFile(io.BytesIO(content)).infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as error:
         raise SheetError(str(NOT_A_SPREADSHEET)) from error
     if not any(member.filename == "xl/workbook.xml" for member in members):
@@ -105,8 +106,27 @@ def _xlsx_lines(content: bytes, max_rows: int) -> Reading:
         member.file_size > 10 * 1024 * 1024 and member.file_size > MAX_PACKING_RATIO * max(member.compress_size, 1)
         for member in members
     )
-    if unpacked > MAX_UNPACKED_BYTES or bomb:
-        raise SheetError(str(TOO_BIG_UNPACKED % {"limit": MAX_UNPACKED_BYTES // (1024 * 1024)}))
+    if unpacked > max_unpacked or bomb:
+        raise SheetError(str(TOO_BIG_UNPACKED % {"limit": max_unpacked // (1024 * 1024)}))
+
+
+def decode(content: bytes) -> str:
+    """The text of a CSV file as Excel saves it: UTF-8 (with or without a
+    byte-order mark) or the Chinese code page."""
+    if b"\0" in content[:4096]:
+        raise SheetError(str(NOT_A_SPREADSHEET))
+    # Excel saves "CSV UTF-8" with a byte-order mark and plain "CSV" in the
+    # system code page, GBK on Chinese Windows (GB18030 is its superset).
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise SheetError(str(UNKNOWN_ENCODING))
+
+
+def _xlsx_lines(content: bytes, max_rows: int) -> Reading:
+    check_xlsx(content)
     try:
         book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=False)
     except Exception as error:  # openpyxl raises anything from KeyError to XML errors on a bad file
@@ -145,19 +165,6 @@ def _xlsx_rows(book, max_rows: int) -> Iterator[Line]:
 
 
 # CSV ----------------------------------------------------------------------------
-
-
-def _decode(content: bytes) -> str:
-    if b"\0" in content[:4096]:
-        raise SheetError(str(NOT_A_SPREADSHEET))
-    # Excel saves "CSV UTF-8" with a byte-order mark and plain "CSV" in the
-    # system code page, GBK on Chinese Windows (GB18030 is its superset).
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return content.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise SheetError(str(UNKNOWN_ENCODING))
 
 
 def _csv_lines(text: str, max_rows: int) -> Iterator[Line]:
