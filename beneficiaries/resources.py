@@ -120,6 +120,8 @@ class BeneficiaryWithIdNumbersResource(BeneficiaryResource):
     """The same rows with full ID numbers, for those who may see them (DOMAIN
     rule 4); each number shown is recorded in the audit trail."""
 
+    shows_full_id_numbers = True
+
     class Meta:
         name = _("Beneficiaries with full ID numbers (each export is recorded)")
 

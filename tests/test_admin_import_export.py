@@ -19,7 +19,7 @@ from beneficiaries.models import Beneficiary, Unit
 from beneficiaries.resources import BeneficiaryResource, BeneficiaryWithIdNumbersResource, UnitResource
 from tests.conftest import member, synthetic_id
 from tests.test_admin_pages import staff
-from unionfunds.models import AuditEvent, Federation, Role
+from unionfunds.models import AuditEvent, ExportRecord, Federation, Role
 from unionfunds.resources import FederationResource
 
 FEDERATIONS = "/admin/unionfunds/federation/"
@@ -285,6 +285,7 @@ def test_masked_is_the_default_even_for_a_clerk(client, worker, clerk_alice):
     assert idnumber.mask(worker.id_number) in content
     assert worker.id_number not in content
     assert not AuditEvent.objects.filter(action="beneficiary.id_number_shown").exists()
+    assert ExportRecord.objects.get().full_id_numbers is False
 
 
 @pytest.mark.django_db
@@ -297,6 +298,14 @@ def test_a_clerk_may_export_full_id_numbers_and_each_one_shown_is_recorded(
     assert neighbours_worker.id_number not in content
     shown = AuditEvent.objects.get(action="beneficiary.id_number_shown")
     assert (shown.object_id, shown.user) == (worker.pk, clerk_alice)
+    logged = ExportRecord.objects.get()
+    assert (logged.user, logged.what, logged.format, logged.row_count, logged.full_id_numbers) == (
+        clerk_alice,
+        "admin.beneficiary",
+        "csv",
+        1,
+        True,
+    )
 
 
 @pytest.mark.django_db

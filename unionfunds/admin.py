@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from unionfunds import services
 from unionfunds.admin_scoping import ScopedAdmin, ScopedImportExportAdmin
-from unionfunds.models import AuditEvent, Federation, Membership, Role
+from unionfunds.models import AuditEvent, ExportRecord, Federation, Job, Membership, Role
 from unionfunds.resources import FederationResource
 
 
@@ -57,3 +57,35 @@ class AuditEventAdmin(ScopedAdmin):
         "changes",
         "reason",
     ]
+
+
+@admin.register(ExportRecord)
+class ExportRecordAdmin(ScopedAdmin):
+    list_display = ["at", "user", "what", "format", "row_count", "full_id_numbers", "federation"]
+    list_filter = ["what", "format", "full_id_numbers"]
+    search_fields = ["user__username", "what"]
+    list_select_related = ["user", "federation"]
+    date_hierarchy = "at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+
+@admin.register(Job)
+class JobAdmin(ScopedAdmin):
+    """Imports and long exports, for IT to see what is stuck or failed; the
+    rows and files themselves stay with the person who started the job."""
+
+    list_display = ["created_at", "kind", "title", "state", "created_by", "federation", "progress_done"]
+    list_filter = ["kind", "state"]
+    search_fields = ["title", "created_by__username"]
+    list_select_related = ["created_by", "federation"]
+    fields = ["kind", "state", "title", "created_by", "federation", "created_at", "finished_at", "message"]
+
+    def get_queryset(self, request):
+        return admin.ModelAdmin.get_queryset(self, request).filter(
+            federation__in=Federation.objects.visible_to(request.user)
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields

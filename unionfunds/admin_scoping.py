@@ -187,6 +187,22 @@ class ScopedImportExportAdmin(ImportExportMixin, ScopedAdmin):
     def get_resource_kwargs(self, request, *args, **kwargs):
         return {"user": request.user}
 
+    def get_export_data(self, file_format, request, queryset, **kwargs):
+        # The same export log as the pages and the API: who, what, how many rows.
+        from allocations import exports
+
+        chosen = self.choose_export_resource_class(kwargs.get("export_form"), request)
+        data = super().get_export_data(file_format, request, queryset, **kwargs)
+        exports.record(
+            user=request.user,
+            what=f"admin.{self.model._meta.model_name}",
+            format=file_format.get_extension(),
+            query=request.GET,
+            rows=queryset.count(),
+            full_ids=getattr(chosen, "shows_full_id_numbers", False),
+        )
+        return data
+
     def process_result(self, result, request):
         # The confirmed import found refused rows (the data changed since the
         # preview) and rolled everything back: show them, not "Import finished".
