@@ -7,9 +7,12 @@ Signs in through the login form as the demo accounts (password demo-2026, or
 UNIONFUNDS_DEMO_PASSWORD), chooses the language with the `django_language` cookie,
 and photographs: home, the three entry forms (the federation search and the
 ID-number check in use), the approval queue, an entry page, the roll-up, a
-drill-down, the rows behind a figure and the admin index. Needs Debian's
-chromium and chromium-driver (scripts/ensure-chromium) and selenium. Saves nothing
-into the database: the forms are filled in but never submitted.
+drill-down, the rows behind a figure, the lists with their export links, the
+disbursement-list import and its preview of the demo list, and the admin index.
+Needs Debian's chromium and chromium-driver (scripts/ensure-chromium) and
+selenium. Moves no money: the entry forms are filled in but never submitted; the
+import preview leaves a checked, unconfirmed job behind (the worker started by
+`make run` must be running for it).
 """
 
 import argparse
@@ -27,7 +30,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("UNIONFUNDS_CHROMIUM", "/usr/bin/chromium")
@@ -37,6 +40,7 @@ WIDTH, HEIGHT = 1280, 900
 LANGUAGES = ("zh-hans", "en")
 # A synthetic resident ID number (西宁市城中区, born 1985-03-08): passes the checksum, belongs to nobody.
 SAMPLE_ID_BODY = "63010319850308123"
+DEMO_LIST = ROOT / "fixtures" / "demo-list-shandong-1000.xlsx"
 
 
 def check_character(body: str) -> str:
@@ -118,6 +122,22 @@ def pages(camera: Camera) -> list[tuple[str, str, Callable[[], None]]]:
         drill_down()
         camera.follow("table.rollup tfoot td.num a[href*='/disbursed/']")
 
+    def import_form() -> None:
+        camera.visit("/disbursements/import/")
+        Select(driver.find_element(By.CSS_SELECTOR, "#id_fund")).select_by_index(1)
+        Select(driver.find_element(By.CSS_SELECTOR, "#id_assistance_type")).select_by_value("pandemic_subsidy")
+        driver.find_element(By.CSS_SELECTOR, "#id_sheet").send_keys(str(DEMO_LIST))
+
+    def import_preview() -> None:
+        import_form()
+        driver.execute_script("window.unionfundsLeaving = true;")
+        driver.find_element(By.CSS_SELECTOR, "form.entry button[type=submit]").click()
+        # The worker checks the list; the page refreshes itself until the preview is there.
+        WebDriverWait(driver, 120, ignored_exceptions=(WebDriverException,)).until(
+            EC.presence_of_element_located((By.CSS_SELECTOR, "table.problems, .errors")), message="no preview"
+        )
+        camera.loaded()
+
     return [
         ("home", "clerk", lambda: camera.visit("/")),
         ("contribution", "clerk", lambda: camera.visit("/entries/new/contribution/")),
@@ -128,6 +148,10 @@ def pages(camera: Camera) -> list[tuple[str, str, Callable[[], None]]]:
         ("rollup", "auditor", lambda: camera.visit("/rollup/")),
         ("drilldown", "auditor", drill_down),
         ("rows", "auditor", rows_behind),
+        ("disbursements", "auditor", lambda: camera.visit("/disbursements/?fiscal_year=2022")),
+        ("beneficiaries", "county-clerk", lambda: camera.visit("/beneficiaries/")),
+        ("import", "shandong-clerk", import_form),
+        ("import-preview", "shandong-clerk", import_preview),
         ("admin", "admin", lambda: camera.visit("/admin/")),
     ]
 
