@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
 from allocations.views import approvals, entries, imports, lists, rollup
+from allocations.views.funds import fund_detail
 
 urlpatterns = [
     path("rollup/", rollup.rollup_page, name="rollup_home"),
@@ -13,6 +14,7 @@ urlpatterns = [
     path("entries/<slug:kind>/<int:pk>/", entries.entry_detail, name="entry"),
     path("entries/<slug:kind>/<int:pk>/decide/", entries.entry_decide, name="entry_decide"),
     path("approvals/", approvals.approval_queue, name="approvals"),
+    path("funds/<int:pk>/", fund_detail, name="fund"),
     re_path(r"^(?P<kind>funds|contributions|allocations|disbursements|beneficiaries)/$", lists.entry_list, name="list"),
     re_path(
         r"^(?P<kind>funds|contributions|allocations|disbursements|beneficiaries)/export\.(?P<extension>xlsx|csv)$",
@@ -28,6 +30,7 @@ urlpatterns = [
     path("jobs/<int:pk>/confirm/", imports.job_confirm, name="job_confirm"),
     path("jobs/<int:pk>/download/", imports.job_download, name="job_download"),
     path("approvals/decide/", approvals.approval_decide, name="approvals_decide"),
+    path("approvals/decide-list/", approvals.approval_decide_list, name="approvals_decide_list"),
     path("federations/search/", entries.federation_search, name="federation_search"),
     path("beneficiaries/check/", entries.id_number_check, name="id_number_check"),
 ]

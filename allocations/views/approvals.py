@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from allocations import services
+from allocations import bulk, services
 from allocations.models import Allocation, Contribution, Disbursement, Status
 from allocations.views.entries import KINDS
 from unionfunds.models import Role
@@ -53,7 +53,41 @@ def approval_queue(request):
                 **summary,
             }
         )
-    return render(request, "allocations/approvals.html", {"sections": sections, "limit": QUEUE_LENGTH})
+    lists = (
+        pending_for(request.user, Disbursement)
+        .exclude(batch="")
+        .values("fund_id", "fund__name", "fund__federation__name", "batch", "created_by_id", "created_by__username")
+        .annotate(count=Count("pk"), total=money_sum("amount"))
+        .filter(count__gt=1)
+        .order_by("fund__federation__name", "batch")
+    )
+    return render(request, "allocations/approvals.html", {"sections": sections, "limit": QUEUE_LENGTH, "lists": lists})
+
+
+@login_required
+@require_POST
+def approval_decide_list(request):
+    """Approve a whole disbursement list (one clerk's batch from one fund) at
+    once: all of it or, if one entry is refused, none of it."""
+    try:
+        fund, created_by = int(request.POST.get("fund", "")), int(request.POST.get("created_by", ""))
+    except ValueError:
+        raise PermissionDenied from None
+    entries = list(
+        pending_for(request.user, Disbursement)
+        .filter(fund_id=fund, created_by_id=created_by, batch=request.POST.get("batch", ""))
+        .order_by("pk")
+    )
+    if not entries:
+        messages.warning(request, _("Nothing of that list is waiting any more."))
+        return redirect("approvals")
+    try:
+        count = bulk.movements_approve_bulk(movements=entries, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("%(count)s entries decided.") % {"count": count})
+    return redirect("approvals")
 
 
 @login_required
