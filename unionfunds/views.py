@@ -3,10 +3,11 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
 from allocations.models import Allocation, Contribution, Disbursement, Fund, Status
-from unionfunds.models import Federation
+from unionfunds.models import AuditEvent, Federation
 from unionfunds.permissions import scope_paths, sees_everything
 
 SITE_TITLE = _("Union relief funds")
+RECENT_ACTIVITY = 15
 
 
 @login_required
@@ -21,8 +22,16 @@ def home(request):
         model._meta.verbose_name_plural: model.objects.visible_to(user).filter(status=Status.PENDING).count()
         for model in (Contribution, Allocation, Disbursement)
     }
+    # content_type too: each line links to its record's page by the model's name.
+    activity = AuditEvent.objects.visible_to(user).select_related("user", "content_type")[:RECENT_ACTIVITY]
     return render(
         request,
         "home.html",
-        {"federations": tops, "funds": funds[:100], "fund_count": funds.count(), "pending": pending},
+        {
+            "federations": tops,
+            "funds": funds[:100],
+            "fund_count": funds.count(),
+            "pending": pending,
+            "activity": activity,
+        },
     )

@@ -1,5 +1,14 @@
 from django import template
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from django.template.defaultfilters import yesno
+from django.urls import reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
+
+from unionfunds.money import MoneyField, format_yuan, to_yuan
+from unionfunds.permissions import can_see
 
 register = template.Library()
 
@@ -14,6 +23,16 @@ ACTIONS = {
     "granted": _("role granted"),
     "id_number_shown": _("full ID number shown"),
 }
+
+# The page of a record, by model name: what the recent activity links to.
+RECORD_PAGES = {
+    "contribution": lambda pk: reverse("entry", args=["contribution", pk]),
+    "allocation": lambda pk: reverse("entry", args=["allocation", pk]),
+    "disbursement": lambda pk: reverse("entry", args=["disbursement", pk]),
+    "beneficiary": lambda pk: reverse("beneficiary", args=[pk]),
+    "fund": lambda pk: reverse("fund", args=[pk]),
+}
+NOTHING = "—"
 
 
 @register.filter
@@ -31,3 +50,111 @@ def action_label(action: str) -> str:
 @register.filter
 def model_name(instance) -> str:
     return instance._meta.model_name
+
+
+@register.filter
+def sees(user, federation) -> bool:
+    """Whether a link to a record of `federation` would open for this user:
+    both ends of an allocation see it, but not each other's funds."""
+    return can_see(user, federation)
+
+
+@register.filter
+def record_url(event) -> str:
+    """The page of the record an audit event is about, or "" if it has none."""
+    page = RECORD_PAGES.get(event.content_type.model)
+    return page(event.object_id) if page else ""
+
+
+@register.filter
+def field_label(event, name: str) -> str:
+    """The verbose name of a field named in an audit event's changes, in the
+    user's language; the raw name if the model no longer has that field."""
+    field = _field(_model_of(event), name)
+    return str(capfirst(field.verbose_name)) if field else name
+
+
+@register.simple_tag
+def readable_history(events) -> list[tuple[object, list[tuple[str, str, str]]]]:
+    """Each event with its changes as (label, before, after), values as a person
+    reads them: choices by their label, amounts with separators, and related
+    records by name, looked up once per model for the whole history. Fields come
+    in the model's order; a change that reads the same on both sides (an empty
+    note going from nothing to "") is left out."""
+    events = list(events)
+    names = _related_names(events)
+    rows = []
+    for event in events:
+        model = _model_of(event)
+        changes = []
+        for name, change in sorted((event.changes or {}).items(), key=lambda item: _position(model, item[0])):
+            field = _field(model, name)
+            before, after = (_shown(field, change.get(key), names) for key in ("before", "after"))
+            if before != after:
+                changes.append((field_label(event, name), before, after))
+        rows.append((event, changes))
+    return rows
+
+
+def _model_of(event) -> type[models.Model] | None:
+    # Cached by ContentType's manager: no query per event.
+    return ContentType.objects.get_for_id(event.content_type_id).model_class()
+
+
+def _field(model, name: str):
+    if model is None:
+        return None
+    try:
+        return model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+
+
+def _position(model, name: str) -> int:
+    fields = [field.name for field in model._meta.get_fields()] if model is not None else []
+    return fields.index(name) if name in fields else len(fields)
+
+
+def _points_elsewhere(field, model) -> bool:
+    """A foreign key to another model; one to the same model (a reversal's
+    `reverses`) is shown by number."""
+    return bool(field is not None and field.many_to_one and field.related_model is not model)
+
+
+def _related_names(events) -> dict[tuple[type, object], str]:
+    wanted: dict[type, set] = {}
+    for event in events:
+        model = _model_of(event)
+        for name, change in (event.changes or {}).items():
+            field = _field(model, name)
+            if _points_elsewhere(field, model):
+                values = {change.get("before"), change.get("after")} - {None, ""}
+                wanted.setdefault(field.related_model, set()).update(values)
+    names = {}
+    for related, pks in wanted.items():
+        # Their own names often need the federation (a fund's does): fetch it in the same query.
+        joined = [f.name for f in related._meta.concrete_fields if f.many_to_one and not f.null]
+        for record in related._base_manager.select_related(*joined).filter(pk__in=pks):
+            names[(related, record.pk)] = str(record)
+    return names
+
+
+def _shown(field, value, names: dict) -> str:
+    if value is None or value == "" or value == []:
+        return NOTHING
+    if field is None:
+        return str(value)
+    if isinstance(value, list):
+        return "、".join(str(item) for item in value)
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if field.many_to_one:
+        return names.get((field.related_model, value), f"#{value}")
+    if isinstance(field, models.BooleanField):
+        return yesno(value)
+    if isinstance(field, MoneyField):
+        try:
+            return format_yuan(to_yuan(value))
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
