@@ -213,8 +213,9 @@ class FundFilter(filters.FilterSet):
 
 class MovementFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=Status.choices)
-    date_from = filters.DateFilter(field_name="date", lookup_expr="gte")
-    date_to = filters.DateFilter(field_name="date", lookup_expr="lte")
+    # Labelled as on the list pages: they also word the filters above an exported sheet.
+    date_from = filters.DateFilter(field_name="date", lookup_expr="gte", label=_("From"))
+    date_to = filters.DateFilter(field_name="date", lookup_expr="lte", label=_("To"))
 
 
 class ContributionFilter(MovementFilter):
@@ -294,6 +295,7 @@ class FundViewSet(ListRetrieveCreateViewSet):
     """Special funds, each owned by one federation, with a purpose and a fiscal year."""
 
     model = Fund
+    export = "funds"
     serializer_class = FundSerializer
     filterset_class = FundFilter
     ordering_fields = ["id", "fiscal_year", "name"]
@@ -345,6 +347,7 @@ class ContributionViewSet(MovementViewSet):
     """Money entering a fund from outside the tree of allocations."""
 
     model = Contribution
+    export = "contributions"
     serializer_class = ContributionSerializer
     filterset_class = ContributionFilter
 
@@ -367,6 +370,7 @@ class AllocationViewSet(MovementViewSet):
     """Money sent from one federation's fund to another's, often in numbered batches."""
 
     model = Allocation
+    export = "allocations"
     serializer_class = AllocationSerializer
     filterset_class = AllocationFilter
 
@@ -390,6 +394,7 @@ class DisbursementViewSet(MovementViewSet):
     """Money paid out to a named worker or a unit. Cursor-paginated: no count, any depth."""
 
     model = Disbursement
+    export = "disbursements"
     serializer_class = DisbursementSerializer
     filterset_class = DisbursementFilter
     pagination_class = CursorPagination

@@ -1,16 +1,23 @@
 """`rollups/<federation id>/` (API.md, Roll-up body): the same figures as the
-roll-up page, from the same `allocations.rollups.rollup`."""
+roll-up page, from the same `allocations.rollups.rollup`; `?format=csv|xlsx`
+answers with the page's sheet of them."""
 
+from django.http import HttpResponseBase
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from allocations import rollups
+from allocations import exports, rollups
+from allocations.forms import RollupFilterForm
 from allocations.models import AssistanceType, Purpose, Source
+from allocations.views.rollup import rollup_sheet
+from unionfunds import downloads
 from unionfunds.api.base import MoneyField
+from unionfunds.api.spreadsheets import SpreadsheetMixin, filters_of
 from unionfunds.models import Federation, Level
 
 SOURCES = ["allocation", *Source.values]
@@ -83,7 +90,10 @@ def figures_body(figures: rollups.Figures) -> dict:
     }
 
 
-class RollupView(APIView):
+class RollupView(SpreadsheetMixin, APIView):
+    def offers_spreadsheets(self) -> bool:
+        return True  # its one operation is the roll-up itself
+
     @extend_schema(
         summary="The roll-up of a federation's subtree: total, own funds, each child",
         parameters=[RollupFiltersSerializer],
@@ -94,6 +104,9 @@ class RollupView(APIView):
         query = RollupFiltersSerializer(data={k: v for k, v in request.query_params.items() if v != ""})
         query.is_valid(raise_exception=True)
         result = rollups.rollup(federation, rollups.Filters(**query.validated_data))
+        extension = self.spreadsheet_format()
+        if extension:
+            return self.spreadsheet(federation, result, extension)
         body = {
             "federation": federation,
             "total": figures_body(result.total),
@@ -101,3 +114,23 @@ class RollupView(APIView):
             "children": [{"federation": child, **figures_body(figures)} for child, figures in result.children],
         }
         return Response(RollupSerializer(body).data)
+
+    def spreadsheet(self, federation: Federation, result: rollups.Rollup, extension: str) -> HttpResponseBase:
+        """The roll-up page's sheet; the form only words the filters above the table."""
+        request = self.request
+        sheet = rollup_sheet(result, RollupFilterForm(request.query_params), request.user)
+        query = filters_of(request)
+
+        def finished():
+            exports.record(
+                user=request.user,
+                what="rollup",
+                format=extension,
+                query=query,
+                rows=len(result.children) + 1,
+                full_ids=False,
+                federation=federation,
+            )
+
+        filename = f"rollup-{federation.code}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
+        return downloads.sheet_response(sheet, extension, filename, finished=finished)

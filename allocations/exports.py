@@ -14,13 +14,15 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django_filters.filterset import filterset_factory
 
 from allocations.filters import AllocationFilter, ContributionFilter, DisbursementFilter, FundFilter
-from allocations.models import Allocation, Contribution, Disbursement, Fund, Status
+from allocations.models import Allocation, Contribution, Disbursement, Fund, Movement, Status
 from beneficiaries.filters import BeneficiaryFilter
-from beneficiaries.models import Beneficiary
+from beneficiaries.models import Beneficiary, Unit
 from beneficiaries.services import may_see_id_number
 from unionfunds import spreadsheets
 from unionfunds.models import ExportRecord, Federation
@@ -219,6 +221,37 @@ def mask_phone(phone: str) -> str:
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 11 else ("*" * len(phone) if phone else "")
 
 
+def _field_header(model: type, name: str) -> str:
+    return str(capfirst(model._meta.get_field(name).verbose_name))
+
+
+def _federation_columns() -> list[Column]:
+    return [
+        Column(_("No."), INTEGER, 9),
+        Column(_field_header(Federation, "code"), TEXT, 14),
+        Column(_field_header(Federation, "name"), TEXT, 28),
+        Column(_field_header(Federation, "level"), TEXT, 10),
+        Column(_field_header(Federation, "parent"), TEXT, 28),
+    ]
+
+
+def _federation_row(f: Federation, full_ids: Callable) -> list:
+    return [f.pk, f.code, f.name, f.get_level_display(), f.parent.name if f.parent_id else ""]
+
+
+def _unit_columns() -> list[Column]:
+    return [
+        Column(_("No."), INTEGER, 9),
+        Column(_field_header(Unit, "name"), TEXT, 28),
+        Column(_field_header(Unit, "kind"), TEXT, 10),
+        Column(_("Federation"), TEXT, 24),
+    ]
+
+
+def _unit_row(u: Unit, full_ids: Callable) -> list:
+    return [u.pk, u.name, u.get_kind_display(), u.federation.name]
+
+
 EXPORTS = {
     "disbursements": ListExport(
         "disbursements",
@@ -234,7 +267,7 @@ EXPORTS = {
         lambda: _("Allocations"),
         Allocation,
         AllocationFilter,
-        ("from_fund__federation", "to_federation", "to_fund", "created_by", "decided_by"),
+        ("from_fund__federation", "to_federation", "to_fund__federation", "created_by", "decided_by"),
         _allocation_columns,
         _allocation_row,
     ),
@@ -267,6 +300,28 @@ EXPORTS = {
         _beneficiary_row,
         ordering=("pk",),
         prefetch=("categories",),
+    ),
+    # Only the API lists these two; the page-style filters serve a caller that
+    # passes no queryset of its own.
+    "federations": ListExport(
+        "federations",
+        lambda: _("Federations"),
+        Federation,
+        filterset_factory(Federation, fields=["code", "level"]),
+        ("parent",),
+        _federation_columns,
+        _federation_row,
+        ordering=("path",),
+    ),
+    "units": ListExport(
+        "units",
+        lambda: _("Units"),
+        Unit,
+        filterset_factory(Unit, fields=["kind"]),
+        ("federation",),
+        _unit_columns,
+        _unit_row,
+        ordering=("federation__path", "pk"),
     ),
 }
 
@@ -308,13 +363,13 @@ def build_sheet(
     columns = spec.columns()
     allowed = (lambda person: may_see_id_number(user, person)) if full_ids else (lambda person: False)
     chunk = CHUNK if not spec.prefetch else CHUNK // 4
-    records = counter.count(queryset.iterator(chunk_size=chunk), signed if spec.model is not Fund else None)
+    records = counter.count(queryset.iterator(chunk_size=chunk), signed if issubclass(spec.model, Movement) else None)
     rows = (spec.row(record, allowed) for record in records)
 
     def totals() -> list:
         cells: list = [""] * len(columns)
         cells[1 if columns[0].kind == INTEGER else 0] = f"{_('Rows')}: {counter.rows:,}"
-        if spec.model is not Fund and spec.model is not Beneficiary:
+        if issubclass(spec.model, Movement):
             amount_index = next(i for i, c in enumerate(columns) if c.kind == MONEY)
             cells[amount_index] = counter.approved
             cells[amount_index - 1] = str(APPROVED_TOTAL)

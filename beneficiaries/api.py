@@ -103,6 +103,7 @@ class BeneficiaryViewSet(ListRetrieveCreateViewSet):
     """Workers paid by real name; ID numbers masked unless you may see them, and every full showing recorded."""
 
     model = Beneficiary
+    export = "beneficiaries"
     serializer_class = BeneficiarySerializer
     filterset_class = BeneficiaryFilter
     ordering_fields = ["id", "name"]
@@ -111,6 +112,8 @@ class BeneficiaryViewSet(ListRetrieveCreateViewSet):
         return queryset.select_related("federation").prefetch_related("categories")
 
     def list(self, request):
+        if self.spreadsheet_asked():
+            return self.list_spreadsheet(request)
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(self.shown(page))
 
@@ -145,6 +148,7 @@ class UnitViewSet(ListRetrieveCreateViewSet):
     """Recipients that are not persons: hospitals, enterprises, agencies."""
 
     model = Unit
+    export = "units"
     serializer_class = UnitSerializer
     filterset_class = UnitFilter
     ordering_fields = ["id", "name"]

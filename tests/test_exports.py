@@ -173,3 +173,23 @@ def test_the_beneficiary_list_masks_numbers_and_finds_a_whole_one(client, alice,
     assert "张三" not in client.get(f"/beneficiaries/?q={worker.id_number[:10]}").content.decode()
     other = synthetic_id(99)
     assert "张三" not in client.get(f"/beneficiaries/?q={other}").content.decode()
+
+
+def test_a_list_longer_than_a_sheet_goes_on_in_a_second_sheet(monkeypatch):
+    from unionfunds import spreadsheets
+
+    monkeypatch.setattr(spreadsheets, "MAX_SHEET_ROWS", 10)
+    sheet = spreadsheets.Sheet(
+        title="发放记录",
+        columns=[spreadsheets.Column("编号", spreadsheets.INTEGER), spreadsheets.Column("金额", spreadsheets.MONEY)],
+        rows=([n, n] for n in range(1, 21)),
+        preamble=[("列表", "发放记录")],
+        totals=["合计", 210],
+    )
+    book = openpyxl.load_workbook(spreadsheets.xlsx_file(sheet))
+    first, second, third = (list(ws.iter_rows(values_only=True)) for ws in book.worksheets)
+    assert book.sheetnames == ["发放记录", "发放记录 (2)", "发放记录 (3)"]
+    assert first[2] == ("编号", "金额") and second[0] == third[0] == ("编号", "金额")
+    numbers = [row[0] for rows in (first[3:], second[1:], third[1:]) for row in rows if isinstance(row[0], int)]
+    assert numbers == list(range(1, 21))
+    assert third[-1] == ("合计", 210)

@@ -1,7 +1,7 @@
 """`/api/v1/`: every resource of API.md, the token endpoint, the schema and its docs.
 
-The `?format=csv|xlsx` exports of lists come with the spreadsheet issue; they
-register here like the resources below.
+The `?format=csv|xlsx` spreadsheets need no routes of their own: the lists and
+the roll-up answer them (`unionfunds.api.spreadsheets`).
 """
 
 from django.urls import path, re_path

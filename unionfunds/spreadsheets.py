@@ -19,6 +19,7 @@ import xlsxwriter
 from django.utils.translation import gettext as _
 
 TEXT, MONEY, INTEGER, DATE = "text", "money", "integer", "date"
+MAX_SHEET_ROWS = 1_048_576  # Excel's limit
 # OWASP: a cell that starts with one of these may be read as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
 
@@ -92,8 +93,13 @@ def xlsx_file(sheet: Sheet, output=None):
         TEXT: None,
     }
     total_formats = {kind: book.add_format({**spec, "bold": True, "top": 1}) for kind, spec in _TOTAL_SPECS.items()}
-    for index, column in enumerate(sheet.columns):
-        worksheet.set_column(index, index, column.width)
+
+    def table_head(worksheet, row_number: int) -> int:
+        for index, column in enumerate(sheet.columns):
+            worksheet.set_column(index, index, column.width)
+            worksheet.write_string(row_number, index, safe_text(column.header), header)
+        return row_number + 1
+
     row_number = 0
     for label, value in sheet.preamble:
         worksheet.write_string(row_number, 0, safe_text(label), bold)
@@ -101,10 +107,14 @@ def xlsx_file(sheet: Sheet, output=None):
         row_number += 1
     if sheet.preamble:
         row_number += 1
-    for index, column in enumerate(sheet.columns):
-        worksheet.write_string(row_number, index, safe_text(column.header), header)
-    row_number += 1
+    row_number = table_head(worksheet, row_number)
+    pages = 1
     for row in sheet.rows:
+        if row_number >= MAX_SHEET_ROWS - 1:  # keep a row free for the totals
+            # A sheet holds 1,048,576 rows; longer lists go on in a second sheet.
+            pages += 1
+            worksheet = book.add_worksheet(f"{sheet.title[:24]} ({pages})")
+            row_number = table_head(worksheet, 0)
         _write_row(worksheet, row_number, sheet.columns, row, formats)
         row_number += 1
     totals = sheet.totals_row()
@@ -160,7 +170,7 @@ def _csv_cells(columns: list[Column], values: list) -> list[str]:
     return cells
 
 
-def describe_filters(form) -> str:
+def describe_filters(form, skip: tuple[str, ...] = ()) -> str:
     """The filters a bound form (or a FilterSet's form) was given, in words, for
     the line above an exported table."""
     if not form.is_bound or not form.is_valid():
@@ -168,7 +178,7 @@ def describe_filters(form) -> str:
     parts = []
     for name, form_field in form.fields.items():
         value = form.cleaned_data.get(name)
-        if value in (None, "", [], ()) or name == "unit":
+        if value in (None, "", [], ()) or name in skip:
             continue
         choices = dict(getattr(form_field, "choices", ()) or ())
         shown = choices.get(value, value)

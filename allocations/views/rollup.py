@@ -168,7 +168,7 @@ def rollup_sheet(result: rollups.Rollup, form: RollupFilterForm, user) -> spread
         columns=columns,
         preamble=[
             (str(_("Federation")), result.federation.name),
-            (str(_("Filters")), spreadsheets.describe_filters(form)),
+            (str(_("Filters")), spreadsheets.describe_filters(form, skip=("unit",))),  # the amount unit is not a filter
             (str(_("Exported at")), f"{timezone.localtime():%Y-%m-%d %H:%M}"),
             (str(_("Exported by")), user.get_username()),
             (str(_("Explanation")), str(ROLLUP_NOTE)),

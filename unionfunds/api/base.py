@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from allocations.services import INVALID_AMOUNT
 from unionfunds.api import idempotency
 from unionfunds.api.errors import NOT_FOUND, NotFoundInBody
+from unionfunds.api.spreadsheets import ListSpreadsheetMixin
 from unionfunds.models import Federation
 from unionfunds.money import CENT, MAX_DIGITS
 
@@ -258,5 +259,6 @@ class NotFoundView(APIView):
         raise exceptions.NotFound(NOT_FOUND, "not_found")
 
 
-class ListRetrieveCreateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
-    """List and read; `create` is written per resource, calling its service."""
+class ListRetrieveCreateViewSet(ListSpreadsheetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """List (also as a spreadsheet: `export` names its sheet) and read; `create`
+    is written per resource, calling its service."""

@@ -47,6 +47,7 @@ class FederationViewSet(ListRetrieveCreateViewSet):
     """The federation tree, as far down from your own federation as it goes."""
 
     model = Federation
+    export = "federations"
     serializer_class = FederationSerializer
     filterset_class = FederationFilter
     ordering_fields = ["id", "code", "name", "depth"]

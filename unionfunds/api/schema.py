@@ -6,7 +6,7 @@ from drf_spectacular import openapi
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from unionfunds.api import idempotency
+from unionfunds.api import idempotency, spreadsheets
 
 
 class ErrorItemSerializer(serializers.Serializer):
@@ -60,7 +60,12 @@ class AutoSchema(openapi.AutoSchema):
         parameters = [*super().get_override_parameters(), ACCEPT_LANGUAGE]
         if self.method == "POST" and getattr(self.view, "idempotent_posts", False):
             parameters.append(IDEMPOTENCY_KEY)
+        if self.offers_spreadsheets():
+            parameters += self.view.spreadsheet_parameters
         return parameters
+
+    def offers_spreadsheets(self) -> bool:
+        return isinstance(self.view, spreadsheets.SpreadsheetMixin) and self.view.offers_spreadsheets()
 
     def get_operation(self, *args, **kwargs):
         operation = super().get_operation(*args, **kwargs)
@@ -77,4 +82,14 @@ class AutoSchema(openapi.AutoSchema):
                 responses[code] = self._get_response_for_code(
                     OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code]), code, direction=direction
                 )
+        if self.offers_spreadsheets():
+            for code, response in responses.items():
+                content = response.get("content", {})
+                for media_type, schema in spreadsheets.RESPONSE_SCHEMAS.items():
+                    # The renderers' media types came with the body's schema; a
+                    # spreadsheet is a file, and errors are always JSON.
+                    if media_type in content and code.startswith("2"):
+                        content[media_type] = {"schema": dict(schema)}
+                    else:
+                        content.pop(media_type, None)
         return responses

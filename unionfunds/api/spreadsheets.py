@@ -1,0 +1,184 @@
+"""`?format=csv` and `?format=xlsx`: every list of the API, and the roll-up, as a
+spreadsheet (API.md, Spreadsheets).
+
+The sheets are the ones the pages export (`allocations.exports`, the roll-up
+page's `rollup_sheet`), filled with what the API's own filters select: every
+matching row, not one page. DRF reads `?format=` (and `Accept:`) as a choice of
+renderer, so the two formats are renderers; the view then answers with the file
+itself, streamed, instead of data for a renderer to turn into bytes.
+"""
+
+from django import forms
+from django.db.models import QuerySet
+from django.http import HttpResponseBase, QueryDict
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import exceptions, renderers, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from allocations import exports
+from unionfunds import downloads
+
+FULL_IDS = "full_ids"
+# Paging says which rows to show, not which rows match: a spreadsheet has them all.
+NOT_FILTERS = ("page", "page_size", "cursor", "format", FULL_IDS)
+
+
+class SpreadsheetRenderer(renderers.BaseRenderer):
+    """Chosen by `?format=` or `Accept:`; the view answers with the file itself."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        raise NotImplementedError("A spreadsheet is written by its view, never rendered from data.")
+
+
+class CSVRenderer(SpreadsheetRenderer):
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+
+class XLSXRenderer(SpreadsheetRenderer):
+    media_type = downloads.XLSX
+    format = "xlsx"
+    charset = None
+    render_style = "binary"
+
+
+# What the schema says of them (unionfunds.api.schema).
+RESPONSE_SCHEMAS = {
+    CSVRenderer.media_type: {"type": "string", "description": "UTF-8 with a byte-order mark."},
+    XLSXRenderer.media_type: {"type": "string", "format": "binary"},
+}
+FORMAT_PARAMETER = OpenApiParameter(
+    "format",
+    str,
+    OpenApiParameter.QUERY,
+    enum=["json", CSVRenderer.format, XLSXRenderer.format],
+    description=gettext_lazy(
+        "json (the default), or a spreadsheet with the same filters: every matching row, not one page; "
+        "Chinese headers, amounts as numbers. Accept: text/csv works too."
+    ),
+)
+FULL_IDS_PARAMETER = OpenApiParameter(
+    FULL_IDS,
+    bool,
+    OpenApiParameter.QUERY,
+    description=gettext_lazy(
+        "With format=csv or xlsx: ID numbers and phones in full where your role allows it (masked elsewhere); "
+        "the export log records that you asked."
+    ),
+)
+
+
+class SpreadsheetMixin:
+    """Offers csv and xlsx beside JSON to the actions in `spreadsheet_actions`."""
+
+    spreadsheet_actions: tuple[str, ...] = ()
+    spreadsheet_parameters: tuple[OpenApiParameter, ...] = (FORMAT_PARAMETER,)
+
+    def offers_spreadsheets(self) -> bool:
+        action = getattr(self, "action", None)
+        # A method the route does not have (no action) answers 405 whatever its
+        # `?format=`, not 404 for a format its renderers do not know.
+        return action is None or action in self.spreadsheet_actions
+
+    def get_renderers(self):
+        renderers = super().get_renderers()
+        if self.offers_spreadsheets():
+            renderers += [CSVRenderer(), XLSXRenderer()]
+        return renderers
+
+    def spreadsheet_format(self) -> str | None:
+        """The spreadsheet's extension, csv or xlsx; None when JSON was asked for."""
+        renderer = getattr(self.request, "accepted_renderer", None)
+        return renderer.format if isinstance(renderer, SpreadsheetRenderer) else None
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if isinstance(response, Response) and isinstance(
+            getattr(request, "accepted_renderer", None), SpreadsheetRenderer
+        ):
+            # Not the file: an error, in the API's one JSON error shape.
+            json = self.get_renderers()[0]
+            request.accepted_renderer, request.accepted_media_type = json, json.media_type
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.offers_spreadsheets():
+            patch_vary_headers(response, ["Accept"])
+        return response
+
+
+class ListSpreadsheetMixin(SpreadsheetMixin):
+    """`?format=csv|xlsx` on a list: the rows the list's filters and ordering
+    select, all of them, as the sheet `export` of `allocations.exports`."""
+
+    export: str = ""
+    spreadsheet_actions = ("list",)
+    spreadsheet_parameters = (FORMAT_PARAMETER, FULL_IDS_PARAMETER)
+
+    def offers_spreadsheets(self) -> bool:
+        return bool(self.export) and super().offers_spreadsheets()
+
+    def list(self, request, *args, **kwargs):
+        if self.spreadsheet_asked():
+            return self.list_spreadsheet(request)
+        return super().list(request, *args, **kwargs)
+
+    def spreadsheet_asked(self) -> bool:
+        full_ids_asked(self.request)  # a wrong value is refused on a JSON list too: the schema shows it there
+        return self.spreadsheet_format() is not None
+
+    def list_spreadsheet(self, request: Request) -> HttpResponseBase:
+        extension = self.spreadsheet_format()
+        full_ids = full_ids_asked(request)
+        spec = exports.EXPORTS[self.export]
+        queryset = self.filter_queryset(self.get_queryset()).select_related(*spec.related)
+        if spec.prefetch:
+            queryset = queryset.prefetch_related(*spec.prefetch)
+        if not queryset.query.order_by:  # no `?ordering=`: the order of the pages' sheets
+            queryset = queryset.order_by(*spec.ordering)
+        counter = exports.Counter()
+        sheet = exports.build_sheet(
+            self.export,
+            request.user,
+            request.query_params,
+            full_ids=full_ids,
+            counter=counter,
+            queryset=queryset,
+            form=self.filter_form(queryset),
+        )
+        query = filters_of(request)
+
+        def finished():
+            exports.record(
+                user=request.user, what=self.export, format=extension, query=query, rows=counter.rows, full_ids=full_ids
+            )
+
+        filename = f"{self.export}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
+        return downloads.sheet_response(sheet, extension, filename, finished=finished)
+
+    def filter_form(self, queryset: QuerySet) -> forms.Form | None:
+        """The list filters' form, for the filters line above the table."""
+        filterset_class = getattr(self, "filterset_class", None)
+        if filterset_class is None:
+            return None
+        return filterset_class(self.request.query_params, queryset=queryset, request=self.request).form
+
+
+def full_ids_asked(request: Request) -> bool:
+    value = request.query_params.get(FULL_IDS, "")
+    if value == "":
+        return False
+    try:
+        return serializers.BooleanField().to_internal_value(value)
+    except exceptions.ValidationError as error:
+        raise exceptions.ValidationError({FULL_IDS: error.detail}) from None
+
+
+def filters_of(request: Request) -> QueryDict:
+    """The query string as the export log keeps it: the filters and the ordering."""
+    query = request.query_params.copy()
+    for key in NOT_FILTERS:
+        query.pop(key, None)
+    return query
