@@ -62,10 +62,28 @@ def _user(user) -> str:
     return user.get_username() if user else ""
 
 
+def _entry_columns() -> list[Column]:
+    return [Column(_("No."), INTEGER, 9), Column(_("Date"), DATE, 12)]
+
+
+def _decision_columns() -> list[Column]:
+    """What every money entry ends with: where it stands and who did what."""
+    return [
+        Column(_("Status"), TEXT, 9),
+        Column(_("Reverses No."), INTEGER, 9),
+        Column(_("Entered by"), TEXT, 12),
+        Column(_("Decided by"), TEXT, 12),
+        Column(_("Note"), TEXT, 24),
+    ]
+
+
+def _decision_cells(entry) -> list:
+    return [entry.get_status_display(), entry.reverses_id, _user(entry.created_by), _user(entry.decided_by), entry.note]
+
+
 def _disbursement_columns() -> list[Column]:
     return [
-        Column(_("No."), INTEGER, 9),
-        Column(_("Date"), DATE, 12),
+        *_entry_columns(),
         Column(_("Federation"), TEXT, 24),
         Column(_("Fund"), TEXT, 24),
         Column(_("Recipient"), TEXT, 14),
@@ -73,11 +91,7 @@ def _disbursement_columns() -> list[Column]:
         Column(_("Assistance type"), TEXT, 14),
         Column(_("Amount (yuan)"), MONEY, 14),
         Column(_("Batch"), TEXT, 14),
-        Column(_("Status"), TEXT, 9),
-        Column(_("Reverses No."), INTEGER, 9),
-        Column(_("Entered by"), TEXT, 12),
-        Column(_("Decided by"), TEXT, 12),
-        Column(_("Note"), TEXT, 24),
+        *_decision_columns(),
     ]
 
 
@@ -94,29 +108,20 @@ def _disbursement_row(d: Disbursement, full_ids: Callable) -> list:
         d.get_assistance_type_display(),
         signed(d),
         d.batch,
-        d.get_status_display(),
-        d.reverses_id,
-        _user(d.created_by),
-        _user(d.decided_by),
-        d.note,
+        *_decision_cells(d),
     ]
 
 
 def _allocation_columns() -> list[Column]:
     return [
-        Column(_("No."), INTEGER, 9),
-        Column(_("Date"), DATE, 12),
+        *_entry_columns(),
         Column(_("From federation"), TEXT, 24),
         Column(_("From fund"), TEXT, 24),
         Column(_("To federation"), TEXT, 24),
         Column(_("To fund"), TEXT, 24),
         Column(_("Amount (yuan)"), MONEY, 14),
         Column(_("Batch"), TEXT, 14),
-        Column(_("Status"), TEXT, 9),
-        Column(_("Reverses No."), INTEGER, 9),
-        Column(_("Entered by"), TEXT, 12),
-        Column(_("Decided by"), TEXT, 12),
-        Column(_("Note"), TEXT, 24),
+        *_decision_columns(),
     ]
 
 
@@ -130,28 +135,19 @@ def _allocation_row(a: Allocation, full_ids: Callable) -> list:
         a.to_fund.name if a.to_fund_id else "",
         signed(a),
         a.batch,
-        a.get_status_display(),
-        a.reverses_id,
-        _user(a.created_by),
-        _user(a.decided_by),
-        a.note,
+        *_decision_cells(a),
     ]
 
 
 def _contribution_columns() -> list[Column]:
     return [
-        Column(_("No."), INTEGER, 9),
-        Column(_("Date"), DATE, 12),
+        *_entry_columns(),
         Column(_("Federation"), TEXT, 24),
         Column(_("Fund"), TEXT, 24),
         Column(_("Source"), TEXT, 14),
         Column(_("Amount (yuan)"), MONEY, 14),
         Column(_("Reference"), TEXT, 16),
-        Column(_("Status"), TEXT, 9),
-        Column(_("Reverses No."), INTEGER, 9),
-        Column(_("Entered by"), TEXT, 12),
-        Column(_("Decided by"), TEXT, 12),
-        Column(_("Note"), TEXT, 24),
+        *_decision_columns(),
     ]
 
 
@@ -164,11 +160,7 @@ def _contribution_row(c: Contribution, full_ids: Callable) -> list:
         c.get_source_display(),
         signed(c),
         c.reference,
-        c.get_status_display(),
-        c.reverses_id,
-        _user(c.created_by),
-        _user(c.decided_by),
-        c.note,
+        *_decision_cells(c),
     ]
 
 
