@@ -36,6 +36,9 @@ INVALID_DATE = _("Enter a date like 2022-11-03.")
 TOTAL_TOO_HIGH = _("The list totals %(total)s yuan but %(fund)s has only %(available)s yuan available.")
 
 MAX_ROWS = 100_000
+# Asked once per row: Choices.values builds its list (and translates its labels) on every call.
+ASSISTANCE_TYPES = frozenset(AssistanceType.values)
+CATEGORY_CODES = frozenset(CategoryCode.values)
 CHUNK = 500  # keeps IN (...) lists under SQLite's parameter limit
 
 
@@ -283,7 +286,7 @@ def _check_row(row: ListRow, number: int, assistance_type, date, problems: list[
     except ValidationError as error:
         problem("amount", error)
     checked.assistance_type = row.assistance_type or assistance_type or ""
-    if checked.assistance_type not in AssistanceType.values:
+    if checked.assistance_type not in ASSISTANCE_TYPES:
         problem(
             "assistance_type",
             services.INVALID_CHOICE % {"value": checked.assistance_type or "—"},
@@ -294,7 +297,7 @@ def _check_row(row: ListRow, number: int, assistance_type, date, problems: list[
         problem("date", INVALID_DATE, "invalid_date")
     checked.categories = list(dict.fromkeys(row.categories or ()))
     for code in checked.categories:
-        if code not in CategoryCode.values:
+        if code not in CATEGORY_CODES:
             problem("categories", services.INVALID_CHOICE % {"value": code}, "invalid_choice")
     return checked
 

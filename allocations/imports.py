@@ -271,8 +271,7 @@ def _date(value, report) -> str:
     return text  # the list check names it as a bad date
 
 
-@functools.cache
-def _choice_labels(choices: tuple) -> dict[str, str]:
+def _choice_labels(choices) -> dict[str, str]:
     labels = {}
     for code, label in choices:
         labels[_normalise(code)] = code
@@ -284,14 +283,24 @@ def _choice_labels(choices: tuple) -> dict[str, str]:
     return labels
 
 
+@functools.cache
+def _assistance_labels() -> dict[str, str]:
+    return _choice_labels(AssistanceType.choices)
+
+
+@functools.cache
+def _category_labels() -> dict[str, str]:
+    return _choice_labels(CategoryCode.choices)
+
+
 def _assistance_type(value, report) -> str:
     text = _text(value, report)
-    return _choice_labels(tuple(AssistanceType.choices)).get(_normalise(text), text) if text else ""
+    return _assistance_labels().get(_normalise(text), text) if text else ""
 
 
 def _categories(value, report) -> list[str]:
     text = _text(value, report)
-    labels = _choice_labels(tuple(CategoryCode.choices))
+    labels = _category_labels()
     parts = [part for part in re.split(r"[,，;；、/|]+", text) if part.strip()]
     return [labels.get(_normalise(part), part.strip()) for part in parts]
 
