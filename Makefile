@@ -5,7 +5,7 @@
 #   make test-sqlite    the SQLite half
 #   make test-postgres  the PostgreSQL half (uses DATABASE_URL if it already points at PostgreSQL)
 #   make lint           ruff check, ruff format --check, manage.py check, makemigrations --check
-#   make bench          roll-up benchmark, 500k then 5M disbursements (~10 min); make bench-quick: a tenth (~2 min)
+#   make bench          roll-up and spreadsheet benchmarks at full scale (~1 h); make bench-quick: a tenth (< 10 min)
 #   make venv           create .venv and install requirements.txt (only when it changed)
 
 SHELL := /bin/bash
@@ -117,13 +117,23 @@ lint: venv
 
 # --- benchmarks ----------------------------------------------------------------
 
-# Always on a throwaway cluster (DATABASE_URL is ignored): the benchmark truncates
-# the money tables. Prints one "BENCH <name> <value> goal <op><target>" line per
-# figure and rewrites its section of docs/PERFORMANCE.md; BENCH_ARGS="--runs 7".
+# The roll-up benchmark, then the spreadsheet benchmark, each on its own throwaway
+# cluster (DATABASE_URL is ignored): they truncate the money tables. Each prints one
+# "BENCH <name> <value> goal <op><target>" line per figure and rewrites its sections
+# of docs/PERFORMANCE.md. BENCH_ARGS goes to both: --runs N, --no-doc, --strict,
+# --townships PATH. Both always run; the target fails if either run failed.
 BENCH_ARGS ?=
+BENCHES := bench/rollup_bench.py bench/spreadsheet_bench.py
+run_benches = status=0; \
+	for script in $(BENCHES); do \
+	    echo "=== $$script --scale $(1) ==="; \
+	    env -u DATABASE_URL $(WITH_POSTGRES) $(PY) $$script --scale $(1) $(BENCH_ARGS) || status=1; \
+	done; \
+	if [ $$status -ne 0 ]; then echo "make $@: a benchmark run FAILED (see above)" >&2; fi; \
+	exit $$status
 
 bench: venv
-	env -u DATABASE_URL $(WITH_POSTGRES) $(PY) bench/rollup_bench.py --scale full $(BENCH_ARGS)
+	@$(call run_benches,full)
 
 bench-quick: venv
-	env -u DATABASE_URL $(WITH_POSTGRES) $(PY) bench/rollup_bench.py --scale quick $(BENCH_ARGS)
+	@$(call run_benches,quick)

@@ -30,6 +30,7 @@ goal is missed).
 
 import argparse
 import datetime
+import itertools
 import os
 import platform
 import re
@@ -389,11 +390,20 @@ def report(run: Run, info: dict[str, str], province: Federation) -> str:
 
 DOC_HEAD = """# Performance
 
-Roll-up speed at national scale (the issue "Roll-ups ... fast at national scale",
-items 5 and 6). Everything here is written by `bench/rollup_bench.py`; run it again
-to refresh a section (`make bench`, or `make bench-quick` for a tenth of the scale).
+The figures of `make bench` (full scale) and `make bench-quick` (a tenth of the scale),
+each printed as a line `BENCH <name> <value> goal <op><target>`. Two benchmarks write
+this file, each only its own part: `bench/rollup_bench.py` the roll-ups,
+`bench/spreadsheet_bench.py` the spreadsheets. A run rewrites its part's text and the
+results of its scale (a section between HTML comment markers), and keeps every other
+section as it was. The goals are reported, not enforced.
+"""
 
-## What is measured
+ROLLUP_HEAD = """## Roll-ups
+
+Roll-up speed at national scale (the issue "Roll-ups ... fast at national scale",
+items 5 and 6), measured by `bench/rollup_bench.py`.
+
+### What is measured
 
 - The dataset: `manage.py build_national_dataset` loads the whole tree (31 provinces,
   333 city federations, 2,978 counties, 41,352 townships as the grassroots level), one
@@ -416,26 +426,74 @@ checks 11 s, balances 4 s, running totals 6 s; the database is then 2.1 GB.
 
 Goals: page at the large size over the small size ≤ 1.3; page over the raw `GROUP BY`
 ≤ 0.5; the same number of SQL queries for a province with 2 children as for one with 20.
-
-## Results
 """
+
+# A marked section: what one run of one benchmark at one scale wrote.
+MARKED = re.compile(r"<!-- bench:(?P<name>[\w-]+):begin -->\n(?P<body>.*?)<!-- bench:(?P=name):end -->\n?", re.DOTALL)
 
 
 def write_doc(scale: str, section: str) -> None:
-    sections = {}
-    if DOC.exists():
-        text = DOC.read_text(encoding="utf-8")
-        for name in SCALES:
-            match = re.search(rf"<!-- bench:{name}:begin -->\n(.*?)<!-- bench:{name}:end -->", text, re.DOTALL)
-            if match:
-                sections[name] = match.group(1)
-    sections[scale] = section
-    body = [DOC_HEAD]
-    for name in SCALES:
-        if name in sections:
-            body.append(f"\n<!-- bench:{name}:begin -->\n{sections[name]}<!-- bench:{name}:end -->\n")
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text("".join(body), encoding="utf-8")
+    write_part(DOC, head=ROLLUP_HEAD, names=list(SCALES), name=scale, section=section)
+
+
+def write_part(path: Path, *, head: str, names: list[str], name: str, section: str) -> None:
+    """Rewrite one benchmark's part of the shared document `path`.
+
+    A part is a `## ` heading and its text (`head`, which starts with that heading
+    line), then the benchmark's marked sections in the order of `names`; `section`
+    replaces section `name`, and the benchmark's other sections stay (moved into its
+    part if they stood elsewhere). The title is rewritten from DOC_HEAD. Every other
+    part, and every section not in `names` wherever it stands, is kept as it was.
+    """
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    sections: dict[str, str] = {}
+
+    def take(match: re.Match) -> str:
+        if match["name"] not in names:
+            return match[0]
+        sections[match["name"]] = match["body"]
+        return ""
+
+    text = MARKED.sub(take, text)
+    sections[name] = section
+    heading = head.split("\n", 1)[0]
+    preamble, *parts = _split_parts(text)
+    mine = head.rstrip("\n") + "\n" + "".join(_marked(n, sections[n]) for n in names if n in sections)
+    pieces, placed = [DOC_HEAD + _others(preamble)], False
+    for part in parts:
+        if part.split("\n", 1)[0] != heading:
+            pieces.append(part)
+        elif not placed:
+            pieces.append(mine + _others(part))
+            placed = True
+        elif _others(part):
+            pieces.append(_others(part))
+    if not placed:
+        pieces.append(mine)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(piece.strip("\n") + "\n" for piece in pieces), encoding="utf-8")
+
+
+def _marked(name: str, body: str) -> str:
+    return f"\n<!-- bench:{name}:begin -->\n{body}<!-- bench:{name}:end -->\n"
+
+
+def _others(text: str) -> str:
+    """The marked sections found in a piece of text that is being rewritten."""
+    return "".join(_marked(match["name"], match["body"]) for match in MARKED.finditer(text))
+
+
+def _split_parts(text: str) -> list[str]:
+    """The text before the first `## ` heading, then one piece per `## ` heading
+    (headings inside marked sections do not count)."""
+    inside = [match.span() for match in MARKED.finditer(text)]
+    starts = [
+        match.start()
+        for match in re.finditer(r"^## ", text, re.MULTILINE)
+        if not any(begin <= match.start() < end for begin, end in inside)
+    ]
+    bounds = [0, *starts, len(text)]
+    return [text[begin:end] for begin, end in itertools.pairwise(bounds)]
 
 
 def main() -> int:
