@@ -250,7 +250,7 @@ EXPORTS = {
         lambda: _("Disbursements"),
         Disbursement,
         DisbursementFilter,
-        ("fund__federation", "beneficiary", "unit", "created_by", "decided_by"),
+        ("fund__federation", "beneficiary__federation", "unit", "created_by", "decided_by"),
         _disbursement_columns,
         _disbursement_row,
     ),

@@ -301,7 +301,8 @@ def _assistance_type(value, report) -> str:
 def _categories(value, report) -> list[str]:
     text = _text(value, report)
     labels = _category_labels()
-    parts = [part for part in re.split(r"[,，;；、/|]+", text) if part.strip()]
+    # Not "/": one category is called 工伤/职业病致残.
+    parts = [part for part in re.split(r"[,，;；、|]+", text) if part.strip()]
     return [labels.get(_normalise(part), part.strip()) for part in parts]
 
 

@@ -193,3 +193,17 @@ def test_a_list_longer_than_a_sheet_goes_on_in_a_second_sheet(monkeypatch):
     numbers = [row[0] for rows in (first[3:], second[1:], third[1:]) for row in rows if isinstance(row[0], int)]
     assert numbers == list(range(1, 21))
     assert third[-1] == ("合计", 210)
+
+
+@pytest.mark.django_db
+def test_full_ids_cost_no_query_per_row(client, carol, qinghai_2022):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(carol)
+    counts = []
+    for query in ("", "?full_ids=1"):
+        with CaptureQueriesContext(connection) as captured:
+            b"".join(client.get(f"/disbursements/export.csv{query}").streaming_content)
+        counts.append(len(captured))
+    assert counts[0] == counts[1]

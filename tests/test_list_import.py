@@ -426,3 +426,11 @@ def test_a_commit_that_fails_halfway_says_why_and_leaves_nothing_written(clerk_c
     assert (Disbursement.objects.count(), Beneficiary.objects.count()) == (0, 0)
     rich_fund.refresh_from_db()
     assert rich_fund.reserved == Decimal("0.00")
+
+
+@pytest.mark.django_db
+def test_a_category_whose_name_holds_a_slash_is_one_category(clerk_client, rich_fund):
+    rows = frontline_rows(1)
+    rows[0][5] = "工伤/职业病致残、农民工"
+    job, _ = upload(clerk_client, rich_fund, xlsx_bytes(rows))
+    assert (job.problems, job.rows[0]["categories"]) == ([], ["work_injury", "migrant_worker"])
