@@ -98,7 +98,7 @@ class Figure:
     def met(self) -> bool:
         if self.op == "==":
             return self.exact[0] == self.exact[1] if self.exact else self.value == self.target
-        return self.value <= self.target
+        return self.value >= self.target if self.op == ">=" else self.value <= self.target
 
     @property
     def shown(self) -> str:
@@ -338,10 +338,10 @@ def figures(run: Run) -> list[Figure]:
     return result
 
 
-def report(run: Run, info: dict[str, str], province: Federation) -> str:
-    small, large = label(run.small), label(run.large)
+def report_head(title: str, info: dict[str, str], figures: list[Figure]) -> list[str]:
+    """The lines every bench section starts with: what ran where, and the figures."""
     lines = [
-        f"### {info['command']}: {small} then {large} disbursements",
+        f"### {title}",
         "",
         f"Run {info['date']} on {info['cpu']}, {info['nproc']} CPUs (nproc), {info['memory']} memory; "
         f"load average {info['load']} at the start; PostgreSQL {info['postgresql']}; Python {info['python']}; "
@@ -350,10 +350,16 @@ def report(run: Run, info: dict[str, str], province: Federation) -> str:
         "| figure | value | goal | met |",
         "| --- | --- | --- | --- |",
     ]
-    for figure in run.figures:
+    for figure in figures:
         lines.append(
             f"| `{figure.name}` | {figure.shown} | {figure.op}{figure.target:g} | {'yes' if figure.met else 'NO'} |"
         )
+    return lines
+
+
+def report(run: Run, info: dict[str, str], province: Federation) -> str:
+    small, large = label(run.small), label(run.large)
+    lines = report_head(f"{info['command']}: {small} then {large} disbursements", info, run.figures)
     lines += [
         "",
         "Medians of warm runs, in milliseconds (the page includes `rollup()`, the template and the chart):",

@@ -64,7 +64,7 @@ from django.db import connection  # noqa: E402
 from django.http import QueryDict  # noqa: E402
 from django.utils import translation  # noqa: E402
 from import_export import fields, resources, widgets  # noqa: E402
-from rollup_bench import DOC, label, machine, say, write_part  # noqa: E402
+from rollup_bench import DOC, Figure, label, machine, report_head, say, write_part  # noqa: E402
 
 from allocations import bulk, exports, imports  # noqa: E402
 from allocations import services as money  # noqa: E402
@@ -95,25 +95,6 @@ AREA_CODE = "710000"
 BIRTH_BASE = datetime.date(1950, 1, 1)
 BIRTH_DAYS = 18_000
 EMPLOYERS = ("城中区建筑公司", "西宁市第一人民医院", "城北区物流园", "湟中区环卫所", "大通县煤矿")
-
-
-@dataclass
-class Figure:
-    name: str
-    value: float
-    op: str  # ">=" or "<="
-    target: float
-
-    @property
-    def met(self) -> bool:
-        return self.value >= self.target if self.op == ">=" else self.value <= self.target
-
-    @property
-    def shown(self) -> str:
-        return f"{self.value:.2f}" if self.value >= 0.1 else f"{self.value:.3f}"
-
-    def line(self) -> str:
-        return f"BENCH {self.name} {self.shown} goal {self.op}{self.target:g}"
 
 
 @dataclass
@@ -497,20 +478,11 @@ PHASES = {"read": "read and parse", "check": "check (preview)", "create": "creat
 
 
 def report(run: Run, info: dict[str, str]) -> str:
-    lines = [
-        f"### {info['command']}: a {run.rows:,}-row import; exports of {run.small:,} and {run.large:,} disbursements",
-        "",
-        f"Run {info['date']} on {info['cpu']}, {info['nproc']} CPUs (nproc), {info['memory']} memory; "
-        f"load average {info['load']} at the start; PostgreSQL {info['postgresql']}; Python {info['python']}; "
-        f"commit {info['commit']}.",
-        "",
-        "| figure | value | goal | met |",
-        "| --- | --- | --- | --- |",
-    ]
-    for figure in run.figures:
-        lines.append(
-            f"| `{figure.name}` | {figure.shown} | {figure.op}{figure.target:g} | {'yes' if figure.met else 'NO'} |"
-        )
+    lines = report_head(
+        f"{info['command']}: a {run.rows:,}-row import; exports of {run.small:,} and {run.large:,} disbursements",
+        info,
+        run.figures,
+    )
     if run.imports:
         lines += [
             "",
