@@ -389,11 +389,19 @@ class AllocationTotal(RunningTotal):
 
 class DisbursementTotal(RunningTotal):
     fund = models.ForeignKey(Fund, on_delete=models.CASCADE, related_name="+")
+    # One row per type paid, and one for all types together (totals.ALL_TYPES).
     assistance_type = models.CharField(max_length=20, choices=AssistanceType.choices)
     person_times = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["fund", "assistance_type"], name="disbursement_total_key")]
+        # A roll-up reads the rows of one type (or of all types) for every fund
+        # in a subtree; covering, so that PostgreSQL reads the index alone.
+        indexes = [
+            models.Index(
+                fields=["assistance_type", "fund"], include=["amount", "person_times"], name="disbursement_total_type"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.fund_id}/{self.assistance_type}: {self.amount}"

@@ -40,7 +40,7 @@ from allocations.models import (
     PersonCount,
     Status,
 )
-from allocations.totals import ALL_YEARS
+from allocations.totals import ALL_TYPES, ALL_YEARS
 from unionfunds.models import Federation
 from unionfunds.money import ZERO, MoneyField, money_sum
 
@@ -105,9 +105,9 @@ def _sources(filters: Filters, from_entries: bool) -> _Sources:
             amount="net",
             person_times="times",
         )
-    disbursements = _fund_filtered(DisbursementTotal.objects.all(), filters, "fund")
-    if filters.assistance_type:
-        disbursements = disbursements.filter(assistance_type=filters.assistance_type)
+    disbursements = _fund_filtered(DisbursementTotal.objects.all(), filters, "fund").filter(
+        assistance_type=filters.assistance_type or ALL_TYPES
+    )
     return _Sources(
         contributions=_fund_filtered(ContributionTotal.objects.all(), filters, "fund"),
         allocations_in=_fund_filtered(AllocationTotal.objects.all(), filters, "to_fund"),

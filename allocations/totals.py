@@ -22,6 +22,9 @@ from allocations.models import (
 from unionfunds.models import Federation
 
 ALL_YEARS = 0  # PersonReach/PersonCount rows for every fiscal year together
+# DisbursementTotal rows for every assistance type together: an unfiltered roll-up
+# reads one row per fund, however many kinds of help each fund has paid.
+ALL_TYPES = ""
 CHUNK = 500
 
 
@@ -33,17 +36,18 @@ def record(movements: Iterable) -> None:
     for movement in movements:
         sign = -1 if movement.is_reversal else 1
         if isinstance(movement, Contribution):
-            key = (ContributionTotal, (("fund_id", movement.fund_id), ("source", movement.source)))
+            keys = [(ContributionTotal, (("fund_id", movement.fund_id), ("source", movement.source)))]
         elif isinstance(movement, Allocation):
-            key = (AllocationTotal, (("from_fund_id", movement.from_fund_id), ("to_fund_id", movement.to_fund_id)))
+            keys = [(AllocationTotal, (("from_fund_id", movement.from_fund_id), ("to_fund_id", movement.to_fund_id)))]
         else:
-            key = (
-                DisbursementTotal,
-                (("fund_id", movement.fund_id), ("assistance_type", movement.assistance_type)),
-            )
-        deltas[key][0] += sign * movement.amount
-        if isinstance(movement, Disbursement) and movement.beneficiary_id is not None:
-            deltas[key][1] += sign
+            keys = [
+                (DisbursementTotal, (("fund_id", movement.fund_id), ("assistance_type", assistance_type)))
+                for assistance_type in (movement.assistance_type, ALL_TYPES)
+            ]
+        for key in keys:
+            deltas[key][0] += sign * movement.amount
+            if isinstance(movement, Disbursement) and movement.beneficiary_id is not None:
+                deltas[key][1] += sign
     for (model, fields), (amount, times) in deltas.items():
         _add(model, dict(fields), amount, times)
     _record_persons([m for m in movements if isinstance(m, Disbursement) and m.beneficiary_id is not None])
@@ -76,12 +80,13 @@ def rebuild() -> None:
             f"SELECT e.from_fund_id, e.to_fund_id, {signed} FROM {table[Allocation]} e WHERE {approved} "
             "GROUP BY e.from_fund_id, e.to_fund_id"
         )
-        cursor.execute(
-            f"INSERT INTO {DisbursementTotal._meta.db_table} (fund_id, assistance_type, amount, person_times) "
-            f"SELECT e.fund_id, e.assistance_type, {signed}, "
-            "SUM(CASE WHEN e.beneficiary_id IS NULL THEN 0 WHEN e.reverses_id IS NULL THEN 1 ELSE -1 END) "
-            f"FROM {table[Disbursement]} e WHERE {approved} GROUP BY e.fund_id, e.assistance_type"
-        )
+        for assistance_type, group_by in (("e.assistance_type", ", e.assistance_type"), (f"'{ALL_TYPES}'", "")):
+            cursor.execute(
+                f"INSERT INTO {DisbursementTotal._meta.db_table} (fund_id, assistance_type, amount, person_times) "
+                f"SELECT e.fund_id, {assistance_type}, {signed}, "
+                "SUM(CASE WHEN e.beneficiary_id IS NULL THEN 0 WHEN e.reverses_id IS NULL THEN 1 ELSE -1 END) "
+                f"FROM {table[Disbursement]} e WHERE {approved} GROUP BY e.fund_id{group_by}"
+            )
     rebuild_persons()
 
 
