@@ -38,7 +38,6 @@ from unionfunds.api.base import (
 )
 from unionfunds.api.errors import NotFoundInBody
 from unionfunds.models import Federation
-from unionfunds.money import ZERO
 
 MAX_LIST_ROWS = 10_000
 
@@ -442,8 +441,8 @@ class DisbursementViewSet(MovementViewSet):
             "fund": data["fund"].pk,
             "batch": data["batch"],
             "count": len(created),
-            "total": sum((d.amount for d in created), start=ZERO),
-            "ids": [d.pk for d in created],
+            "total": created.total,
+            "ids": created.ids,
         }
         return Response(DisbursementListResultSerializer(body).data, status=status.HTTP_201_CREATED)
 

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -24,7 +25,7 @@ from allocations.models import AssistanceType, Disbursement, Fund, Status
 from beneficiaries import idnumber
 from beneficiaries.models import Beneficiary, Category, CategoryCode
 from beneficiaries.services import name_mismatch
-from unionfunds import audit
+from unionfunds import audit, bulkload
 from unionfunds.models import AuditEvent, Federation, Role
 from unionfunds.permissions import require_role
 
@@ -86,13 +87,20 @@ class _Checked:
     duplicate: bool = False
 
 
+class Known(NamedTuple):
+    """A registered person, as far as a list needs to know them."""
+
+    pk: int
+    name: str
+
+
 @dataclass
 class CheckedList:
     """A list that passed every check: what committing it would write."""
 
     fund: Fund
     rows: list[_Checked]
-    registered: dict[str, Beneficiary]
+    registered: dict[str, Known]
     total: Decimal
 
     @property
@@ -130,7 +138,11 @@ def disbursements_check_bulk(
     if len(rows) > MAX_ROWS:
         raise ListRefused([RowProblem(None, "rows", "too_many_rows", str(LIST_TOO_LONG % {"limit": MAX_ROWS}))])
 
-    checked = [_check_row(row, number, assistance_type, date, problems) for number, row in enumerate(rows, start=1)]
+    today = timezone.localdate()
+    checked = [
+        _check_row(row, number, assistance_type, date or today, today, problems)
+        for number, row in enumerate(rows, start=1)
+    ]
     _check_repeats_within_list(checked, problems)
     current = services._lock_funds([fund.pk])[fund.pk] if lock else Fund.objects.order_by().get(pk=fund.pk)
     registered = _registered(c.resident.number for c in checked if c.resident)
@@ -154,6 +166,24 @@ def disbursements_check_bulk(
     return CheckedList(fund=current, rows=checked, registered=registered, total=total)
 
 
+class CreatedList(Sequence):
+    """What a list wrote: the new disbursements' ids in row order and their total.
+    The disbursements themselves are read from the database only if asked for."""
+
+    def __init__(self, fund: Fund, ids: list[int], total: Decimal):
+        self.fund, self.ids, self.total = fund, ids, total
+        self._loaded: list[Disbursement] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index):
+        if self._loaded is None:
+            found = Disbursement.objects.in_bulk(self.ids)
+            self._loaded = [found[pk] for pk in self.ids]
+        return self._loaded[index]
+
+
 @transaction.atomic
 def disbursements_create_bulk(
     *,
@@ -164,7 +194,7 @@ def disbursements_create_bulk(
     date: datetime.date | None = None,
     batch: str = "",
     home_federation: Federation | None = None,
-) -> list[Disbursement]:
+) -> CreatedList:
     """Create one pending disbursement per row; people unknown by ID number are
     registered under `home_federation` (the fund's federation by default).
 
@@ -186,34 +216,41 @@ def disbursements_create_bulk(
     locked.reserved += checked_list.total
     locked.save(update_fields=["reserved"])
     now = timezone.now()
-    disbursements = Disbursement.objects.bulk_create(
-        [
-            Disbursement(
-                fund=locked,
-                beneficiary_id=registered[c.resident.number].pk,
-                assistance_type=c.assistance_type,
-                amount=c.amount,
-                date=c.date,
-                batch=batch,
-                note=c.row.note,
-                duplicate_confirmed=c.duplicate,
-                created_by=by,
-                created_at=now,
-            )
-            for c in checked
-        ],
-        batch_size=CHUNK,
+    entries = [
+        {
+            "fund": locked.pk,
+            "beneficiary": registered[c.resident.number].pk,
+            "assistance_type": c.assistance_type,
+            "amount": c.amount,
+            "date": c.date,
+            "batch": batch,
+            "note": c.row.note or "",
+            "duplicate_confirmed": c.duplicate,
+        }
+        for c in checked
+    ]
+    ids = bulkload.insert(
+        Disbursement,
+        [*(Disbursement._meta.get_field(name).attname for name in entries[0]), "created_by_id", "created_at"],
+        [(*entry.values(), by.pk, now) for entry in entries],
     )
-    if any(d.pk is None for d in disbursements):  # a backend that cannot return ids
-        disbursements = list(Disbursement.objects.filter(fund=locked, created_by=by, created_at=now).order_by("pk"))
-    _log_bulk(
-        disbursements,
+    audited = services.AUDITED_FIELDS[Disbursement]
+    _log_entries(
+        Disbursement,
         "disbursement.created",
+        [
+            (
+                pk,
+                locked.federation_id,
+                f"#{pk} ¥{entry['amount']}",
+                audit.created({name: value for name, value in entry.items() if name in audited}, status=Status.PENDING),
+            )
+            for pk, entry in zip(ids, entries, strict=True)
+        ],
         by=by,
-        federation_ids={d.pk: fund.federation_id for d in disbursements},
         reason=batch,
     )
-    return disbursements
+    return CreatedList(locked, ids, checked_list.total)
 
 
 @transaction.atomic
@@ -260,7 +297,9 @@ def movements_approve_bulk(*, movements: Sequence, by) -> int:
 # Checks ------------------------------------------------------------------------
 
 
-def _check_row(row: ListRow, number: int, assistance_type, date, problems: list[RowProblem]) -> _Checked:
+def _check_row(
+    row: ListRow, number: int, assistance_type, date, today: datetime.date, problems: list[RowProblem]
+) -> _Checked:
     checked = _Checked(row=row, number=number)
 
     def problem(field_name: str, error: ValidationError | str, code: str = "invalid") -> None:
@@ -278,7 +317,7 @@ def _check_row(row: ListRow, number: int, assistance_type, date, problems: list[
     if not (row.name or "").strip():
         problem("name", NAME_REQUIRED, "required")
     try:
-        checked.resident = idnumber.parse(row.id_number or "")
+        checked.resident = idnumber.parse(row.id_number or "", today=today)
     except ValidationError as error:
         problem("id_number", error)
     try:
@@ -292,7 +331,7 @@ def _check_row(row: ListRow, number: int, assistance_type, date, problems: list[
             services.INVALID_CHOICE % {"value": checked.assistance_type or "—"},
             "invalid_choice",
         )
-    checked.date = _as_date(row.date or date or timezone.localdate())
+    checked.date = _as_date(row.date or date)
     if checked.date is None:
         problem("date", INVALID_DATE, "invalid_date")
     checked.categories = list(dict.fromkeys(row.categories or ()))
@@ -317,29 +356,28 @@ def _check_repeats_within_list(checked: list[_Checked], problems: list[RowProble
         first_seen.setdefault(key, c.number)
 
 
-def _registered(numbers: Iterable[str]) -> dict[str, Beneficiary]:
+def _registered(numbers: Iterable[str]) -> dict[str, Known]:
     numbers = list(dict.fromkeys(numbers))
-    found: dict[str, Beneficiary] = {}
+    found: dict[str, Known] = {}
     for start in range(0, len(numbers), CHUNK):
-        for person in (
-            Beneficiary.objects.filter(id_number__in=numbers[start : start + CHUNK])
-            .select_related("federation")
-            .only("id", "name", "id_number", "federation__path")
+        for pk, name, number in Beneficiary.objects.filter(id_number__in=numbers[start : start + CHUNK]).values_list(
+            "pk", "name", "id_number"
         ):
-            found[person.id_number] = person
+            found[number] = Known(pk, name)
     return found
 
 
-def _check_names(checked: list[_Checked], registered: dict[str, Beneficiary], problems: list[RowProblem], by) -> None:
+def _check_names(checked: list[_Checked], registered: dict[str, Known], problems: list[RowProblem], by) -> None:
     for c in checked:
-        person = registered.get(c.resident.number) if c.resident else None
+        known = registered.get(c.resident.number) if c.resident else None
         given = (c.row.name or "").strip()
-        if person is not None and given and person.name != given:
+        if known is not None and given and known.name != given:
+            person = Beneficiary.objects.select_related("federation").get(pk=known.pk)
             problems.append(RowProblem(c.number, "name", "name_mismatch", str(name_mismatch(person, given, by))))
 
 
 def _check_earlier_payments(
-    fund: Fund, checked: list[_Checked], registered: dict[str, Beneficiary], problems: list[RowProblem]
+    fund: Fund, checked: list[_Checked], registered: dict[str, Known], problems: list[RowProblem]
 ) -> None:
     """The duplicate-payment rule of `services._check_duplicate`, in one query per chunk."""
     ids = sorted({registered[c.resident.number].pk for c in checked if c.resident and c.resident.number in registered})
@@ -382,68 +420,87 @@ def _check_earlier_payments(
 
 
 def _register_missing(
-    checked: list[_Checked], registered: dict[str, Beneficiary], federation: Federation, by
-) -> dict[str, Beneficiary]:
-    new: dict[str, tuple[Beneficiary, list[str]]] = {}
+    checked: list[_Checked], registered: dict[str, Known], federation: Federation, by
+) -> dict[str, Known]:
+    new: dict[str, tuple[tuple, list[str]]] = {}
     for c in checked:
         number = c.resident.number
         if number in registered or number in new:
             continue
-        person = Beneficiary(
-            name=c.row.name.strip(),
-            id_number=number,
-            gender=c.resident.gender,
-            birth_date=c.resident.birth_date,
-            phone=(c.row.phone or "").strip(),
-            employer=(c.row.employer or "").strip(),
-            federation=federation,
+        person = (
+            c.row.name.strip(),
+            number,
+            c.resident.gender,
+            c.resident.birth_date,
+            (c.row.phone or "").strip(),
+            (c.row.employer or "").strip(),
+            federation.pk,
         )
         new[number] = (person, c.categories)
     if not new:
         return {}
-    Beneficiary.objects.bulk_create([person for person, _ in new.values()], batch_size=CHUNK)
-    created = _registered(new)
-    categories = dict(Category.objects.values_list("code", "id"))
-    through = Beneficiary.categories.through
-    through.objects.bulk_create(
-        [
-            through(beneficiary_id=created[number].pk, category_id=categories[code])
-            for number, (_, codes) in new.items()
-            for code in codes
-        ],
-        batch_size=CHUNK,
+    ids = bulkload.insert(
+        Beneficiary,
+        ["name", "id_number", "gender", "birth_date", "phone", "employer", "federation_id"],
+        [person for person, _ in new.values()],
     )
-    people = list(created.values())
-    _log_bulk(people, "beneficiary.registered", by=by, federation_ids={p.pk: federation.pk for p in people})
-    return created
+    categories = dict(Category.objects.values_list("code", "id"))
+    bulkload.insert(
+        Beneficiary.categories.through,
+        ["beneficiary_id", "category_id"],
+        [(pk, categories[code]) for pk, (_, codes) in zip(ids, new.values(), strict=True) for code in codes],
+    )
+    _log_entries(
+        Beneficiary,
+        "beneficiary.registered",
+        [
+            (pk, federation.pk, f"{person[0]} ({idnumber.mask(person[1])})", {})
+            for pk, (person, _) in zip(ids, new.values(), strict=True)
+        ],
+        by=by,
+    )
+    return {number: Known(pk, person[0]) for pk, (number, (person, _)) in zip(ids, new.items(), strict=True)}
 
 
 def _log_bulk(
     objects: Sequence, action: str, *, by, federation_ids: dict[int, int], reason: str = "", changes: dict | None = None
 ) -> None:
-    """One audit event per object, written with bulk inserts. Without `changes`,
-    each event records the object's audited fields as created."""
+    """One audit event per object. Without `changes`, each event records the
+    object's audited fields as created."""
     if not objects:
         return
-    content_type = ContentType.objects.get_for_model(type(objects[0]))
-    now = timezone.now()
     fields = services.AUDITED_FIELDS.get(type(objects[0]), ())
-    AuditEvent.objects.bulk_create(
+    _log_entries(
+        type(objects[0]),
+        action,
         [
-            AuditEvent(
-                at=now,
-                user=by,
-                action=action,
-                content_type=content_type,
-                object_id=obj.pk,
-                object_repr=_short_repr(obj),
-                federation_id=federation_ids[obj.pk],
-                changes=changes if changes is not None else audit.diff({}, audit.snapshot(obj, fields)),
-                reason=reason,
+            (
+                obj.pk,
+                federation_ids[obj.pk],
+                _short_repr(obj),
+                changes if changes is not None else audit.diff({}, audit.snapshot(obj, fields)),
             )
             for obj in objects
         ],
-        batch_size=CHUNK,
+        by=by,
+        reason=reason,
+    )
+
+
+def _log_entries(model, action: str, entries: list[tuple[int, int, str, dict]], *, by, reason: str = "") -> None:
+    """One audit event per (id, federation id, description, changes), written in bulk."""
+    content_type = ContentType.objects.get_for_model(model)
+    now, user_id = timezone.now(), by.pk if by is not None and by.is_authenticated else None
+    bulkload.insert(
+        AuditEvent,
+        [
+            *("at", "user_id", "action", "content_type_id", "object_id"),
+            *("object_repr", "federation_id", "changes", "reason"),
+        ],
+        [
+            (now, user_id, action, content_type.pk, pk, description[:200], federation_id, changes, reason)
+            for pk, federation_id, description, changes in entries
+        ],
     )
 
 

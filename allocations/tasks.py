@@ -110,7 +110,7 @@ def _commit(job: Job) -> None:
         problems = imports.list_problems(refused, job.rows, job.summary.get("headers", {}))
         jobs.move(job, Job.State.PREVIEW, problems=problems)
         return
-    summary = {**job.summary, "created": len(created), "first_id": created[0].pk if created else None}
+    summary = {**job.summary, "created": len(created), "first_id": created.ids[0] if created else None}
     jobs.move(job, Job.State.DONE, summary=summary, message="")
 
 

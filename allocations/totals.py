@@ -48,17 +48,32 @@ def record(movements: Iterable) -> None:
             deltas[key][0] += sign * movement.amount
             if isinstance(movement, Disbursement) and movement.beneficiary_id is not None:
                 deltas[key][1] += sign
+    by_model: dict = defaultdict(list)
     for (model, fields), (amount, times) in deltas.items():
-        _add(model, dict(fields), amount, times)
+        by_model[model].append((fields, amount, times))
+    for model, rows in by_model.items():
+        _add(model, rows)
     _record_persons([m for m in movements if isinstance(m, Disbursement) and m.beneficiary_id is not None])
 
 
-def _add(model, key: dict, amount: Decimal, person_times: int) -> None:
-    total, _created = model.objects.get_or_create(**key)
-    changes = {"amount": total.amount + amount}
-    if model is DisbursementTotal:
-        changes["person_times"] = total.person_times + person_times
-    model.objects.filter(pk=total.pk).update(**changes)
+def _add(model, rows: list[tuple[tuple, Decimal, int]]) -> None:
+    """Add each row's amount (and person-times) to its total, creating the total
+    if need be: one upsert for all of them."""
+    table = model._meta.db_table
+    keys = [model._meta.get_field(name).column for name, _ in rows[0][0]]
+    with_times = model is DisbursementTotal
+    counted = ["amount", "person_times"] if with_times else ["amount"]
+    to_fen = model._meta.get_field("amount").get_prep_value
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} ({', '.join(keys + counted)}) VALUES ({', '.join(['%s'] * len(keys + counted))}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+            + ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in counted),
+            [
+                (*(value for _, value in fields), to_fen(amount), *([times] if with_times else []))
+                for fields, amount, times in rows
+            ],
+        )
 
 
 @transaction.atomic

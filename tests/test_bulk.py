@@ -163,3 +163,43 @@ def test_a_name_mismatch_does_not_reveal_a_person_outside_my_subtree(rich_fund, 
     ).problems
     assert [(p.row, p.code) for p in problems] == [(1, "name_mismatch")]
     assert "赵六" not in problems[0].message and "钱七" in problems[0].message
+
+
+@pytest.mark.django_db
+def test_a_list_stores_text_exactly_and_records_what_a_single_entry_records(rich_fund, alice):
+    """Lists are written in bulk (COPY on PostgreSQL): tabs, line breaks and
+    backslashes in a cell, and the audit trail, come out as for one entry."""
+    awkward = "第一行\n第二行\t制表符 C:\\名单\\ 100%"
+    created = disbursements_create_bulk(
+        fund=rich_fund,
+        rows=[
+            ListRow(
+                name="欧阳\\娜", id_number=synthetic_id(7), amount="1234.56", note=awkward, employer="厂\t二车间"
+            )
+        ],
+        assistance_type="medical",
+        date=DAY,
+        batch="第\t1批",
+        by=alice,
+    )
+    listed = Disbursement.objects.get(pk=created.ids[0])
+    person = listed.beneficiary
+    assert (listed.note, listed.batch, listed.amount) == (awkward, "第\t1批", Decimal("1234.56"))
+    assert (person.name, person.employer, person.gender) == ("欧阳\\娜", "厂\t二车间", "male")
+    single = money.disbursement_create(
+        fund=rich_fund,
+        beneficiary=person,
+        assistance_type="medical",
+        amount="1234.56",
+        date=DAY,
+        batch="第\t1批",
+        note=awkward,
+        confirm_duplicate=True,
+        by=alice,
+    )
+    listed_event, single_event = (
+        AuditEvent.objects.get(action="disbursement.created", object_id=pk) for pk in (listed.pk, single.pk)
+    )
+    assert listed_event.changes == {**single_event.changes, "duplicate_confirmed": {"before": None, "after": False}}
+    assert listed_event.object_repr == f"#{listed.pk} ¥1234.56"
+    assert (listed_event.user, listed_event.federation, listed_event.reason) == (alice, rich_fund.federation, "第\t1批")

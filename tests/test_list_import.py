@@ -198,6 +198,28 @@ def test_excel_number_cells_for_id_numbers_and_formulas_are_refused(clerk_client
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("with_formula", [False, True], ids=["no-formula", "formula-elsewhere"])
+def test_a_list_set_off_from_the_corner_is_read_at_excels_rows_and_columns(clerk_client, rich_fund, with_formula):
+    """Sheets without formulas and sheets with them are read by different readers;
+    both must name the same lines."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet["C2"] = "某某公司一线职工慰问名单"
+    rows = frontline_rows(3)
+    rows[1][2] = "12.345"
+    for line, values in enumerate([HEADERS, *rows], start=4):
+        for column, value in enumerate(values, start=3):
+            sheet.cell(line, column, value)
+    if with_formula:
+        book.create_sheet("合计")["A1"] = "=SUM(发放名单!E5:E7)"
+    output = io.BytesIO()
+    book.save(output)
+    job, _ = upload(clerk_client, rich_fund, output.getvalue())
+    assert [(p["line"], p["column"], p["code"]) for p in job.problems] == [(6, "金额", "invalid_amount")]
+    assert [row["name"] for row in job.rows] == ["职工0001", "职工0002", "职工0003"]
+
+
+@pytest.mark.django_db
 def test_a_payment_already_made_this_month_is_flagged_then_confirmed(clerk_client, rich_fund, worker, alice, bob):
     earlier = money.disbursement_create(
         fund=rich_fund,
@@ -418,7 +440,7 @@ def test_a_commit_that_fails_halfway_says_why_and_leaves_nothing_written(clerk_c
     def crash(*args, **kwargs):  # after the people were registered and the fund reserved
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(bulk, "_log_bulk", crash)
+    monkeypatch.setattr(bulk, "_log_entries", crash)
     clerk_client.post(f"{location}confirm/")
     job.refresh_from_db()
     assert job.state == Job.State.FAILED

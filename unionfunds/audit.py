@@ -30,6 +30,13 @@ def diff(before: dict, after: dict) -> dict:
     }
 
 
+def created(values: dict, **more) -> dict:
+    """The changes of a record created with these field values (foreign keys by
+    id), as `diff({}, snapshot(...))` records them: built without the instance,
+    for lists written in bulk."""
+    return diff({}, {name: _jsonable(value) for name, value in {**values, **more}.items()})
+
+
 def log(
     instance: models.Model,
     action: str,
