@@ -7,8 +7,8 @@
 
 On the database it is given (which must be PostgreSQL, and is wiped: the money
 and beneficiary tables are truncated), it builds the national dataset at the
-small size, measures, builds the large size from scratch, measures again, and prints
-one line per figure:
+small and the large size in two databases of one cluster, times them in turns,
+and prints one line per figure:
 
     BENCH <name> <value> goal <op><target>
 
@@ -38,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,21 +137,6 @@ def say(message: str = "") -> None:
     print(message, flush=True)
 
 
-def median_time(action, runs: int) -> tuple[float, int]:
-    """Median of `runs` timed calls after one warm-up call; slow actions get fewer runs."""
-    started = time.perf_counter()
-    action()
-    warm_up = time.perf_counter() - started
-    if warm_up > 30:
-        runs = min(runs, 3)
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples), runs
-
-
 def group_by_sql(federation: Federation) -> tuple[str, list]:
     """One hand-written GROUP BY over the raw rows: approved disbursements (net of
     reversals) summed and counted per child subtree of `federation`."""
@@ -173,32 +159,72 @@ def run_sql(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
-def measure(client: Client, federation: Federation, runs: int) -> Timing:
-    url = reverse("rollup", args=[federation.pk])
+def use_database(name: str) -> None:
+    """Point Django's connection at another database of the same cluster."""
+    if connection.settings_dict["NAME"] != name:
+        connection.close()
+        connection.settings_dict["NAME"] = name
 
-    def page():
-        response = client.get(url)
-        if response.status_code != 200:
-            raise RuntimeError(f"GET {url} answered {response.status_code}")
 
-    rollup_seconds, used = median_time(lambda: rollups.rollup(federation, rollups.Filters()), runs)
-    page_seconds, _ = median_time(page, runs)
-    sql, params = group_by_sql(federation)
-    sql_seconds, _ = median_time(lambda: run_sql(sql, params), runs)
-    result = rollups.rollup(federation, rollups.Filters())
-    raw_fen = sum(amount or 0 for _, amount, _ in run_sql(sql, params))
-    with CaptureQueriesContext(connection) as captured:
-        page()
-    slowest = sorted(((float(query["time"]), query["sql"]) for query in captured.captured_queries), reverse=True)
-    return Timing(
-        slowest=slowest[:3],
-        rollup=rollup_seconds,
-        page=page_seconds,
-        sql=sql_seconds,
-        runs=used,
-        children=len(result.children),
-        disbursed_matches=int(result.total.disbursed * 100) == raw_fen,
+def fresh_database(name: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(name)}")
+        cursor.execute(f"CREATE DATABASE {connection.ops.quote_name(name)}")
+
+
+def interleaved(actions: dict[str, object], runs: int) -> dict[str, float]:
+    """Median seconds of each action, by database; the databases take turns, run
+    after run, so that whatever else loads the machine weighs on each alike.
+    After each switch of database one untimed call warms the new session up."""
+    samples = defaultdict(list)
+    for _ in range(runs):
+        for database, action in actions.items():
+            use_database(database)
+            action()
+            started = time.perf_counter()
+            action()
+            samples[database].append(time.perf_counter() - started)
+    return {database: statistics.median(times) for database, times in samples.items()}
+
+
+def measure(clients: dict[str, Client], code: str, runs: int) -> dict[str, Timing]:
+    """The roll-up of the federation with `code` in each database."""
+    federations, pages = {}, {}
+    for database, client in clients.items():
+        use_database(database)
+        federations[database] = Federation.objects.get(code=code)
+        url = reverse("rollup", args=[federations[database].pk])
+
+        def page(client=client, url=url):
+            response = client.get(url)
+            if response.status_code != 200:
+                raise RuntimeError(f"GET {url} answered {response.status_code}")
+
+        pages[database] = page
+    rollup_seconds = interleaved(
+        {database: lambda f=each: rollups.rollup(f, rollups.Filters()) for database, each in federations.items()}, runs
     )
+    page_seconds = interleaved(pages, runs)
+    queries = {database: group_by_sql(federation) for database, federation in federations.items()}
+    sql_seconds = interleaved({database: lambda q=query: run_sql(*q) for database, query in queries.items()}, runs)
+    timings = {}
+    for database, federation in federations.items():
+        use_database(database)
+        result = rollups.rollup(federation, rollups.Filters())
+        raw_fen = sum(amount or 0 for _, amount, _ in run_sql(*queries[database]))
+        with CaptureQueriesContext(connection) as captured:
+            pages[database]()
+        slowest = sorted(((float(query["time"]), query["sql"]) for query in captured.captured_queries), reverse=True)
+        timings[database] = Timing(
+            slowest=slowest[:3],
+            rollup=rollup_seconds[database],
+            page=page_seconds[database],
+            sql=sql_seconds[database],
+            runs=runs,
+            children=len(result.children),
+            disbursed_matches=int(result.total.disbursed * 100) == raw_fen,
+        )
+    return timings
 
 
 def build(run: Run, disbursements: int, *, reset: bool, townships: Path) -> None:
@@ -415,15 +441,18 @@ items 5 and 6), measured by `bench/rollup_bench.py`.
   333 city federations, 2,978 counties, 41,352 townships as the grassroots level), one
   pandemic fund per federation, contributions and allocations down the tree, and the
   given number of approved disbursements (about one person per two payments, 0.2%
-  reversals) from the township funds, with COPY. The benchmark builds the small size,
-  measures, builds the large size from scratch and measures again.
+  reversals) from the township funds, with COPY. The benchmark builds the small and the
+  large size from scratch, each in a database of its own on one cluster, and times them
+  in turns (small, large, small, large, ...), so that whatever else the machine is doing
+  weighs on both sizes alike.
 - The roll-up page: `GET /rollup/<id>/` with Django's test client, logged in as a
   superuser, no filters, for the national root and for one province; `rollup()` is the
   function the page calls, timed on its own.
 - The baseline: one hand-written SQL `GROUP BY` over the raw approved disbursement rows
   (join to fund and federation, `substr` of the path per child subtree, sum and count).
-- Each timing is the median of several warm runs (one warm-up first), on a throwaway
-  PostgreSQL 15 cluster (`scripts/with-postgres`: default memory settings, fsync off).
+- Each timing is the median of several warm runs (an untimed call after each switch of
+  database), on a throwaway PostgreSQL 15 cluster (`scripts/with-postgres`: default
+  memory settings, fsync off).
 
 Building from scratch: `build_national_dataset --disbursements 5000000 --reset --verify` took
 211 s on the machine below (2026-11-22, sharing its 2 CPUs with other jobs): tree 8 s,
@@ -527,32 +556,35 @@ def main() -> int:
         say("       (make bench does) or pass --wipe")
         return 2
     setup_test_environment()
-    build(run, small, reset=True, townships=args.townships)
-    problems = check_ledger()
-    run.problems += [f"ledger at {label(small)}: {problem}" for problem in problems]
-
+    # Each size in a database of its own on the same cluster, so that the two can be
+    # timed in turns: a slow minute of the machine then slows both, not one.
+    databases = {small: connection.settings_dict["NAME"], large: f"{connection.settings_dict['NAME']}_large"}
+    fresh_database(databases[large])
+    clients = {}
     User = get_user_model()
-    admin, _ = User.objects.get_or_create(username="bench-admin", defaults={"is_superuser": True, "is_staff": True})
-    client = Client()
-    client.force_login(admin)
-    root = Federation.objects.get(code=NATIONAL_CODE)
-    province = Federation.objects.get(code=args.province)
-    scopes = {"national": root, "province": province}
+    for size, database in databases.items():
+        use_database(database)
+        call_command("migrate", verbosity=0, interactive=False)
+        build(run, size, reset=True, townships=args.townships)
+        run.problems += [f"ledger at {label(size)}: {problem}" for problem in check_ledger()]
+        admin, _ = User.objects.get_or_create(username="bench-admin", defaults={"is_superuser": True, "is_staff": True})
+        clients[database] = Client()
+        clients[database].force_login(admin)
 
-    for size in (small, large):
-        if size == large:
-            # From scratch: topping an indexed database up takes several times as long.
-            build(run, large, reset=True, townships=args.townships)
-        for scope, federation in scopes.items():
-            say(f"== measuring the roll-up of {federation.name} at {size:,} disbursements")
-            timing = measure(client, federation, args.runs)
-            run.timings[(scope, size)] = timing
+    for scope, code in {"national": NATIONAL_CODE, "province": args.province}.items():
+        say(f"== measuring the roll-up of {scope} ({code}) at {small:,} and {large:,} disbursements, in turns")
+        timings = measure(clients, code, args.runs)
+        for size, database in databases.items():
+            timing = run.timings[(scope, size)] = timings[database]
             say(
-                f"   rollup() {timing.rollup * 1000:,.0f} ms, page {timing.page * 1000:,.0f} ms, "
+                f"   {size:,}: rollup() {timing.rollup * 1000:,.0f} ms, page {timing.page * 1000:,.0f} ms, "
                 f"SQL GROUP BY {timing.sql * 1000:,.0f} ms (median of {timing.runs})"
             )
             if not timing.disbursed_matches:
                 run.problems.append(f"{scope} at {label(size)}: rollup() disbursed differs from the raw SQL sum")
+    use_database(databases[small])
+    province = Federation.objects.get(code=args.province)
+    client = clients[databases[small]]
     say("== counting the SQL queries of the roll-up page")
     run.queries = page_queries(client)
     say("   " + ", ".join(f"{key}: {count}" for key, count in run.queries.items()))
