@@ -14,6 +14,7 @@ import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import openpyxl
 import python_calamine
@@ -43,14 +44,13 @@ class SheetError(ValueError):
     """The file as a whole cannot be read; the message says why, for the user."""
 
 
-@dataclass(frozen=True)
-class Cell:
+# Named tuples, not dataclasses: a 100,000-row list makes a million cells.
+class Cell(NamedTuple):
     value: object  # str, int, float, datetime, or None
     formula: bool = False
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     number: int  # as Excel shows it, 1-based
     cells: tuple[Cell, ...]
 
