@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.http import HttpRequest
 from rest_framework.authtoken.models import Token
 
 from allocations.models import Contribution, Disbursement, Fund, Status
@@ -56,7 +57,8 @@ def test_add_member_creates_the_user_and_grants_the_role(divisions, client):
     assert "lin is clerk of 城中区总工会" in out
     membership = Membership.objects.get(user__username="lin")
     assert (membership.federation.code, membership.role) == ("630103", "clerk")
-    assert client.login(username="lin", password="s3cret-pass")
+    # django-axes needs the request to count failures per client address.
+    assert client.login(request=HttpRequest(), username="lin", password="s3cret-pass")
     with pytest.raises(CommandError, match="No federation"):
         run("add_member", "lin", "999999", "clerk")
 

@@ -4,8 +4,9 @@ The `?format=csv|xlsx` spreadsheets need no routes of their own: the lists and
 the roll-up answer them (`unionfunds.api.spreadsheets`).
 """
 
+from csp.decorators import csp_update
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from allocations.api import AllocationViewSet, ContributionViewSet, DisbursementViewSet, FundViewSet
@@ -17,7 +18,13 @@ from unionfunds.api.federations import FederationViewSet
 
 app_name = "api"
 
-router = DefaultRouter()
+
+class Router(DefaultRouter):
+    # No format-suffix routes (funds.json): the API takes ?format=, as API.md says.
+    include_format_suffixes = False
+
+
+router = Router()
 router.register("federations", FederationViewSet, basename="federation")
 router.register("funds", FundViewSet, basename="fund")
 router.register("contributions", ContributionViewSet, basename="contribution")
@@ -26,11 +33,15 @@ router.register("disbursements", DisbursementViewSet, basename="disbursement")
 router.register("beneficiaries", BeneficiaryViewSet, basename="beneficiary")
 router.register("units", UnitViewSet, basename="unit")
 
+# The split view loads its start-up script from a URL instead of inlining it, so the
+# site's Content-Security-Policy holds; Swagger UI's stylesheet draws icons as data: images.
+docs_view = csp_update({"img-src": ["data:"]})(SpectacularSwaggerSplitView.as_view(url_name="api:schema"))
+
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="token"),
     path("rollups/<int:federation_id>/", RollupView.as_view(), name="rollup"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/", docs_view, name="docs"),
     *router.urls,
     re_path(r"", NotFoundView.as_view()),  # last: whatever else is asked for under /api/v1/
 ]

@@ -3,6 +3,9 @@
 A token is DRF's `Token` (one per user): obtained here with a username and
 password, or printed by `manage.py issue_token`; revoked with DELETE here or with
 `issue_token --renew`.
+
+Password guessing here counts towards the same lockout as the login page
+(django-axes, per username and address): `authenticate()` is given the request.
 """
 
 from django.contrib.auth import authenticate
@@ -13,6 +16,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from unionfunds import lockout
 from unionfunds.api.throttles import LoginRateThrottle, LoginUsernameThrottle, TokenRateThrottle
 
 INVALID_CREDENTIALS = _("Unable to log in with the username and password given.")
@@ -25,6 +29,11 @@ class CredentialsSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(read_only=True)
+
+
+class LockedOut(exceptions.APIException):
+    status_code = lockout.LOCKOUT_STATUS
+    default_code = "locked_out"
 
 
 class TokenView(APIView):
@@ -54,6 +63,11 @@ class TokenView(APIView):
             username=credentials.validated_data["username"],
             password=credentials.validated_data["password"],
         )
+        if getattr(request._request, "axes_locked_out", False):
+            minutes = lockout.minutes_left(request._request, credentials.validated_data["username"])
+            error = LockedOut(lockout.LOCKED_OUT % {"minutes": minutes})
+            error.wait = minutes * 60  # sent as Retry-After
+            raise error
         if user is None or not user.is_active:
             raise exceptions.ValidationError({"non_field_errors": [INVALID_CREDENTIALS]}, code="invalid_credentials")
         token, _created = Token.objects.get_or_create(user=user)

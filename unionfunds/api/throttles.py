@@ -1,8 +1,9 @@
 """Throttling per token (settings.REST_FRAMEWORK); kept apart from the views
 because DRF imports it while defining `APIView`.
 
-Token authentication is outside django-axes' lockout, so the token endpoint is
-also throttled per client address and per username.
+The token endpoint is also throttled per client address and per username: the
+sign-in lockout (django-axes) counts wrong passwords per username and address
+together, so these limits are what slows guessing spread over many addresses.
 """
 
 import hashlib

@@ -1,3 +1,5 @@
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -20,6 +22,10 @@ class Command(BaseCommand):
         except Federation.DoesNotExist:
             raise CommandError(f"No federation has the code {federation_code!r}.") from None
         try:
+            if password is not None:
+                # The same rules (AUTH_PASSWORD_VALIDATORS) as the change-password page.
+                user = get_user_model().objects.filter(username=username).first()
+                validate_password(password, user or get_user_model()(username=username))
             membership = membership_grant(username=username, federation=federation, role=role, password=password)
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
