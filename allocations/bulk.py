@@ -508,6 +508,7 @@ def _log_entries(model, action: str, entries: list[tuple[int, int, str, dict]], 
             (now, user_id, action, content_type.pk, pk, description[:200], federation_id, changes, reason)
             for pk, federation_id, description, changes in entries
         ],
+        ids=False,
     )
 
 

@@ -102,12 +102,13 @@ def parse_list(lines: Iterable[Line], *, progress: Callable[[int], None] | None 
         wanted = "、".join(f"「{column.header}」" for column in COLUMNS if column.required)
         raise SheetError(str(MISSING_COLUMNS % {"columns": wanted, "lines": HEADER_SEARCH_LINES}))
 
+    columns = [(field_name, index, CONVERTERS.get(field_name, _text)) for field_name, index in positions.items()]
     for count, line in enumerate(lines, start=1):
         if progress and count % 1000 == 0:
             progress(count)
         if line.empty:
             continue
-        row = _row(line, positions, parsed)
+        row = _row(line, columns, parsed)
         if row is not None:
             parsed.rows.append(row)
     if not parsed.rows:
@@ -186,24 +187,25 @@ def _match_headers(line: Line) -> tuple[dict[str, int], dict[str, str], list[str
 # Cells ---------------------------------------------------------------------------
 
 
-def _row(line: Line, positions: dict[str, int], parsed: ParsedList) -> dict | None:
-    def cell(field_name: str):
-        index = positions.get(field_name)
-        return line.cells[index] if index is not None and index < len(line.cells) else None
+def _row(line: Line, columns: list[tuple[str, int, Callable]], parsed: ParsedList) -> dict | None:
+    """`columns`: (field, position, converter) of each column the list has."""
 
-    def report(field_name: str, code: str, message) -> None:
-        parsed.problems.append(problem(line.number, field_name, code, message, parsed.headers))
+    def reporter(field_name: str):
+        def report(code: str, message) -> None:
+            parsed.problems.append(problem(line.number, field_name, code, message, parsed.headers))
 
+        return report
+
+    cells, width = line.cells, len(line.cells)
     row: dict = {"line": line.number}
-    for field_name in positions:
-        current = cell(field_name)
-        if current is not None and current.formula:
-            report(field_name, "formula", FORMULA % {"formula": str(current.value)[:40]})
+    for field_name, index, convert in columns:
+        value, formula = cells[index] if index < width else (None, False)
+        if formula:
+            reporter(field_name)("formula", FORMULA % {"formula": str(value)[:40]})
             row[field_name] = ""
-            continue
-        value = current.value if current is not None else None
-        convert = CONVERTERS.get(field_name, _text)
-        row[field_name] = convert(value, lambda code, message, f=field_name: report(f, code, message))
+        else:
+            # Most cells are fine: the reporter is made only for one that is not.
+            row[field_name] = convert(value, lambda code, message, f=field_name: reporter(f)(code, message))
 
     if not row.get("id_number") and any(
         _normalise(cell.value).startswith(TOTAL_PREFIXES) for cell in line.cells if isinstance(cell.value, str)

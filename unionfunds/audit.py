@@ -34,7 +34,11 @@ def created(values: dict, **more) -> dict:
     """The changes of a record created with these field values (foreign keys by
     id), as `diff({}, snapshot(...))` records them: built without the instance,
     for lists written in bulk."""
-    return diff({}, {name: _jsonable(value) for name, value in {**values, **more}.items()})
+    return {
+        name: {"before": None, "after": _jsonable(value)}
+        for name, value in {**values, **more}.items()
+        if value is not None
+    }
 
 
 def log(

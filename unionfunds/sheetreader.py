@@ -216,21 +216,24 @@ def _calamine_rows(sheet, max_rows: int) -> Iterator[Line]:
         raise SheetError(str(BROKEN_XLSX)) from error
 
 
-def _calamine_cells(row: list, number: int, first_column: int) -> Iterator[Cell]:
+def _calamine_cells(row: list, number: int, first_column: int) -> list[Cell]:
+    cells = []
     for index, value in enumerate(row, start=first_column):
-        if value == "":
-            value = None
-        elif isinstance(value, str):
-            if len(value) > MAX_CELL_CHARS:
+        kind = type(value)  # exact types: this runs once per cell of the sheet
+        if kind is str:
+            if not value:
+                value = None
+            elif len(value) > MAX_CELL_CHARS:
                 raise SheetError(
                     str(CELL_TOO_LONG % {"line": number, "column": column_letter(index), "limit": MAX_CELL_CHARS})
                 )
-        elif isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-            # As openpyxl reads <v>1000</v>: a whole number, not 1000.0.
-            value = int(value)
-        elif isinstance(value, datetime.time | datetime.timedelta):
+        elif kind is float:
+            if value.is_integer() and abs(value) < 1e15:
+                value = int(value)  # as openpyxl reads <v>1000</v>: a whole number, not 1000.0
+        elif kind is datetime.time or kind is datetime.timedelta:
             value = str(value)
-        yield Cell(value)
+        cells.append(Cell(value))
+    return cells
 
 
 # CSV ----------------------------------------------------------------------------
