@@ -1,14 +1,16 @@
 """Background work: checking and committing disbursement lists, big exports.
 
 Each task takes a `Job` id and records its progress and outcome on the job;
-the pages poll the job. The commit is one transaction: if it fails, or the
-worker is killed halfway, the list is either all written or not at all.
+the pages poll the job. The commit is one transaction, with the job's move to
+done: if it fails, or the worker is killed halfway, the list is either all
+written or not at all, and the job says which.
 """
 
 import datetime
 import tempfile
 
 from django.core.files import File
+from django.db import transaction
 from django.http import QueryDict
 from django_tasks import task
 
@@ -101,17 +103,20 @@ def _totals(rows: list[dict]) -> dict:
 
 def _commit(job: Job) -> None:
     try:
-        created = bulk.disbursements_create_bulk(
-            rows=imports.list_rows(job.rows), batch=job.params.get("batch", ""), **_list_arguments(job)
-        )
+        with transaction.atomic():
+            created = bulk.disbursements_create_bulk(
+                rows=imports.list_rows(job.rows), batch=job.params.get("batch", ""), **_list_arguments(job)
+            )
+            summary = {**job.summary, "created": len(created), "first_id": created.ids[0] if created else None}
+            # The job is done in the list's own transaction: if `jobs.recover` took this
+            # worker for dead meanwhile and failed the job, the list is not written either.
+            if not jobs.move(job, Job.State.DONE, expected=Job.State.COMMITTING, summary=summary, message=""):
+                raise jobs.Abandoned(job.pk)
     except bulk.ListRefused as refused:
         # Something changed since the preview (the fund was spent, someone was
         # paid meanwhile): back to the preview with what is wrong now.
         problems = imports.list_problems(refused, job.rows, job.summary.get("headers", {}))
         jobs.move(job, Job.State.PREVIEW, problems=problems)
-        return
-    summary = {**job.summary, "created": len(created), "first_id": created.ids[0] if created else None}
-    jobs.move(job, Job.State.DONE, summary=summary, message="")
 
 
 def _export(job: Job) -> None:

@@ -81,7 +81,18 @@ class JobAdmin(ScopedAdmin):
     list_filter = ["kind", "state"]
     search_fields = ["title", "created_by__username"]
     list_select_related = ["created_by", "federation"]
-    fields = ["kind", "state", "title", "created_by", "federation", "created_at", "finished_at", "message"]
+    fields = [
+        "kind",
+        "state",
+        "title",
+        "created_by",
+        "federation",
+        "created_at",
+        "finished_at",
+        "heartbeat_at",
+        "task_id",
+        "message",
+    ]
 
     def get_queryset(self, request):
         return admin.ModelAdmin.get_queryset(self, request).filter(

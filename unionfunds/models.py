@@ -202,7 +202,9 @@ class Job(models.Model):
     The page that started it polls the row for its state and progress. An
     import stops in `preview` with every problem found, and writes nothing
     until the user confirms; the commit is one transaction, so a failure or a
-    killed worker leaves nothing half-written.
+    killed worker leaves nothing half-written. A job whose worker is gone is
+    failed by `unionfunds.jobs.recover` (its heartbeat stopped, its task is not
+    waiting in the queue).
     """
 
     class Kind(models.TextChoices):
@@ -237,6 +239,15 @@ class Job(models.Model):
     progress_done = models.PositiveIntegerField(_("done"), default=0)
     progress_total = models.PositiveIntegerField(_("total"), default=0)
     message = models.TextField(_("message"), blank=True)
+    task_id = models.CharField(
+        _("task"), max_length=64, blank=True, help_text=_("The background task that runs the job's current step.")
+    )
+    heartbeat_at = models.DateTimeField(
+        _("last sign of life"),
+        null=True,
+        blank=True,
+        help_text=_("When the job was last queued, or when its worker last said it was still at work."),
+    )
 
     objects = JobQuerySet.as_manager()
 

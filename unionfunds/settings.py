@@ -159,7 +159,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` puts the files the site serves in production.
+STATIC_ROOT = Path(os.environ.get("UNIONFUNDS_STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -191,6 +192,10 @@ TASKS = {
 UNIONFUNDS_EXPORT_INLINE_ROWS = int(os.environ.get("UNIONFUNDS_EXPORT_INLINE_ROWS", "20000"))
 # A real-name list file: 100,000 rows of XLSX are about 6 MB; CSV about 12 MB.
 UNIONFUNDS_UPLOAD_MAX_BYTES = int(os.environ.get("UNIONFUNDS_UPLOAD_MAX_BYTES", str(25 * 1024 * 1024)))
+# A job whose worker has given no sign of life for this long (killed, out of memory, the
+# machine restarted) and whose task is not waiting in the queue is failed by
+# `unionfunds.jobs.recover`; a worker at work says so every sixth of it.
+UNIONFUNDS_JOB_STALE_SECONDS = int(os.environ.get("UNIONFUNDS_JOB_STALE_SECONDS", "120"))
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -60,7 +60,7 @@ def _start(request, data) -> str:
     )
     job.upload.save(upload.name, upload, save=False)
     job.save()
-    tasks.check_disbursement_list.enqueue(job.pk)
+    jobs.enqueue(tasks.check_disbursement_list, job)
     return job_url(job)
 
 
@@ -122,7 +122,12 @@ def _template_xlsx(columns) -> bytes:
 
 
 def _my_job(request, pk: int) -> Job:
-    return get_object_or_404(Job.objects.of(request.user).select_related("federation"), pk=pk)
+    # Not the rows (a 100,000-row list is tens of megabytes of JSON): the progress is
+    # polled every two seconds. The preview and the fixes load them when they use them.
+    job = get_object_or_404(Job.objects.of(request.user).select_related("federation").defer("rows"), pk=pk)
+    if job.running and jobs.recover(Job.objects.filter(pk=job.pk)):
+        job.refresh_from_db()  # its worker is gone: the page says so rather than "checking…" forever
+    return job
 
 
 @login_required
@@ -203,7 +208,7 @@ def job_fix(request, pk: int):
     if not jobs.claim(job.pk, expected=Job.State.PREVIEW, to=Job.State.QUEUED):
         raise Http404
     Job.objects.filter(pk=job.pk).update(rows=kept, summary=summary, problems=[])
-    tasks.check_disbursement_list.enqueue(job.pk)
+    jobs.enqueue(tasks.check_disbursement_list, job)
     return redirect("job", pk=job.pk)
 
 
@@ -216,7 +221,7 @@ def job_confirm(request, pk: int):
         raise Http404
     if job.state == Job.State.PREVIEW and not job.problems:
         if jobs.claim(job.pk, expected=Job.State.PREVIEW, to=Job.State.COMMITTING):
-            tasks.commit_disbursement_list.enqueue(job.pk)
+            jobs.enqueue(tasks.commit_disbursement_list, job)
     elif job.state == Job.State.PREVIEW:
         messages.error(request, _("Fix the problems first; nothing was written."))
     return redirect("job", pk=job.pk)
@@ -238,4 +243,5 @@ def job_download(request, pk: int):
 
 @login_required
 def job_list(request):
-    return render(request, "allocations/jobs.html", {"jobs": Job.objects.of(request.user)[:50]})
+    jobs.recover(Job.objects.of(request.user))
+    return render(request, "allocations/jobs.html", {"jobs": Job.objects.of(request.user).defer("rows")[:50]})

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 
 from allocations import exports, tasks
-from unionfunds import downloads
+from unionfunds import downloads, jobs
 from unionfunds.models import Job
 
 LIST_TEMPLATES = {"beneficiaries": "allocations/beneficiary_list.html"}
@@ -65,7 +65,7 @@ def list_export(request, kind: str, extension: str):
             },
             progress_total=rows,
         )
-        tasks.export_list.enqueue(job.pk)
+        jobs.enqueue(tasks.export_list, job)
         return redirect("job", pk=job.pk)
     counter = exports.Counter()
     sheet = exports.build_sheet(
