@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from allocations import services, totals
+from allocations import ledger, services, totals
 from allocations.models import AssistanceType, Disbursement, Fund, Status
 from beneficiaries import idnumber
 from beneficiaries.models import Beneficiary, Category, CategoryCode
@@ -285,9 +285,13 @@ def movements_approve_bulk(*, movements: Sequence, by) -> int:
         fund.balance += credits[pk] - debits[pk]
         fund.reserved -= debits[pk]
         fund.save(update_fields=["balance", "reserved"])
+    decided_at = timezone.now()
     model.objects.filter(pk__in=[m.pk for m in locked]).update(
-        status=Status.APPROVED, decided_by=by, decided_at=timezone.now()
+        status=Status.APPROVED, decided_by=by, decided_at=decided_at
     )
+    for movement in locked:
+        movement.status, movement.decided_by_id, movement.decided_at = Status.APPROVED, by.pk, decided_at
+    ledger.record(locked, funds)
     totals.record(locked)
     _log_bulk(
         locked,

@@ -2,7 +2,7 @@ import datetime
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import NotSupportedError, models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -48,6 +48,10 @@ class Status(models.TextChoices):
     REJECTED = "rejected", _("Rejected")
 
 
+# The hash before a fund's first ledger entry (allocations.ledger).
+LEDGER_GENESIS = "0" * 64
+
+
 class FundQuerySet(models.QuerySet):
     def visible_to(self, user) -> "FundQuerySet":
         return self.filter(subtree_q(user, "federation__path"))
@@ -72,6 +76,10 @@ class Fund(models.Model):
     )
     balance = MoneyField(_("balance"), default=0, editable=False)
     reserved = MoneyField(_("reserved for pending outflows"), default=0, editable=False)
+    # The head of the fund's hash chain (allocations.ledger): position and hash of
+    # its last ledger entry, so that deleting the last entries shows too.
+    ledger_seq = models.PositiveBigIntegerField(_("ledger entries"), default=0, editable=False)
+    ledger_hash = models.CharField(_("ledger head"), max_length=64, default=LEDGER_GENESIS, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     objects = FundQuerySet.as_manager()
@@ -451,3 +459,61 @@ class PersonCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.federation_id}/{self.own}/{self.fiscal_year}: {self.persons}"
+
+
+class LedgerKind(models.IntegerChoices):
+    CONTRIBUTION = 1, _("contribution")
+    ALLOCATION = 2, _("allocation")
+    DISBURSEMENT = 3, _("disbursement")
+
+
+class LedgerEntryQuerySet(models.QuerySet):
+    """Ledger entries are appended, never changed or deleted through the app."""
+
+    def update(self, **kwargs):
+        raise NotSupportedError("Ledger entries are append-only.")
+
+    def delete(self):
+        raise NotSupportedError("Ledger entries are append-only.")
+
+
+class LedgerEntry(models.Model):
+    """One approved entry's effect on one fund, at its place in the fund's hash
+    chain (`allocations.ledger`): the signed amount (positive into the fund) and a
+    hash over the previous entry's hash and everything the entry says. Written in
+    the approving transaction, never changed or deleted."""
+
+    # No index of its own: the unique constraints below start with the fund.
+    fund = models.ForeignKey(
+        Fund, verbose_name=_("fund"), on_delete=models.PROTECT, related_name="ledger_entries", db_index=False
+    )
+    seq = models.PositiveBigIntegerField(_("position"))
+    kind = models.PositiveSmallIntegerField(_("kind of entry"), choices=LedgerKind.choices)
+    movement_id = models.BigIntegerField(_("entry"))
+    amount = MoneyField(_("amount"), help_text=_("Positive into the fund, negative out of it."))
+    hash = models.CharField(_("hash"), max_length=64)
+
+    objects = LedgerEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        constraints = [
+            models.UniqueConstraint(fields=["fund", "seq"], name="ledger_entry_position"),
+            # Also how an entry's rows are found: one per fund it moved money in.
+            models.UniqueConstraint(fields=["fund", "kind", "movement_id"], name="ledger_entry_once"),
+            models.CheckConstraint(condition=Q(seq__gte=1), name="ledger_entry_seq_positive"),
+            models.CheckConstraint(condition=Q(kind__in=LedgerKind.values), name="ledger_entry_kind_valid"),
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_entry_amount_not_zero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fund_id}#{self.seq}: {self.get_kind_display()} {self.movement_id} {self.amount}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise NotSupportedError("Ledger entries are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise NotSupportedError("Ledger entries are append-only.")

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from allocations import totals
+from allocations import ledger, totals
 from allocations.models import (
     Allocation,
     AssistanceType,
@@ -249,6 +249,7 @@ def movement_approve(*, movement: Movement, by) -> Movement:
     for fund in funds.values():
         fund.save(update_fields=["balance", "reserved"])
     _decide(movement, Status.APPROVED, by=by)
+    ledger.record([movement], funds)
     totals.record([movement])
     return movement
 

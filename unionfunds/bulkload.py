@@ -69,17 +69,22 @@ def take_ids(table: str, count: int) -> list[int]:
 
 
 def copy_rows(table: str, columns: Iterable[str], lines: Iterable[str]) -> int:
-    """COPY tab-separated text lines into `table` on Django's connection (and in its
+    """COPY tab-separated text lines into `table`; returns the number of rows."""
+    return copy_chunks(table, columns, _chunks(lines))
+
+
+def copy_chunks(table: str, columns: Iterable[str], chunks: Iterable[str]) -> int:
+    """COPY text made of whole lines into `table` on Django's connection (and in its
     transaction); returns the number of rows."""
     quote = connection.ops.quote_name
     sql = f"COPY {quote(table)} ({', '.join(quote(column) for column in columns)}) FROM STDIN"
     with connection.cursor() as cursor:
         raw = cursor.cursor
         if hasattr(raw, "copy_expert"):  # psycopg2
-            raw.copy_expert(sql, _ChunkReader(_chunks(lines)), size=1 << 20)
+            raw.copy_expert(sql, _ChunkReader(chunks), size=1 << 20)
         else:  # psycopg 3
             with raw.copy(sql) as copy:
-                for chunk in _chunks(lines):
+                for chunk in chunks:
                     copy.write(chunk)
         return raw.rowcount
 

@@ -16,6 +16,10 @@ writes with COPY, in one transaction on Django's connection:
   one person per two payments, checksum-valid ID numbers from `idnumber.build`
   with the county's area code), with a few approved reversals;
 
+- each fund's hash chain of what it approved (`allocations.ledger`), hashed in
+  Python as the rows are generated: inflows first, then what it passed down,
+  then its payments, so that `verify_ledger` finds the dataset clean;
+
 and finally sets every fund's balance from the entries, so that every CHECK
 constraint holds, rebuilds the running totals if the roll-ups keep any, and
 ANALYZEs. The money flows bottom-up: each township receives what it pays out
@@ -35,10 +39,12 @@ afterwards with one anti-join per foreign key instead.
 """
 
 import datetime
+import hashlib
 import random
 import time
+from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,11 +54,25 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models import Q
 
-from allocations.models import Allocation, AssistanceType, Contribution, Disbursement, Fund, Purpose, Source, Status
+from allocations import ledger
+from allocations.models import (
+    Allocation,
+    AssistanceType,
+    Contribution,
+    Disbursement,
+    Fund,
+    LedgerEntry,
+    LedgerKind,
+    Purpose,
+    Source,
+    Status,
+)
 from beneficiaries import idnumber
 from beneficiaries.models import Beneficiary, Category, CategoryCode, Unit
+from unionfunds.bulkload import copy_chunks
 from unionfunds.divisions import FIXTURES, NATIONAL_CODE, load_tree, read_divisions
 from unionfunds.models import Federation, Level, Membership, Role
+from unionfunds.money import fen_to_yuan
 
 DEFAULT_TOWNSHIPS = Path(settings.BASE_DIR).parent / "shared" / "data" / "divisions" / "streets.csv"
 CLERK = "dataset-clerk"
@@ -64,6 +84,7 @@ REVERSAL_REASON = "发放对象信息有误，冲销"
 # A load this large drops and rebuilds the table's secondary indexes.
 REBUILD_INDEXES_FROM = 100_000
 CHUNK_ROWS = 20_000
+CHINA = datetime.timezone(datetime.timedelta(hours=8))  # the offset the rows' times are written with
 
 # How much of a federation's money it raises itself, by level; the rest is
 # allocated by its parent. A province (under the national root) raises all of it.
@@ -169,6 +190,7 @@ class Command(BaseCommand):
 
 def loaded_tables() -> list[str]:
     return [
+        LedgerEntry._meta.db_table,
         Disbursement._meta.db_table,
         Beneficiary._meta.db_table,
         Beneficiary.categories.through._meta.db_table,
@@ -264,6 +286,7 @@ class Builder:
             with self._fast_load():
                 self._people_and_payments(to_add)
                 self._money_flow()
+                self._ledger()
         with self.step("fund balances from the entries") as note:
             note.append(f"{set_balances():,} funds updated")
         self._rebuild_totals()
@@ -319,11 +342,22 @@ class Builder:
                 funds[(federation_id, year)] = start + offset
                 rows.append(
                     f"{start + offset}\t{federation_id}\t{FUND_NAME.format(year=year)}\t{Purpose.PANDEMIC}\t{year}"
-                    f"\t0\t0\t{year}-01-01 08:00:00+08\n"
+                    f"\t0\t0\t0\t{ledger.GENESIS}\t{year}-01-01 08:00:00+08\n"
                 )
-            copy_rows(
+            copy_chunks(
                 Fund._meta.db_table,
-                ("id", "federation_id", "name", "purpose", "fiscal_year", "balance", "reserved", "created_at"),
+                (
+                    "id",
+                    "federation_id",
+                    "name",
+                    "purpose",
+                    "fiscal_year",
+                    "balance",
+                    "reserved",
+                    "ledger_seq",
+                    "ledger_hash",
+                    "created_at",
+                ),
                 _chunked(rows),
             )
         self.counts["funds"] += len(missing)
@@ -369,7 +403,7 @@ class Builder:
             self.first_ids[Beneficiary._meta.db_table] = first_person
             counters = self._id_counters()
             with rebuilt_indexes(Beneficiary._meta.db_table, persons >= REBUILD_INDEXES_FROM):
-                copy_rows(
+                copy_chunks(
                     Beneficiary._meta.db_table,
                     (
                         "id",
@@ -390,7 +424,7 @@ class Builder:
             through = Beneficiary.categories.through._meta.db_table
             self.first_ids[through] = reserve_ids(through, 0)
             with rebuilt_indexes(through, persons >= REBUILD_INDEXES_FROM):
-                tagged = copy_rows(
+                tagged = copy_chunks(
                     through, ("beneficiary_id", "category_id"), self._category_rows(first_person, persons)
                 )
             note.append(f"{tagged:,} tags")
@@ -401,7 +435,7 @@ class Builder:
             self.first_ids[table] = first
             self.paid: dict[int, int] = defaultdict(int)  # fund id -> fen paid out in this batch
             with rebuilt_indexes(table, to_add >= REBUILD_INDEXES_FROM) as rebuilt:
-                copy_rows(
+                copy_chunks(
                     table,
                     (
                         "id",
@@ -497,24 +531,35 @@ class Builder:
             yield "".join(rows)
 
     def _disbursement_rows(self, first, payments, reversals, first_person, home, payers) -> Iterator[str]:
+        """The rows to COPY; on the way, each row's fund, signed amount and content
+        digest (`ledger.content_digest`, built from the same pieces as the row) for
+        `_ledger`, which chains them once the inflows before them are known."""
         rng = self.rng
         rnd = rng.random
         clerk, approver, batch = self.clerk, self.approver, f"第{self.batch}批"
+        token = ledger.token
         # (amount in fen, assistance type) pairs: flat amounts mostly, some varied to the fen.
         kinds = rng.choices(ASSISTANCE, weights=[weight for _, weight, _ in ASSISTANCE], k=65_536)
-        pair_amount, pair_text = [], []
+        pair_amount, pair_text, pair_hashed = [], [], []
         for kind, _, amounts in kinds:
             amount = rng.choice(amounts)
             if rng.random() < 0.35:
                 amount += rng.randint(-amount // 5, amount // 5)
             pair_amount.append(amount)
             pair_text.append(f"{amount}\t{kind}")
+            # unit_id, assistance_type, batch, duplicate_confirmed, amount
+            pair_hashed.append(
+                token(None) + token(kind) + token(batch) + token(False) + token(ledger.money_text(amount))
+            )
         n_pairs = len(pair_amount)
-        # Per fiscal year and day: the date and decision columns, ready to join.
-        day_tail = {}
+        # Per fiscal year and day: the date and decision columns, ready to join;
+        # hashed, from the date to the end, for a payment and (without
+        # reverses_id and reason, which go between) for a reversal.
+        day_tail, paid_hashed, dates_hashed, decisions_hashed = {}, {}, {}, {}
+        not_reversing = token(None) + token("")  # reverses_id, reason
         for year in self.years:
             days = (datetime.date(year, 12, 31) - datetime.date(year, 1, 1)).days + 1
-            tails = []
+            tails, paid_tails, dates, decisions = [], [], [], []
             for day in range(days):
                 date = datetime.date(year, 1, 1) + datetime.timedelta(days=day)
                 decided = min(date + datetime.timedelta(days=1 + day % 3), datetime.date(year, 12, 31))
@@ -522,9 +567,23 @@ class Builder:
                     f"{date}\t{Status.APPROVED}\t{clerk}\t{date} 09:30:00+08"
                     f"\t{approver}\t{decided} 15:00:00+08\t{batch}"
                 )
-            day_tail[year] = tails
+                dates.append(token(date) + token(Status.APPROVED) + token(""))  # date, status, note
+                decisions.append(
+                    token(clerk) + token(_at(date, 9, 30)) + token(approver) + token(_at(decided, 15)) + token("")
+                )
+                paid_tails.append(dates[-1] + not_reversing + decisions[-1])
+            day_tail[year], paid_hashed[year] = tails, paid_tails
+            dates_hashed[year], decisions_hashed[year] = dates, decisions
         years = self.years
         fund_of = [{year: self.funds[(node.id, year)] for year in years} for node in payers]
+        prefix = ledger.content_prefix(LedgerKind.DISBURSEMENT)
+        fund_hashed = {fund: prefix + token(fund) for funds in fund_of for fund in funds.values()}
+        sha256 = hashlib.sha256
+        self.first_disbursement = first
+        # Row k (id first + k): its fund, signed fen, and 32 bytes of digest at 32k.
+        self.chain_funds = chain_funds = array("q")
+        self.chain_amounts = chain_amounts = array("q")
+        self.chain_digests = digests = bytearray()
         reversed_at = set(rng.sample(range(payments), reversals)) if reversals else set()
         persons = len(home)
         paid = self.paid
@@ -541,12 +600,24 @@ class Builder:
             day = int(rnd() * len(tails))
             paid[fund] += pair_amount[pair]
             append(f"{next_id}\t{fund}\t{first_person + person}\t{pair_text[pair]}\t{tails[day]}\t\t\t\tf\t\\N\t\\N\n")
+            # ledger.content_digest of the row, from its pieces: fund_id, beneficiary_id,
+            # then unit_id to amount (the pair), then date to rejection_reason.
+            beneficiary = str(first_person + person)
+            paying = f"{fund_hashed[fund]}{len(beneficiary)}:{beneficiary}{pair_hashed[pair]}"
+            digests += sha256(f"{paying}{paid_hashed[year][day]}".encode()).digest()
+            chain_funds.append(fund)
+            chain_amounts.append(-pair_amount[pair])
             if index in reversed_at:
                 later = min(day + 1 + int(rnd() * 20), len(tails) - 1)
                 append(
                     f"{next_id + 1}\t{fund}\t{first_person + person}\t{pair_text[pair]}\t{tails[later]}\t\t"
                     f"{REVERSAL_REASON}\t\tf\t{next_id}\t\\N\n"
                 )
+                reversing = token(next_id) + token(REVERSAL_REASON)  # reverses_id, reason
+                dates, decisions = dates_hashed[year], decisions_hashed[year]
+                digests += sha256(f"{paying}{dates[later]}{reversing}{decisions[later]}".encode()).digest()
+                chain_funds.append(fund)
+                chain_amounts.append(pair_amount[pair])
                 next_id += 1
             next_id += 1
             if len(rows) >= CHUNK_ROWS:
@@ -594,6 +665,25 @@ class Builder:
             return day, min(day + datetime.timedelta(days=1), datetime.date(year, 12, 31))
 
         common = f"{Status.APPROVED}\t{self.clerk}\t{{entered}} 10:00:00+08\t{self.approver}\t{{decided}} 16:00:00+08"
+        # What `_ledger` chains before the payments: (kind, id, {fund: signed fen}, content digest, order).
+        self.inflows = []
+
+        def chain(kind: int, id_: int, legs: dict, order: int, own: tuple, day, decided) -> None:
+            """`own`: the kind's own fields (ledger.FIELDS) before the amount, then the amount."""
+            decision = (
+                day,
+                Status.APPROVED,
+                "",
+                None,
+                "",
+                self.clerk,
+                _at(day, 10),
+                self.approver,
+                _at(decided, 16),
+                "",
+            )
+            self.inflows.append((kind, id_, legs, ledger.content_digest(kind, [*own, *decision]), order))
+
         with self.step("contributions") as note:
             table = Contribution._meta.db_table
             first = reserve_ids(table, len(contributions))
@@ -607,7 +697,9 @@ class Builder:
                     + common.format(entered=day, decided=decided)
                     + "\t\t\t\t\\N\n"
                 )
-            copy_rows(
+                own = (fund, source, reference, fen_to_yuan(amount))
+                chain(LedgerKind.CONTRIBUTION, first + offset, {fund: amount}, 0, own, day, decided)
+            copy_chunks(
                 table,
                 (
                     "id",
@@ -642,7 +734,10 @@ class Builder:
                     + common.format(entered=day, decided=decided)
                     + f"\t第{self.batch}批\t\t\t\t\\N\n"
                 )
-            copy_rows(
+                own = (from_fund, to_federation, to_fund, f"第{self.batch}批", fen_to_yuan(amount))
+                legs = {from_fund: -amount, to_fund: amount}
+                chain(LedgerKind.ALLOCATION, first + offset, legs, depth, own, day, decided)
+            copy_chunks(
                 table,
                 (
                     "id",
@@ -667,6 +762,61 @@ class Builder:
             note.append(f"{len(allocations):,}")
             self.counts["allocations"] += len(allocations)
 
+    # The hash chains -------------------------------------------------------------------
+
+    def _ledger(self) -> None:
+        """Chain this batch into each fund's ledger, after what it already holds:
+        contributions, then allocations from the top of the tree down (a fund
+        receives before it passes on), then the payments in id order."""
+        table = LedgerEntry._meta.db_table
+        count = sum(len(legs) for _kind, _id, legs, _digest, _depth in self.inflows) + len(self.chain_funds)
+        with self.step("ledger") as note:
+            heads = {pk: [seq, head] for pk, seq, head in Fund.objects.values_list("pk", "ledger_seq", "ledger_hash")}
+            before = {pk: seq for pk, (seq, _head) in heads.items()}
+            first = reserve_ids(table, count)
+            self.first_ids[table] = first
+            with rebuilt_constraints(table, count >= REBUILD_INDEXES_FROM) as rebuilt:
+                copy_chunks(
+                    table,
+                    ("id", "fund_id", "seq", "kind", "movement_id", "amount", "hash"),
+                    self._ledger_rows(first, heads),
+                )
+            changed = set_heads({pk: head for pk, head in heads.items() if head[0] != before[pk]})
+            note.append(f"{count:,} entries, {changed:,} fund heads")
+            if rebuilt:
+                note.append(f"{len(rebuilt)} constraints rebuilt")
+        del self.chain_funds, self.chain_amounts, self.chain_digests, self.inflows
+
+    def _ledger_rows(self, first: int, heads: dict[int, list]) -> Iterator[str]:
+        link = ledger.link
+        rows = []
+        next_id = first
+        # Contributions come first (order 0), then allocations by the recipient's depth.
+        for kind, movement_id, legs, content, _order in sorted(self.inflows, key=lambda inflow: inflow[4]):
+            for fund, amount in sorted(legs.items()):
+                head = heads[fund]
+                head[0] += 1
+                head[1] = link(head[1], fund, head[0], kind, movement_id, amount, content)
+                rows.append(f"{next_id}\t{fund}\t{head[0]}\t{kind}\t{movement_id}\t{amount}\t{head[1]}\n")
+                next_id += 1
+        kind = int(LedgerKind.DISBURSEMENT)
+        digests, amounts = self.chain_digests, self.chain_amounts
+        movement_id = self.first_disbursement
+        for index, fund in enumerate(self.chain_funds):
+            head = heads[fund]
+            seq = head[0] = head[0] + 1
+            amount = amounts[index]
+            content = digests[32 * index : 32 * index + 32].hex()
+            head[1] = link(head[1], fund, seq, kind, movement_id, amount, content)
+            rows.append(f"{next_id}\t{fund}\t{seq}\t{kind}\t{movement_id}\t{amount}\t{head[1]}\n")
+            next_id += 1
+            movement_id += 1
+            if len(rows) >= CHUNK_ROWS:
+                yield "".join(rows)
+                rows.clear()
+        if rows:
+            yield "".join(rows)
+
     def _rebuild_totals(self) -> None:
         """The roll-ups' running totals (if the code keeps any) are written by the
         services on approval; a bulk load bypasses them, so rebuild them here."""
@@ -690,45 +840,6 @@ def _q(name: str) -> str:
 def _chunked(rows: list[str]) -> Iterator[str]:
     for start in range(0, len(rows), CHUNK_ROWS):
         yield "".join(rows[start : start + CHUNK_ROWS])
-
-
-class _ChunkReader:
-    """A file-like object over text chunks, for psycopg2's copy_expert: it pulls the
-    next chunk only when asked, so PostgreSQL ingests while Python generates."""
-
-    def __init__(self, chunks: Iterable[str]):
-        self._chunks = iter(chunks)
-        self._buffer = b""
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buffer) < size:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                break
-            self._buffer += chunk.encode()
-        if size < 0:
-            data, self._buffer = self._buffer, b""
-        else:
-            data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
-
-    def readline(self, size: int = -1) -> bytes:  # pragma: no cover - COPY FROM only calls read
-        return self.read(size)
-
-
-def copy_rows(table: str, columns: Iterable[str], chunks: Iterable[str]) -> int:
-    """COPY tab-separated text rows into `table` on Django's connection (and in its
-    transaction); returns the number of rows."""
-    sql = f"COPY {_q(table)} ({', '.join(_q(column) for column in columns)}) FROM STDIN"
-    with connection.cursor() as cursor:
-        raw = cursor.cursor
-        if hasattr(raw, "copy_expert"):  # psycopg2
-            raw.copy_expert(sql, _ChunkReader(chunks), size=1 << 20)
-        else:  # psycopg 3
-            with raw.copy(sql) as copy:
-                for chunk in chunks:
-                    copy.write(chunk)
-        return raw.rowcount
 
 
 def reserve_ids(table: str, count: int) -> int:
@@ -764,6 +875,51 @@ def rebuilt_indexes(table: str, enabled: bool):
     with connection.cursor() as cursor:
         for _name, definition in indexes:
             cursor.execute(definition)
+
+
+@contextmanager
+def rebuilt_constraints(table: str, enabled: bool):
+    """Drop the table's unique constraints for a big load and add them back
+    afterwards, as `rebuilt_indexes` does with plain indexes."""
+    if not enabled:
+        yield []
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
+            "AND contype = 'u'",
+            [table],
+        )
+        constraints = cursor.fetchall()
+        for name, _definition in constraints:
+            cursor.execute(f"ALTER TABLE {_q(table)} DROP CONSTRAINT {_q(name)}")
+    yield [name for name, _ in constraints]
+    with connection.cursor() as cursor:
+        # ALTER TABLE refuses while checks of rows written in this transaction are deferred.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for name, definition in constraints:
+            cursor.execute(f"ALTER TABLE {_q(table)} ADD CONSTRAINT {_q(name)} {definition}")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def set_heads(heads: dict[int, list]) -> int:
+    """Write each fund's chain head ({fund id: [position, hash]}); returns how many."""
+    items = sorted(heads.items())
+    with connection.cursor() as cursor:
+        for start in range(0, len(items), 1000):
+            chunk = items[start : start + 1000]
+            cursor.execute(
+                f"UPDATE {_q(Fund._meta.db_table)} f SET ledger_seq = v.seq, ledger_hash = v.hash "
+                f"FROM (VALUES {', '.join(['(%s::bigint, %s::bigint, %s)'] * len(chunk))}) AS v(id, seq, hash) "
+                "WHERE f.id = v.id",
+                [value for pk, (seq, head) in chunk for value in (pk, seq, head)],
+            )
+    return len(items)
+
+
+def _at(day: datetime.date, hour: int, minute: int = 0) -> datetime.datetime:
+    """A time of day as the rows write it (China time)."""
+    return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=CHINA)
 
 
 def check_references(table: str, first_id: int) -> int:
