@@ -173,9 +173,7 @@ def test_a_list_stores_text_exactly_and_records_what_a_single_entry_records(rich
     created = disbursements_create_bulk(
         fund=rich_fund,
         rows=[
-            ListRow(
-                name="欧阳\\娜", id_number=synthetic_id(7), amount="1234.56", note=awkward, employer="厂\t二车间"
-            )
+            ListRow(name="欧阳\\娜", id_number=synthetic_id(7), amount="1234.56", note=awkward, employer="厂\t二车间")
         ],
         assistance_type="medical",
         date=DAY,
