@@ -455,7 +455,7 @@ def _register_missing(
         ["name", "id_number", "gender", "birth_date", "phone", "employer", "federation_id"],
         [person for person, _ in new.values()],
     )
-    categories = dict(Category.objects.values_list("code", "id"))
+    categories = Category.objects.ids(code for _, codes in new.values() for code in codes)
     bulkload.insert(
         Beneficiary.categories.through,
         ["beneficiary_id", "category_id"],

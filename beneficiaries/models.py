@@ -12,6 +12,14 @@ class CategoryManager(models.Manager):
     def get_by_natural_key(self, code: str) -> "Category":
         return self.get(code=code)
 
+    def ids(self, codes) -> dict[str, int]:
+        """The ids of these categories' rows. `CategoryCode` is the source of truth:
+        a row missing (a database emptied by a test, or restored without the rows a
+        migration seeded) is made again rather than failing a whole list."""
+        codes = set(codes)
+        self.bulk_create([self.model(code=code) for code in sorted(codes)], ignore_conflicts=True)
+        return dict(self.filter(code__in=codes).values_list("code", "id"))
+
 
 class CategoryCode(models.TextChoices):
     REGISTERED_HARDSHIP = "registered_hardship", _("Registered hardship worker")

@@ -175,4 +175,4 @@ def _categories(codes) -> list[Category]:
     for code in codes:
         if code not in CategoryCode.values:
             raise refuse(UNKNOWN_CATEGORY, "invalid_choice", field="categories", value=code)
-    return list(Category.objects.filter(code__in=codes))
+    return list(Category.objects.filter(pk__in=Category.objects.ids(codes).values()))

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from allocations import services as money
 from allocations.bulk import ListRefused, ListRow, disbursements_create_bulk, movements_approve_bulk
 from allocations.models import Contribution, Disbursement, DisbursementTotal, Status
-from beneficiaries.models import Beneficiary
+from beneficiaries.models import Beneficiary, Category
 from tests.conftest import synthetic_id
 from unionfunds.models import AuditEvent
 
@@ -201,3 +201,12 @@ def test_a_list_stores_text_exactly_and_records_what_a_single_entry_records(rich
     assert listed_event.changes == {**single_event.changes, "duplicate_confirmed": {"before": None, "after": False}}
     assert listed_event.object_repr == f"#{listed.pk} ¥1234.56"
     assert (listed_event.user, listed_event.federation, listed_event.reason) == (alice, rich_fund.federation, "第\t1批")
+
+
+@pytest.mark.django_db
+def test_people_get_their_categories_even_where_the_category_rows_were_lost(rich_fund, alice):
+    """The rows of `Category` come from a migration; a database emptied without them
+    (as transactional tests do) still takes a list with categories."""
+    Category.objects.all().delete()
+    disbursements_create_bulk(fund=rich_fund, rows=thousand_rows(3), assistance_type="living", date=DAY, by=alice)
+    assert Beneficiary.objects.filter(categories__code="hard_industry").count() == 3
