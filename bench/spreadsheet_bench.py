@@ -439,8 +439,10 @@ issue's performance figures for spreadsheets), measured by `bench/spreadsheet_be
   preview `bulk.disbursements_check_bulk` (check), the commit
   `bulk.disbursements_create_bulk`, which checks again under the fund's lock, registers
   unknown people and bulk-inserts the disbursements and their audit events in one
-  transaction (create). The job's bookkeeping around it (the parsed rows stored on the
-  job between preview and commit, progress) is not timed.
+  transaction (create). The sheet is read by calamine (openpyxl only for a sheet that
+  holds formulas, which is refused); the rows go in by COPY (`unionfunds/bulkload.py`).
+  The job's bookkeeping around it (the parsed rows stored on the job between preview
+  and commit, progress) is not timed.
 - The baseline: django-import-export's default import of the same file into the same
   table: `tablib.Dataset().load(bytes, format="xlsx")` with the headers renamed to
   field names (read), then `import_data(dataset, dry_run=False)` once (create) on a
