@@ -247,7 +247,7 @@ def disbursements_create_bulk(
             (
                 pk,
                 locked.federation_id,
-                f"#{pk} ¥{entry['amount']}",
+                _entry_repr(pk, entry["amount"]),
                 audit.created({name: value for name, value in entry.items() if name in audited}, status=Status.PENDING),
             )
             for pk, entry in zip(ids, entries, strict=True)
@@ -293,12 +293,12 @@ def movements_approve_bulk(*, movements: Sequence, by) -> int:
         movement.status, movement.decided_by_id, movement.decided_at = Status.APPROVED, by.pk, decided_at
     ledger.record(locked, funds)
     totals.record(locked)
-    _log_bulk(
-        locked,
+    approved = {"status": {"before": Status.PENDING.value, "after": Status.APPROVED.value}}
+    _log_entries(
+        model,
         f"{model._meta.model_name}.{Status.APPROVED}",
+        [(m.pk, owner_of_fund[m.owner_fund_id], _entry_repr(m.pk, m.amount), approved) for m in locked],
         by=by,
-        federation_ids={m.pk: owner_of_fund[m.owner_fund_id] for m in locked},
-        changes={"status": {"before": Status.PENDING.value, "after": Status.APPROVED.value}},
     )
     return len(locked)
 
@@ -378,12 +378,16 @@ def _registered(numbers: Iterable[str]) -> dict[str, Known]:
 
 
 def _check_names(checked: list[_Checked], registered: dict[str, Known], problems: list[RowProblem], by) -> None:
+    mismatches = []
     for c in checked:
         known = registered.get(c.resident.number) if c.resident else None
         given = (c.row.name or "").strip()
         if known is not None and given and known.name != given:
-            person = Beneficiary.objects.select_related("federation").get(pk=known.pk)
-            problems.append(RowProblem(c.number, "name", "name_mismatch", str(name_mismatch(person, given, by))))
+            mismatches.append((c.number, known.pk, given))
+    # The message depends on whether the user may see the person: their federation, read once for all.
+    people = Beneficiary.objects.select_related("federation").in_bulk({pk for _, pk, _ in mismatches})
+    for number, pk, given in mismatches:
+        problems.append(RowProblem(number, "name", "name_mismatch", str(name_mismatch(people[pk], given, by))))
 
 
 def _check_earlier_payments(
@@ -465,37 +469,12 @@ def _register_missing(
         Beneficiary,
         "beneficiary.registered",
         [
-            (pk, federation.pk, f"{person[0]} ({idnumber.mask(person[1])})", {})
+            (pk, federation.pk, _person_repr(person[0], person[1]), {})
             for pk, (person, _) in zip(ids, new.values(), strict=True)
         ],
         by=by,
     )
     return {number: Known(pk, person[0]) for pk, (number, (person, _)) in zip(ids, new.items(), strict=True)}
-
-
-def _log_bulk(
-    objects: Sequence, action: str, *, by, federation_ids: dict[int, int], reason: str = "", changes: dict | None = None
-) -> None:
-    """One audit event per object. Without `changes`, each event records the
-    object's audited fields as created."""
-    if not objects:
-        return
-    fields = services.AUDITED_FIELDS.get(type(objects[0]), ())
-    _log_entries(
-        type(objects[0]),
-        action,
-        [
-            (
-                obj.pk,
-                federation_ids[obj.pk],
-                _short_repr(obj),
-                changes if changes is not None else audit.diff({}, audit.snapshot(obj, fields)),
-            )
-            for obj in objects
-        ],
-        by=by,
-        reason=reason,
-    )
 
 
 def _log_entries(model, action: str, entries: list[tuple[int, int, str, dict]], *, by, reason: str = "") -> None:
@@ -516,10 +495,12 @@ def _log_entries(model, action: str, entries: list[tuple[int, int, str, dict]], 
     )
 
 
-def _short_repr(obj) -> str:
-    if isinstance(obj, Beneficiary):
-        return f"{obj.name} ({obj.masked_id_number})"
-    return f"#{obj.pk} ¥{getattr(obj, 'amount', '')}"
+def _entry_repr(pk: int, amount: Decimal) -> str:
+    return f"#{pk} ¥{amount}"
+
+
+def _person_repr(name: str, id_number: str) -> str:
+    return f"{name} ({idnumber.mask(id_number)})"
 
 
 def _as_date(value) -> datetime.date | None:

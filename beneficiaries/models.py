@@ -17,8 +17,11 @@ class CategoryManager(models.Manager):
         a row missing (a database emptied by a test, or restored without the rows a
         migration seeded) is made again rather than failing a whole list."""
         codes = set(codes)
-        self.bulk_create([self.model(code=code) for code in sorted(codes)], ignore_conflicts=True)
-        return dict(self.filter(code__in=codes).values_list("code", "id"))
+        found = dict(self.filter(code__in=codes).values_list("code", "id"))
+        if missing := codes - set(found):
+            self.bulk_create([self.model(code=code) for code in sorted(missing)], ignore_conflicts=True)
+            found = dict(self.filter(code__in=codes).values_list("code", "id"))
+        return found
 
 
 class CategoryCode(models.TextChoices):
