@@ -287,10 +287,15 @@ class Builder:
                 self._people_and_payments(to_add)
                 self._money_flow()
                 self._ledger()
+        # The balances and totals are summed from what was just loaded: without
+        # statistics of it, the planner takes its tables for empty and can pick
+        # nested loops that read the whole of them once per fund.
+        with self.step("analyze the loaded tables"), connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
         with self.step("fund balances from the entries") as note:
             note.append(f"{set_balances():,} funds updated")
         self._rebuild_totals()
-        with self.step("analyze"), connection.cursor() as cursor:
+        with self.step("analyze the totals"), connection.cursor() as cursor:
             cursor.execute("ANALYZE")
 
     def _nodes(self) -> dict[int, Node]:
