@@ -16,7 +16,8 @@ from typing import NamedTuple
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -26,6 +27,7 @@ from beneficiaries import idnumber
 from beneficiaries.models import Beneficiary, Category, CategoryCode
 from beneficiaries.services import name_mismatch
 from unionfunds import audit, bulkload
+from unionfunds.bulkload import AnyOf
 from unionfunds.models import AuditEvent, Federation, Role
 from unionfunds.permissions import require_role
 
@@ -40,12 +42,6 @@ MAX_ROWS = 100_000
 # Asked once per row: Choices.values builds its list (and translates its labels) on every call.
 ASSISTANCE_TYPES = frozenset(AssistanceType.values)
 CATEGORY_CODES = frozenset(CategoryCode.values)
-
-
-def _chunk() -> int:
-    """How many values one IN (...) may hold: SQLite limits the parameters of a
-    query, PostgreSQL does not, and each query built costs a millisecond."""
-    return connection.features.max_query_params or 20_000
 
 
 @dataclass
@@ -236,10 +232,12 @@ def disbursements_create_bulk(
     ]
     ids = bulkload.insert(
         Disbursement,
-        [*(Disbursement._meta.get_field(name).attname for name in entries[0]), "created_by_id", "created_at"],
-        [(*entry.values(), by.pk, now) for entry in entries],
+        [Disbursement._meta.get_field(name).attname for name in entries[0]],
+        [tuple(entry.values()) for entry in entries],
+        same={"created_by_id": by.pk, "created_at": now},
     )
-    audited = services.AUDITED_FIELDS[Disbursement]
+    audited = [name for name in entries[0] if name in services.AUDITED_FIELDS[Disbursement]]
+    changes = audit.CreatedJson(audited, status=Status.PENDING)
     _log_entries(
         Disbursement,
         "disbursement.created",
@@ -248,7 +246,7 @@ def disbursements_create_bulk(
                 pk,
                 locked.federation_id,
                 _entry_repr(pk, entry["amount"]),
-                audit.created({name: value for name, value in entry.items() if name in audited}, status=Status.PENDING),
+                changes([entry[name] for name in audited]),
             )
             for pk, entry in zip(ids, entries, strict=True)
         ],
@@ -366,11 +364,9 @@ def _check_repeats_within_list(checked: list[_Checked], problems: list[RowProble
 
 
 def _registered(numbers: Iterable[str]) -> dict[str, Known]:
-    numbers = list(dict.fromkeys(numbers))
     found: dict[str, Known] = {}
-    chunk = _chunk()
-    for start in range(0, len(numbers), chunk):
-        for pk, name, number in Beneficiary.objects.filter(id_number__in=numbers[start : start + chunk]).values_list(
+    for batch in bulkload.batches(list(dict.fromkeys(numbers))):
+        for pk, name, number in Beneficiary.objects.filter(AnyOf(F("id_number"), batch)).values_list(
             "pk", "name", "id_number"
         ):
             found[number] = Known(pk, name)
@@ -396,11 +392,10 @@ def _check_earlier_payments(
     """The duplicate-payment rule of `services._check_duplicate`, in one query per chunk."""
     ids = sorted({registered[c.resident.number].pk for c in checked if c.resident and c.resident.number in registered})
     earlier = set()
-    chunk = _chunk()
-    for start in range(0, len(ids), chunk):
+    for batch in bulkload.batches(ids):
         for beneficiary_id, kind, day in (
             Disbursement.objects.live()
-            .filter(fund=fund, beneficiary_id__in=ids[start : start + chunk])
+            .filter(AnyOf(F("beneficiary_id"), batch), fund=fund)
             .values_list("beneficiary_id", "assistance_type", "date")
         ):
             earlier.add((beneficiary_id, kind, day.year, day.month))
@@ -479,18 +474,17 @@ def _register_missing(
 
 def _log_entries(model, action: str, entries: list[tuple[int, int, str, dict]], *, by, reason: str = "") -> None:
     """One audit event per (id, federation id, description, changes), written in bulk."""
-    content_type = ContentType.objects.get_for_model(model)
-    now, user_id = timezone.now(), by.pk if by is not None and by.is_authenticated else None
     bulkload.insert(
         AuditEvent,
-        [
-            *("at", "user_id", "action", "content_type_id", "object_id"),
-            *("object_repr", "federation_id", "changes", "reason"),
-        ],
-        [
-            (now, user_id, action, content_type.pk, pk, description[:200], federation_id, changes, reason)
-            for pk, federation_id, description, changes in entries
-        ],
+        ["object_id", "federation_id", "object_repr", "changes"],
+        [(pk, federation_id, description[:200], changes) for pk, federation_id, description, changes in entries],
+        same={
+            "at": timezone.now(),
+            "user_id": by.pk if by is not None and by.is_authenticated else None,
+            "action": action,
+            "content_type_id": ContentType.objects.get_for_model(model).pk,
+            "reason": reason,
+        },
         ids=False,
     )
 

@@ -297,15 +297,25 @@ def _category_labels() -> dict[str, str]:
 
 def _assistance_type(value, report) -> str:
     text = _text(value, report)
-    return _assistance_labels().get(_normalise(text), text) if text else ""
+    return _assistance_code(text) if text else ""
 
 
 def _categories(value, report) -> list[str]:
-    text = _text(value, report)
+    return list(_category_codes(_text(value, report)))
+
+
+# A list repeats a handful of types and categories a hundred thousand times.
+@functools.lru_cache(maxsize=1024)
+def _assistance_code(text: str) -> str:
+    return _assistance_labels().get(_normalise(text), text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _category_codes(text: str) -> tuple[str, ...]:
     labels = _category_labels()
     # Not "/": one category is called 工伤/职业病致残.
     parts = [part for part in re.split(r"[,，;；、|]+", text) if part.strip()]
-    return [labels.get(_normalise(part), part.strip()) for part in parts]
+    return tuple(labels.get(_normalise(part), part.strip()) for part in parts)
 
 
 def _phone(value, report) -> str:

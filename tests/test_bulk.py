@@ -1,10 +1,12 @@
 """Real-name disbursement lists: every row checked first, then all or nothing."""
 
 import datetime
+import json
 from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from allocations import services as money
@@ -12,6 +14,8 @@ from allocations.bulk import ListRefused, ListRow, disbursements_create_bulk, mo
 from allocations.models import Contribution, Disbursement, DisbursementTotal, Status
 from beneficiaries.models import Beneficiary, Category
 from tests.conftest import synthetic_id
+from unionfunds import audit
+from unionfunds.bulkload import AnyOf
 from unionfunds.models import AuditEvent
 
 DAY = datetime.date(2022, 4, 20)
@@ -203,6 +207,35 @@ def test_a_list_stores_text_exactly_and_records_what_a_single_entry_records(rich
     assert (listed_event.user, listed_event.federation, listed_event.reason) == (alice, rich_fund.federation, "第\t1批")
 
 
+def test_the_audit_changes_of_a_list_read_back_as_those_of_a_single_entry():
+    """Lists write their audit changes as JSON text directly; read back, it is what
+    `audit.diff` records for one new record: values as JSON, None left out."""
+    values = {
+        "fund": 7,
+        "unit": None,
+        "amount": Decimal("1000.50"),
+        "date": datetime.date(2022, 11, 3),
+        "decided_at": datetime.datetime(2022, 11, 3, 8, 30, tzinfo=datetime.UTC),
+        "note": '引号" 反斜杠\\ 换行\n',
+        "duplicate_confirmed": False,
+        "batch": "",
+    }
+    written = audit.CreatedJson(list(values), status="pending", reverses=None)(list(values.values()))
+    assert json.loads(written) == audit.diff(
+        {},
+        {
+            "fund": 7,
+            "amount": "1000.50",
+            "date": "2022-11-03",
+            "decided_at": "2022-11-03T08:30:00+00:00",
+            "note": '引号" 反斜杠\\ 换行\n',
+            "duplicate_confirmed": False,
+            "batch": "",
+            "status": "pending",
+        },
+    )
+
+
 @pytest.mark.django_db
 def test_people_get_their_categories_even_where_the_category_rows_were_lost(rich_fund, alice):
     """The rows of `Category` come from a migration; a database emptied without them
@@ -210,3 +243,18 @@ def test_people_get_their_categories_even_where_the_category_rows_were_lost(rich
     Category.objects.all().delete()
     disbursements_create_bulk(fund=rich_fund, rows=thousand_rows(3), assistance_type="living", date=DAY, by=alice)
     assert Beneficiary.objects.filter(categories__code="hard_industry").count() == 3
+
+
+@pytest.mark.django_db
+def test_long_lists_of_values_are_looked_up_in_one_parameter(worker):
+    """AnyOf: an array parameter on PostgreSQL, a plain IN elsewhere; same answers."""
+    numbers = [synthetic_id(number) for number in range(2, 5000)]
+
+    def found(values) -> list[str]:
+        return list(Beneficiary.objects.filter(AnyOf(F("id_number"), values)).values_list("id_number", flat=True))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert found([*numbers, worker.id_number, None]) == [worker.id_number]
+    assert ("ANY(" in queries[0]["sql"]) == (connection.vendor == "postgresql")
+    assert found([]) == []
+    assert found(numbers) == []

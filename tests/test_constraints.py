@@ -3,14 +3,18 @@
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import User
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Value
+from django.db.models import F, ProtectedError, Value
 from django.utils import timezone
 
 from allocations import services as money
 from allocations.models import Allocation, Contribution, Disbursement, Fund
+from unionfunds.models import AuditEvent, Federation, Level
 from unionfunds.money import MoneyField
+from unionfunds.services import federation_create
 
 
 def refused_by_database(action) -> bool:
@@ -98,3 +102,19 @@ def test_an_allocation_goes_between_two_funds(fund, alice, tree):
             from_fund=fund, to_fund=fund, to_federation=tree["chengzhong"], amount=1, created_by=alice
         )
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("named", ["user", "federation"])
+def test_whoever_and_whatever_the_audit_trail_names_cannot_be_deleted(tree, named):
+    """The trail's references carry no database constraint (for the speed of
+    bulk lists), so the refusal to delete what it names is Django's own."""
+    user = User.objects.create_user(username="audited")
+    branch = federation_create(code="630103999", name="审计专用工会", level=Level.GRASSROOTS, parent=tree["chengzhong"])
+    event = {"user": user} if named == "user" else {"federation": branch}
+    AuditEvent.objects.create(
+        action="test", content_type=ContentType.objects.get_for_model(Federation), object_id=branch.pk, **event
+    )
+    with pytest.raises(ProtectedError):
+        user.delete() if named == "user" else Federation.objects.filter(pk=branch.pk).delete()
+    assert User.objects.filter(pk=user.pk).exists() and Federation.objects.filter(pk=branch.pk).exists()

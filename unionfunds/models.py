@@ -130,6 +130,10 @@ class AuditEvent(models.Model):
     """Append-only record of who did what to which record, written by the services
     in the same transaction as the change itself."""
 
+    # The trail names users, federations and content types without database
+    # constraints, as django-pghistory's event tables do: Django's PROTECT still
+    # refuses to delete anything an event names, and a list of 100,000 payments
+    # is spared 300,000 row-by-row key checks at commit, a third of its audit cost.
     at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -138,13 +142,23 @@ class AuditEvent(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_constraint=False,
     )
     action = models.CharField(_("action"), max_length=64)
-    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    # Indexed by audit_event_record, which it leads.
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     object_id = models.PositiveBigIntegerField()
     object_repr = models.CharField(_("record"), max_length=200)
     federation = models.ForeignKey(
-        Federation, verbose_name=_("federation"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Federation,
+        verbose_name=_("federation"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     changes = models.JSONField(_("changes"), default=dict, blank=True)
     reason = models.TextField(_("reason"), blank=True)

@@ -29,10 +29,13 @@ def to_yuan(value: object) -> Decimal:
     """
     if isinstance(value, float):
         raise TypeError("Money must not be a float; pass a Decimal or a string.")
-    try:
-        amount = Decimal(str(value).strip().replace(",", ""))
-    except (InvalidOperation, ValueError) as error:
-        raise ValueError(f"Not an amount: {value!r}") from error
+    if type(value) is Decimal:  # checked amounts come back here on every write: no text round trip
+        amount = value
+    else:
+        try:
+            amount = Decimal(str(value).strip().replace(",", ""))
+        except (InvalidOperation, ValueError) as error:
+            raise ValueError(f"Not an amount: {value!r}") from error
     if not amount.is_finite():
         raise ValueError(f"Not an amount: {value!r}")
     if amount != amount.quantize(CENT):
