@@ -113,6 +113,7 @@ class CheckedList:
         return sum(1 for c in self.rows if c.duplicate)
 
 
+@bulkload.gc_paused()
 @transaction.atomic
 def disbursements_check_bulk(
     *,
@@ -185,6 +186,7 @@ class CreatedList(Sequence):
         return self._loaded[index]
 
 
+@bulkload.gc_paused()
 @transaction.atomic
 def disbursements_create_bulk(
     *,

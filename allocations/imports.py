@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from allocations import bulk
 from allocations.models import AssistanceType
 from beneficiaries.models import CategoryCode
+from unionfunds import bulkload
 from unionfunds.sheetreader import Line, SheetError
 
 
@@ -82,6 +83,7 @@ def problem(line: int | None, field_name: str, code: str, message, headers: dict
     return {"line": line, "field": field_name, "column": column, "code": code, "message": str(message)}
 
 
+@bulkload.gc_paused()
 def parse_list(lines: Iterable[Line], *, progress: Callable[[int], None] | None = None) -> ParsedList:
     """The rows of a sheet as list rows, plus what is wrong with single cells.
 
@@ -116,6 +118,7 @@ def parse_list(lines: Iterable[Line], *, progress: Callable[[int], None] | None 
     return parsed
 
 
+@bulkload.gc_paused()
 def list_rows(rows: list[dict]) -> list[bulk.ListRow]:
     return [
         bulk.ListRow(

@@ -1,6 +1,7 @@
 """Real-name disbursement lists: every row checked first, then all or nothing."""
 
 import datetime
+import gc
 import json
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ from allocations.bulk import ListRefused, ListRow, disbursements_create_bulk, mo
 from allocations.models import Contribution, Disbursement, DisbursementTotal, Status
 from beneficiaries.models import Beneficiary, Category
 from tests.conftest import synthetic_id
-from unionfunds import audit
+from unionfunds import audit, bulkload
 from unionfunds.bulkload import AnyOf
 from unionfunds.models import AuditEvent
 
@@ -258,3 +259,18 @@ def test_long_lists_of_values_are_looked_up_in_one_parameter(worker):
     assert ("ANY(" in queries[0]["sql"]) == (connection.vendor == "postgresql")
     assert found([]) == []
     assert found(numbers) == []
+
+
+def test_the_cycle_collector_is_paused_only_while_a_list_is_worked_on():
+    assert gc.isenabled()
+    with pytest.raises(ListRefused), bulkload.gc_paused():
+        assert not gc.isenabled()
+        raise ListRefused([])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with bulkload.gc_paused():
+            pass
+        assert not gc.isenabled()  # paused by the caller: left to the caller
+    finally:
+        gc.enable()
