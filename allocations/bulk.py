@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from allocations import ledger, services, totals
 from allocations.models import AssistanceType, Disbursement, Fund, Status
 from beneficiaries import idnumber
-from beneficiaries.models import Beneficiary, Category, CategoryCode
+from beneficiaries.models import Beneficiary, Category, CategoryCode, person_label
 from beneficiaries.services import name_mismatch
 from unionfunds import audit, bulkload
 from unionfunds.bulkload import AnyOf
@@ -391,7 +391,8 @@ def _check_names(checked: list[_Checked], registered: dict[str, Known], problems
 def _check_earlier_payments(
     fund: Fund, checked: list[_Checked], registered: dict[str, Known], problems: list[RowProblem]
 ) -> None:
-    """The duplicate-payment rule of `services._check_duplicate`, in one query per chunk."""
+    """The duplicate-payment rule of `services._check_duplicate`, in one query
+    (one per batch of ids on SQLite)."""
     ids = sorted({registered[c.resident.number].pk for c in checked if c.resident and c.resident.number in registered})
     earlier = set()
     for batch in bulkload.batches(ids):
@@ -466,7 +467,7 @@ def _register_missing(
         Beneficiary,
         "beneficiary.registered",
         [
-            (pk, federation.pk, _person_repr(person[0], person[1]), {})
+            (pk, federation.pk, person_label(person[0], person[1]), {})
             for pk, (person, _) in zip(ids, new.values(), strict=True)
         ],
         by=by,
@@ -493,10 +494,6 @@ def _log_entries(model, action: str, entries: list[tuple[int, int, str, dict]], 
 
 def _entry_repr(pk: int, amount: Decimal) -> str:
     return f"#{pk} ¥{amount}"
-
-
-def _person_repr(name: str, id_number: str) -> str:
-    return f"{name} ({idnumber.mask(id_number)})"
 
 
 def _as_date(value) -> datetime.date | None:

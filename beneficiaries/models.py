@@ -93,7 +93,7 @@ class Beneficiary(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.masked_id_number})"
+        return person_label(self.name, self.id_number)
 
     @property
     def masked_id_number(self) -> str:
@@ -135,3 +135,8 @@ class Unit(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def person_label(name: str, id_number: str) -> str:
+    """How a person is named on screens and in the audit trail: 张三 (6301**********123X)."""
+    return f"{name} ({idnumber.mask(id_number)})"
