@@ -58,12 +58,15 @@ class MovementAdmin(ScopedAdmin):
 
     @admin.action(description=_("Approve selected pending entries"))
     def approve_selected(self, request, queryset):
-        for movement in queryset.filter(status=Status.PENDING):
-            self.run_service(
-                request,
-                lambda movement=movement: services.movement_approve(movement=movement, by=request.user),
-                _("Approved: %(entry)s") % {"entry": movement},
-            )
+        movements = list(queryset.filter(status=Status.PENDING).order_by("pk"))
+        if not movements:
+            self.message_user(request, NONE_PENDING, messages.WARNING)
+            return
+        self.run_service(
+            request,
+            lambda: services.movements_approve(movements=movements, by=request.user),
+            _("Approved %(count)s entries.") % {"count": len(movements)},
+        )
 
     @admin.action(description=_("Reject selected pending entries, with a reason"))
     def reject_selected(self, request, queryset):
@@ -73,8 +76,8 @@ class MovementAdmin(ScopedAdmin):
             action="reject_selected",
             title=_("Reject entries"),
             question=_("Reject these pending entries? The reason is shown to the clerk who entered them."),
-            service=services.movement_reject,
-            done=_("Rejected: %(entry)s"),
+            service=services.movements_reject,
+            done=_("Rejected %(count)s entries."),
             none_message=NONE_PENDING,
         )
 
@@ -86,27 +89,28 @@ class MovementAdmin(ScopedAdmin):
             action="reverse_selected",
             title=_("Request reversals"),
             question=_("Request a reversal of these approved entries? Each reversal is approved like any entry."),
-            service=services.movement_reverse,
-            done=_("Reversal requested: %(entry)s"),
+            service=services.movements_reverse,
+            done=_("Reversals requested for %(count)s entries."),
             none_message=NONE_REVERSIBLE,
         )
 
     def _with_reason(self, request, queryset, *, action, title, question, service, done, none_message):
         """Ask for the reason on a page of its own, then call the service for
-        each entry; the page posts back to the list with the same selection."""
-        movements = list(queryset)
+        all the entries at once; the page posts back to the list with the same
+        selection."""
+        movements = list(queryset.order_by("pk"))
         if not movements:
             self.message_user(request, none_message, messages.WARNING)
             return None
         form = ReasonForm(request.POST if "reason" in request.POST else None)
         if form.is_valid():
             reason = form.cleaned_data["reason"]
-            for movement in movements:
-                self.run_service(
-                    request,
-                    lambda movement=movement: service(movement=movement, by=request.user, reason=reason),
-                    done % {"entry": movement},
-                )
+            # All or nothing, as a list is decided everywhere else.
+            self.run_service(
+                request,
+                lambda: service(movements=movements, by=request.user, reason=reason),
+                done % {"count": len(movements)},
+            )
             return None
         context = {
             **self.admin_site.each_context(request),

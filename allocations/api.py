@@ -5,6 +5,7 @@ the pages do: the rules (roles, available funds, maker and checker, duplicates)
 are theirs, and their refusals reach the client with their codes.
 """
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
@@ -13,7 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from allocations import bulk, services
+from allocations import lists, services
 from allocations.models import (
     Allocation,
     AssistanceType,
@@ -24,6 +25,7 @@ from allocations.models import (
     Source,
     Status,
 )
+from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, CategoryCode, Unit
 from unionfunds.api.base import (
     BIGINT_MAX,
@@ -37,6 +39,7 @@ from unionfunds.api.base import (
     UsernameField,
 )
 from unionfunds.api.errors import NotFoundInBody
+from unionfunds.errors import nested
 from unionfunds.models import Federation
 
 MAX_LIST_ROWS = 10_000
@@ -111,9 +114,30 @@ class AllocationSerializer(MovementSerializer):
         ]
 
 
+class PersonSerializer(serializers.Serializer):
+    """A worker named by ID number: paid if registered (the name must match),
+    registered under the fund's federation if not."""
+
+    name = serializers.CharField(max_length=50)
+    id_number = serializers.CharField(max_length=32)
+    phone = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    employer = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    categories = serializers.ListField(
+        child=serializers.ChoiceField(CategoryCode.choices), required=False, default=list
+    )
+
+
+PERSON_FIELDS = tuple(PersonSerializer._declared_fields)
+
+
 class DisbursementSerializer(MovementSerializer):
     fund = ScopedRelatedField(Fund)
     beneficiary = ScopedRelatedField(Beneficiary, required=False, allow_null=True)
+    person = PersonSerializer(
+        write_only=True,
+        required=False,
+        help_text=_("Instead of a beneficiary or a unit: a person by name and ID number, registered if new."),
+    )
     unit = ScopedRelatedField(Unit, required=False, allow_null=True)
     confirm_duplicate = serializers.BooleanField(
         write_only=True,
@@ -127,6 +151,7 @@ class DisbursementSerializer(MovementSerializer):
             "id",
             "fund",
             "beneficiary",
+            "person",
             "unit",
             "assistance_type",
             "amount",
@@ -401,18 +426,25 @@ class DisbursementViewSet(MovementViewSet):
 
     def create(self, request):
         data = self.valid()
-        disbursement = services.disbursement_create(
-            fund=data["fund"],
-            beneficiary=data.get("beneficiary"),
-            unit=data.get("unit"),
-            assistance_type=data["assistance_type"],
-            amount=data["amount"],
-            date=data.get("date"),
-            batch=data.get("batch", ""),
-            note=data.get("note", ""),
-            confirm_duplicate=data["confirm_duplicate"],
-            by=request.user,
-        )
+        person = data.get("person")
+        try:
+            disbursement = services.disbursement_create(
+                fund=data["fund"],
+                beneficiary=data.get("beneficiary"),
+                unit=data.get("unit"),
+                person=people.person_line(**person) if person else None,
+                assistance_type=data["assistance_type"],
+                amount=data["amount"],
+                date=data.get("date"),
+                batch=data.get("batch", ""),
+                note=data.get("note", ""),
+                confirm_duplicate=data["confirm_duplicate"],
+                by=request.user,
+            )
+        except DjangoValidationError as error:
+            if person:
+                raise nested(error, "person", PERSON_FIELDS) from None
+            raise
         return self.answer(disbursement, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -429,9 +461,9 @@ class DisbursementViewSet(MovementViewSet):
     @action(detail=False, methods=["post"], url_path="bulk")
     def bulk(self, request):
         data = self.valid(DisbursementListSerializer)
-        created = bulk.disbursements_create_bulk(
+        created = services.disbursements_create(
             fund=data["fund"],
-            rows=[bulk.ListRow(**row) for row in data["rows"]],
+            rows=[lists.ListRow(**row) for row in data["rows"]],
             assistance_type=data.get("assistance_type"),
             date=data.get("date"),
             batch=data["batch"],
@@ -457,5 +489,5 @@ class DisbursementViewSet(MovementViewSet):
         movements = list(Disbursement.objects.visible_to(request.user).filter(pk__in=ids).order_by("pk"))
         if len(movements) != len(ids):
             raise NotFoundInBody("ids")
-        approved = bulk.movements_approve_bulk(movements=movements, by=request.user)
+        approved = services.movements_approve(movements=movements, by=request.user)
         return Response({"approved": approved})

@@ -23,7 +23,7 @@ from django_filters.filterset import filterset_factory
 from allocations.filters import AllocationFilter, ContributionFilter, DisbursementFilter, FundFilter
 from allocations.models import Allocation, Contribution, Disbursement, Fund, Movement, Status
 from beneficiaries.filters import BeneficiaryFilter
-from beneficiaries.models import Beneficiary, Unit
+from beneficiaries.models import Beneficiary, Unit, mask_phone
 from beneficiaries.services import may_see_id_number
 from unionfunds import spreadsheets
 from unionfunds.models import ExportRecord, Federation
@@ -222,10 +222,6 @@ def _beneficiary_row(b: Beneficiary, full_ids: Callable) -> list:
         b.employer,
         b.federation.name,
     ]
-
-
-def mask_phone(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 11 else ("*" * len(phone) if phone else "")
 
 
 def _field_header(model: type, name: str) -> str:

@@ -1,8 +1,8 @@
 """Real-name disbursement lists from spreadsheets: read, check, preview, commit.
 
-A sheet becomes a list of `bulk.ListRow` and then takes exactly the path of
-the API's bulk endpoint (`bulk.disbursements_check_bulk` for the preview,
-`bulk.disbursements_create_bulk` for the commit), so a rule holds the same
+A sheet becomes a list of `lists.ListRow` and then takes exactly the path of
+the API's bulk endpoint (`services.disbursements_check` for the preview,
+`services.disbursements_create` for the commit), so a rule holds the same
 whichever door a list comes through. What only a sheet can get wrong (a
 formula instead of a number, an ID number that Excel turned into a float,
 a missing column) is found here, and reported by the row and column the user
@@ -19,10 +19,11 @@ from decimal import Decimal, InvalidOperation
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from allocations import bulk
+from allocations import lists
 from allocations.models import AssistanceType
 from beneficiaries.models import CategoryCode
 from unionfunds import bulkload
+from unionfunds.errors import ListRefused
 from unionfunds.sheetreader import Line, SheetError
 
 
@@ -119,9 +120,9 @@ def parse_list(lines: Iterable[Line], *, progress: Callable[[int], None] | None 
 
 
 @bulkload.gc_paused()
-def list_rows(rows: list[dict]) -> list[bulk.ListRow]:
+def list_rows(rows: list[dict]) -> list[lists.ListRow]:
     return [
-        bulk.ListRow(
+        lists.ListRow(
             name=row.get("name", ""),
             id_number=row.get("id_number", ""),
             amount=row.get("amount", ""),
@@ -137,7 +138,7 @@ def list_rows(rows: list[dict]) -> list[bulk.ListRow]:
     ]
 
 
-def list_problems(refused: bulk.ListRefused, rows: list[dict], headers: dict[str, str]) -> list[dict]:
+def list_problems(refused: ListRefused, rows: list[dict], headers: dict[str, str]) -> list[dict]:
     """The bulk checks' problems, with list positions turned into sheet lines."""
     return [
         problem(rows[p.row - 1]["line"] if p.row else None, p.field, p.code, p.message, headers)

@@ -1,4 +1,6 @@
 import datetime
+from decimal import Decimal
+from typing import ClassVar
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -176,6 +178,12 @@ class Movement(models.Model):
             models.Index(fields=["decided_by"], condition=Q(decided_by__isnull=False), name="%(class)s_decided_by"),
         ]
 
+    # The funds an entry takes money from once approved (reserved while it is
+    # pending) and gives money to, by column: for an entry (False) and for a
+    # reversal of one (True), which runs the other way.
+    DEBITS: ClassVar[dict[bool, tuple[str, ...]]] = {False: (), True: ()}
+    CREDITS: ClassVar[dict[bool, tuple[str, ...]]] = {False: (), True: ()}
+
     @property
     def is_reversal(self) -> bool:
         return self.reverses_id is not None
@@ -194,11 +202,11 @@ class Movement(models.Model):
 
     def debited_funds(self) -> list[int]:
         """Funds this entry takes money from once approved (reserved while pending)."""
-        raise NotImplementedError
+        return [getattr(self, column) for column in self.DEBITS[self.is_reversal]]
 
     def credited_funds(self) -> list[int]:
         """Funds this entry gives money to once approved."""
-        raise NotImplementedError
+        return [getattr(self, column) for column in self.CREDITS[self.is_reversal]]
 
 
 class ContributionQuerySet(models.QuerySet):
@@ -224,8 +232,15 @@ class Contribution(Movement):
         ]
         indexes = [*Movement.Meta.indexes, models.Index(fields=["fund", "status"], name="contribution_fund_status")]
 
+    DEBITS = {False: (), True: ("fund_id",)}
+    CREDITS = {False: ("fund_id",), True: ()}
+
     def __str__(self) -> str:
-        return f"{self.get_source_display()} → {self.fund.name} ¥{self.amount}"
+        return self.describe(self.get_source_display(), self.fund.name, self.amount)
+
+    @staticmethod
+    def describe(source: str, fund: str, amount: Decimal) -> str:
+        return f"{source} → {fund} ¥{amount}"
 
     def owner(self) -> Federation:
         return self.fund.federation
@@ -233,12 +248,6 @@ class Contribution(Movement):
     @property
     def owner_fund_id(self) -> int:
         return self.fund_id
-
-    def debited_funds(self) -> list[int]:
-        return [self.fund_id] if self.is_reversal else []
-
-    def credited_funds(self) -> list[int]:
-        return [] if self.is_reversal else [self.fund_id]
 
 
 class AllocationQuerySet(models.QuerySet):
@@ -276,8 +285,15 @@ class Allocation(Movement):
             models.Index(fields=["to_fund", "status"], name="allocation_to_status"),
         ]
 
+    DEBITS = {False: ("from_fund_id",), True: ("to_fund_id",)}
+    CREDITS = {False: ("to_fund_id",), True: ("from_fund_id",)}
+
     def __str__(self) -> str:
-        return f"{self.from_fund.federation.name} → {self.to_federation.name} ¥{self.amount}"
+        return self.describe(self.from_fund.federation.name, self.to_federation.name, self.amount)
+
+    @staticmethod
+    def describe(sender: str, recipient: str, amount: Decimal) -> str:
+        return f"{sender} → {recipient} ¥{amount}"
 
     def owner(self) -> Federation:
         return self.from_fund.federation
@@ -285,12 +301,6 @@ class Allocation(Movement):
     @property
     def owner_fund_id(self) -> int:
         return self.from_fund_id
-
-    def debited_funds(self) -> list[int]:
-        return [self.to_fund_id] if self.is_reversal else [self.from_fund_id]
-
-    def credited_funds(self) -> list[int]:
-        return [self.from_fund_id] if self.is_reversal else [self.to_fund_id]
 
 
 class DisbursementQuerySet(models.QuerySet):
@@ -364,9 +374,15 @@ class Disbursement(Movement):
             models.Index(fields=["unit"], condition=Q(unit__isnull=False), name="disbursement_unit"),
         ]
 
+    DEBITS = {False: ("fund_id",), True: ()}
+    CREDITS = {False: (), True: ("fund_id",)}
+
     def __str__(self) -> str:
-        recipient = self.beneficiary or self.unit
-        return f"{self.fund.name} → {recipient} ¥{self.amount}"
+        return self.describe(self.fund.name, str(self.beneficiary or self.unit), self.amount)
+
+    @staticmethod
+    def describe(fund: str, recipient: str, amount: Decimal) -> str:
+        return f"{fund} → {recipient} ¥{amount}"
 
     def owner(self) -> Federation:
         return self.fund.federation
@@ -374,12 +390,6 @@ class Disbursement(Movement):
     @property
     def owner_fund_id(self) -> int:
         return self.fund_id
-
-    def debited_funds(self) -> list[int]:
-        return [] if self.is_reversal else [self.fund_id]
-
-    def credited_funds(self) -> list[int]:
-        return [self.fund_id] if self.is_reversal else []
 
 
 class RunningTotal(models.Model):

@@ -1,20 +1,33 @@
 """The only way money moves.
 
-Every entry point (admin, pages, API, imports) calls these functions. Each runs
-in one transaction, locks the fund rows it touches (in id order, so that two
-requests never wait on each other in a circle), checks, writes and records the
-change in the audit trail. On SQLite the same code is serialised by IMMEDIATE
-transactions instead of row locks.
+Every write that changes a fund's balance or reservation is here, whatever the
+door (admin, pages, API single or bulk, imports), and no other module assigns
+either. The functions are set-based: a real-name list of 100,000 payments and a
+single payment run the same checks in the same code (a single entry is the
+one-row case of a list), and a list is written in bulk (COPY on PostgreSQL).
+
+Each call runs in one transaction and goes check → lock the funds (in id order,
+so that two requests never wait on each other in a circle) → move the
+reservation or the balance → on approval, the hash chain and the running totals
+→ the audit trail, one record per entry with the same fields and labels whatever
+the door. Every problem is found before anything is written. On SQLite the same
+code is serialised by IMMEDIATE transactions instead of row locks.
 """
 
 import datetime
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.db.models import F
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from allocations import ledger, totals
+from allocations import ledger, lists, totals
+from allocations.lists import ListRow, Payment
 from allocations.models import (
     Allocation,
     AssistanceType,
@@ -26,31 +39,34 @@ from allocations.models import (
     Source,
     Status,
 )
-from beneficiaries.models import Beneficiary, Unit
-from unionfunds import audit
-from unionfunds.errors import refuse
+from beneficiaries.models import Beneficiary, Unit, person_label
+from beneficiaries.services import PersonLine, name_problems, people_known, people_register
+from unionfunds import audit, bulkload
+from unionfunds.bulkload import AnyOf
+from unionfunds.errors import INVALID_CHOICE, ListRefused, RowProblem, one_row, refuse
 from unionfunds.models import Federation, Role
-from unionfunds.money import to_yuan
+from unionfunds.money import INVALID_AMOUNT, valid_amount
 from unionfunds.permissions import has_role, require_role
 
-INSUFFICIENT_FUNDS = _(
-    "Insufficient funds: %(fund)s has %(available)s yuan available, and this entry needs %(amount)s yuan."
-)
+INSUFFICIENT_FUNDS = _("Insufficient funds: %(fund)s has %(available)s yuan available, and %(amount)s yuan are needed.")
 MAKER_CANNOT_APPROVE = _("You entered this yourself: another approver has to decide on it.")
 NOT_PENDING = _("This entry is already %(status)s; only a pending entry can be changed.")
 NOT_REVERSIBLE = _("Only an approved entry that is not itself a reversal can be reversed.")
 ALREADY_REVERSED = _("This entry already has a reversal, pending or approved.")
 DUPLICATE_PAYMENT = _(
-    "%(name)s has already been paid %(assistance_type)s from this fund in %(month)s. "
+    "%(name)s has already been paid %(assistance_type)s from this fund in %(month)s (%(earlier)s). "
     "Confirm the duplicate to pay again."
 )
+EARLIER_ENTRY = _("entry #%(id)s")
+EARLIER_ROW = _("row %(row)s of this list")
 REASON_REQUIRED = _("Give a reason.")
 REVERSAL_NOT_EDITABLE = _("A reversal cannot be edited; reject it and ask for a new one if it is wrong.")
-INVALID_AMOUNT = _("Enter an amount in yuan, more than zero, with at most two decimal places.")
 ONE_RECIPIENT = _("Choose either a beneficiary or a unit as the recipient.")
 WRONG_RECIPIENT_FUND = _("The recipient fund does not belong to the recipient federation.")
 SAME_FUND = _("An allocation must go to another fund.")
-INVALID_CHOICE = _("%(value)s is not one of the allowed values.")
+NOTHING_TO_DECIDE = _("Choose at least one entry.")
+
+__all__ = ["INVALID_AMOUNT", "INVALID_CHOICE", "ListRefused", "ListRow"]
 
 EDITABLE_FIELDS = {
     Contribution: ("amount", "date", "note", "reference"),
@@ -107,7 +123,7 @@ def contribution_create(
     contribution = Contribution(
         fund=fund,
         source=source,
-        amount=_valid_amount(amount),
+        amount=valid_amount(amount),
         date=date or timezone.localdate(),
         reference=reference,
         note=note,
@@ -131,7 +147,7 @@ def allocation_create(
     by,
 ) -> Allocation:
     require_role(by, Role.CLERK, from_fund.federation)
-    amount = _valid_amount(amount)
+    amount = valid_amount(amount)
     if to_fund is None:
         to_fund = _recipient_fund(to_federation=to_federation, like=from_fund, by=by)
     elif to_fund.federation_id != to_federation.pk:
@@ -162,35 +178,234 @@ def disbursement_create(
     amount: Decimal | str,
     beneficiary: Beneficiary | None = None,
     unit: Unit | None = None,
+    person: PersonLine | None = None,
     date: datetime.date | None = None,
     batch: str = "",
     note: str = "",
     confirm_duplicate: bool = False,
     by,
 ) -> Disbursement:
+    """One payment, to a registered person, a unit, or a person named by ID
+    number (registered under the fund's federation if new): the one-row case of
+    `disbursements_create`, refused field by field."""
     require_role(by, Role.CLERK, fund.federation)
     _require_choice("assistance_type", assistance_type, AssistanceType)
-    if (beneficiary is None) == (unit is None):
+    if sum(recipient is not None for recipient in (beneficiary, unit, person)) != 1:
         raise refuse(ONE_RECIPIENT, "one_recipient", field="beneficiary")
-    disbursement = Disbursement(
-        fund=fund,
-        beneficiary=beneficiary,
-        unit=unit,
+    payment = Payment(
+        row=1,
+        amount=valid_amount(amount),
         assistance_type=assistance_type,
-        amount=_valid_amount(amount),
         date=date or timezone.localdate(),
-        batch=batch,
+        person=person,
+        beneficiary_id=beneficiary.pk if beneficiary else None,
+        unit_id=unit.pk if unit else None,
         note=note,
-        created_by=by,
+        confirm_duplicate=confirm_duplicate,
+        name=beneficiary.name if beneficiary else "",
+        label=str(beneficiary or unit or ""),
     )
-    locked = _lock_funds([fund.pk])[fund.pk]
-    # Checked under the fund's lock, so two clerks paying the same person at once
-    # cannot both pass.
-    disbursement.duplicate_confirmed = _check_duplicate(disbursement, confirmed=confirm_duplicate)
-    _reserve(locked, disbursement.amount)
-    disbursement.save()
-    _log_created(disbursement, by=by)
-    return disbursement
+    try:
+        created = _pay(fund, [payment], by=by, batch=batch, home_federation=fund.federation)
+    except ListRefused as refused:
+        raise one_row(refused) from None
+    return Disbursement.objects.select_related("fund__federation", "beneficiary", "unit").get(pk=created.ids[0])
+
+
+@dataclass
+class CheckedList:
+    """A list that passed every check: what committing it would write."""
+
+    fund: Fund
+    payments: list[Payment]
+    total: Decimal
+
+    @property
+    def new_people(self) -> int:
+        return len({p.person.number for p in self.payments if p.person and p.beneficiary_id is None})
+
+    @property
+    def confirmed_duplicates(self) -> int:
+        return sum(1 for p in self.payments if p.duplicate)
+
+
+class CreatedList(Sequence):
+    """What a list wrote: the new disbursements' ids in row order and their total.
+    The disbursements themselves are read from the database only if asked for."""
+
+    def __init__(self, fund: Fund, ids: list[int], total: Decimal):
+        self.fund, self.ids, self.total = fund, ids, total
+        self._loaded: list[Disbursement] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index):
+        if self._loaded is None:
+            found = Disbursement.objects.in_bulk(self.ids)
+            self._loaded = [found[pk] for pk in self.ids]
+        return self._loaded[index]
+
+
+@bulkload.gc_paused()
+@transaction.atomic
+def disbursements_check(
+    *,
+    fund: Fund,
+    rows: Sequence[ListRow],
+    by,
+    assistance_type: str | None = None,
+    date: datetime.date | None = None,
+    home_federation: Federation | None = None,
+) -> CheckedList:
+    """Every check of `disbursements_create`, writing nothing: a preview.
+    Raises `ListRefused` with every problem found."""
+    home_federation = home_federation or fund.federation
+    require_role(by, Role.CLERK, fund.federation)
+    require_role(by, Role.CLERK, home_federation)
+    payments, problems = lists.read_rows(list(rows), assistance_type=assistance_type, date=date)
+    current, total = _check_payments(Fund.objects.order_by().get(pk=fund.pk), payments, by, problems)
+    if problems:
+        raise ListRefused(problems)
+    return CheckedList(fund=current, payments=payments, total=total)
+
+
+@bulkload.gc_paused()
+@transaction.atomic
+def disbursements_create(
+    *,
+    fund: Fund,
+    rows: Sequence[ListRow],
+    by,
+    assistance_type: str | None = None,
+    date: datetime.date | None = None,
+    batch: str = "",
+    home_federation: Federation | None = None,
+) -> CreatedList:
+    """Create one pending disbursement per row, all or none; people unknown by ID
+    number are registered under `home_federation` (the fund's federation by
+    default). Raises `ListRefused` with every problem found, having written
+    nothing."""
+    home_federation = home_federation or fund.federation
+    require_role(by, Role.CLERK, fund.federation)
+    require_role(by, Role.CLERK, home_federation)
+    payments, problems = lists.read_rows(list(rows), assistance_type=assistance_type, date=date)
+    return _pay(fund, payments, by=by, batch=batch, home_federation=home_federation, problems=problems)
+
+
+def _pay(
+    fund: Fund,
+    payments: list[Payment],
+    *,
+    by,
+    batch: str,
+    home_federation: Federation,
+    problems: list[RowProblem] | None = None,
+) -> CreatedList:
+    """The core of every payment: check under the fund's lock, register the new
+    people, reserve the total, write the entries and their audit records.
+    `problems` already found in the cells are reported with the rest."""
+    problems = list(problems or ())
+    locked, total = _check_payments(_lock_funds([fund.pk])[fund.pk], payments, by, problems)
+    if problems:
+        raise ListRefused(problems)
+    new_people = [p.person for p in payments if p.person is not None and p.beneficiary_id is None]
+    registered = people_register(new_people, federation=home_federation, by=by) if new_people else {}
+    for payment in payments:
+        if payment.beneficiary_id is None and payment.person is not None:
+            known = registered[payment.person.number]
+            payment.beneficiary_id, payment.label = known.pk, known.label
+    _reserve(locked, total)
+    columns = ("beneficiary", "unit", "assistance_type", "amount", "date", "note", "duplicate_confirmed")
+    entries = [
+        (p.beneficiary_id, p.unit_id, p.assistance_type, p.amount, p.date, p.note, p.duplicate) for p in payments
+    ]
+    ids = bulkload.insert(
+        Disbursement,
+        [Disbursement._meta.get_field(name).attname for name in columns],
+        entries,
+        same={"fund_id": locked.pk, "batch": batch, "created_by_id": by.pk, "created_at": timezone.now()},
+    )
+    changes = audit.CreatedJson(columns, fund=locked.pk, batch=batch, status=Status.PENDING.value)
+    audit.log_many(
+        Disbursement,
+        "disbursement.created",
+        [
+            (pk, locked.federation_id, Disbursement.describe(locked.name, p.label, p.amount), changes(entry))
+            for pk, p, entry in zip(ids, payments, entries, strict=True)
+        ],
+        user=by,
+        reason=batch,
+    )
+    return CreatedList(locked, ids, total)
+
+
+def _check_payments(fund: Fund, payments: list[Payment], by, problems: list[RowProblem]) -> tuple[Fund, Decimal]:
+    """Match people by ID number, then the rules every payment is checked by:
+    the name matches the registered one, no payment repeats another, the fund
+    affords the total. Adds each problem found to `problems`."""
+    lines = [(p.row, p.person) for p in payments if p.person is not None]
+    known = people_known(line.number for _, line in lines)
+    problems += name_problems(lines, known, by)
+    for payment in payments:
+        if payment.person is None:
+            continue
+        match = known.get(payment.person.number)
+        payment.name = payment.person.name
+        if match is not None:
+            payment.beneficiary_id, payment.label = match.pk, match.label
+        else:
+            payment.label = person_label(payment.person.name, payment.person.number)
+    problems += _duplicates(fund.pk, payments)
+    total = sum((p.amount for p in payments if p.amount is not None), Decimal("0.00"))
+    if not problems and total > fund.available:
+        problems.append(RowProblem(None, "amount", "insufficient_funds", str(_insufficient(fund, total))))
+    return fund, total
+
+
+def _duplicates(fund_id: int, payments: list[Payment], *, exclude: int | None = None) -> list[RowProblem]:
+    """A payment that repeats another to the same person from the same fund, for
+    the same assistance type, in the same month (earlier in the ledger or
+    earlier in the list) is refused unless confirmed; a confirmed one is marked
+    `duplicate`. Checked under the fund's lock when writing, so two clerks paying
+    the same person at once cannot both pass."""
+    ids = sorted({p.beneficiary_id for p in payments if p.beneficiary_id is not None})
+    earlier_entry: dict[tuple, int] = {}
+    for batch in bulkload.batches(ids):
+        found = (
+            Disbursement.objects.live()
+            .filter(AnyOf(F("beneficiary_id"), batch), fund_id=fund_id)
+            .exclude(pk=exclude)
+            .values_list("pk", "beneficiary_id", "assistance_type", "date")
+        )
+        for pk, beneficiary_id, kind, day in found:
+            key = (beneficiary_id, kind, day.year, day.month)
+            earlier_entry[key] = min(pk, earlier_entry.get(key, pk))
+    first_row: dict[tuple, int] = {}
+    problems = []
+    for p in payments:
+        who = p.beneficiary_id if p.beneficiary_id is not None else (p.person.number if p.person else None)
+        if who is None or p.date is None:
+            continue
+        key = (who, p.assistance_type, p.date.year, p.date.month)
+        row = first_row.setdefault(key, p.row)
+        if key in earlier_entry:
+            earlier = EARLIER_ENTRY % {"id": earlier_entry[key]}
+        elif row != p.row:
+            earlier = EARLIER_ROW % {"row": row}
+        else:
+            continue
+        if p.confirm_duplicate:
+            p.duplicate = True
+            continue
+        message = DUPLICATE_PAYMENT % {
+            "name": p.name,
+            "assistance_type": AssistanceType(p.assistance_type).label,
+            "month": f"{p.date:%Y-%m}",
+            "earlier": earlier,
+        }
+        problems.append(RowProblem(p.row, p.recipient_field, "duplicate_payment", str(message)))
+    return problems
 
 
 # Changing a pending entry ----------------------------------------------------
@@ -213,19 +428,31 @@ def movement_update(*, movement: Movement, by, confirm_duplicate: bool = False, 
     before = audit.snapshot(movement, fields)
     old_amount = movement.amount
     for name, value in changes.items():
-        setattr(movement, name, _valid_amount(value) if name == "amount" else value)
+        setattr(movement, name, valid_amount(value) if name == "amount" else value)
     if "assistance_type" in changes:
         _require_choice("assistance_type", movement.assistance_type, AssistanceType)
     funds = _lock_funds(movement.debited_funds())
-    if isinstance(movement, Disbursement) and not movement.is_reversal:
-        movement.duplicate_confirmed = _check_duplicate(movement, confirmed=confirm_duplicate)
+    if isinstance(movement, Disbursement) and movement.beneficiary_id is not None:
+        payment = Payment(
+            row=1,
+            amount=movement.amount,
+            assistance_type=movement.assistance_type,
+            date=movement.date,
+            beneficiary_id=movement.beneficiary_id,
+            confirm_duplicate=confirm_duplicate,
+            name=movement.beneficiary.name,
+        )
+        problems = _duplicates(movement.fund_id, [payment], exclude=movement.pk)
+        if problems:
+            raise one_row(ListRefused(problems))
+        movement.duplicate_confirmed = payment.duplicate
     for fund in funds.values():
         fund.reserved -= old_amount
         _reserve(fund, movement.amount)
     movement.save()
     audit.log(
         movement,
-        f"{_kind(movement)}.edited",
+        f"{_kind(type(movement))}.edited",
         user=by,
         federation=movement.owner(),
         changes=audit.diff(before, audit.snapshot(movement, fields)),
@@ -237,63 +464,113 @@ def movement_update(*, movement: Movement, by, confirm_duplicate: bool = False, 
 
 
 @transaction.atomic
-def movement_approve(*, movement: Movement, by) -> Movement:
-    movement = _lock_movement(movement)
-    _require_decider(movement, by)
-    funds = _lock_funds(movement.debited_funds() + movement.credited_funds())
-    for pk in movement.debited_funds():
-        funds[pk].balance -= movement.amount
-        funds[pk].reserved -= movement.amount
-    for pk in movement.credited_funds():
-        funds[pk].balance += movement.amount
-    for fund in funds.values():
+def movements_approve(*, movements: Sequence[Movement], by) -> int:
+    """Approve pending entries of one kind: all of them or, on the first refusal,
+    none. The funds' balances move, the entries join the funds' hash chains and
+    the running totals, each in the same transaction."""
+    locked, owners = _lock_for_decision(movements, by)
+    model = type(locked[0])
+    debits, credits = defaultdict(Decimal), defaultdict(Decimal)
+    for movement in locked:
+        for pk in movement.debited_funds():
+            debits[pk] += movement.amount
+        for pk in movement.credited_funds():
+            credits[pk] += movement.amount
+    funds = _lock_funds(list(set(debits) | set(credits)))
+    for pk, fund in funds.items():
+        fund.balance += credits[pk] - debits[pk]
+        fund.reserved -= debits[pk]
         fund.save(update_fields=["balance", "reserved"])
-    _decide(movement, Status.APPROVED, by=by)
-    ledger.record([movement], funds)
-    totals.record([movement])
-    return movement
+    _decide(model, locked, owners, Status.APPROVED, by=by)
+    ledger.record(locked, funds)
+    totals.record(locked)
+    return len(locked)
+
+
+@transaction.atomic
+def movements_reject(*, movements: Sequence[Movement], by, reason: str) -> int:
+    """Reject pending entries of one kind, all or none, releasing what they reserved."""
+    reason = _required_reason(reason)
+    locked, owners = _lock_for_decision(movements, by)
+    model = type(locked[0])
+    reserved = defaultdict(Decimal)
+    for movement in locked:
+        for pk in movement.debited_funds():
+            reserved[pk] += movement.amount
+    for pk, fund in _lock_funds(list(reserved)).items():
+        fund.reserved -= reserved[pk]
+        fund.save(update_fields=["reserved"])
+    _decide(model, locked, owners, Status.REJECTED, by=by, reason=reason)
+    return len(locked)
+
+
+@transaction.atomic
+def movement_approve(*, movement: Movement, by) -> Movement:
+    movements_approve(movements=[movement], by=by)
+    return type(movement).objects.get(pk=movement.pk)
 
 
 @transaction.atomic
 def movement_reject(*, movement: Movement, by, reason: str) -> Movement:
-    movement = _lock_movement(movement)
-    _require_decider(movement, by)
+    movements_reject(movements=[movement], by=by, reason=reason)
+    return type(movement).objects.get(pk=movement.pk)
+
+
+@transaction.atomic
+def movements_reverse(*, movements: Sequence[Movement], by, reason: str) -> list[Movement]:
+    """Ask to cancel approved entries, all or none. A reversal is a new pending
+    entry that goes through approval like any other; until then it reserves what
+    it would take back, so the money cannot be spent twice in the meantime."""
     reason = _required_reason(reason)
-    funds = _lock_funds(movement.debited_funds())
-    for fund in funds.values():
-        fund.reserved -= movement.amount
-        fund.save(update_fields=["reserved"])
-    movement.rejection_reason = reason
-    _decide(movement, Status.REJECTED, by=by, reason=reason)
-    return movement
+    if not movements:
+        raise refuse(NOTHING_TO_DECIDE, "nothing_to_decide")
+    model = type(movements[0])
+    originals = list(
+        model.objects.select_for_update(no_key=True).filter(pk__in=[m.pk for m in movements]).order_by("pk")
+    )
+    for federation in _owner_federations(model, originals).values():
+        require_role(by, Role.CLERK, federation)
+    for original in originals:
+        if not original.is_reversible():
+            raise refuse(NOT_REVERSIBLE, "not_reversible")
+    if model.objects.filter(reverses__in=originals).exclude(status=Status.REJECTED).exists():
+        raise refuse(ALREADY_REVERSED, "already_reversed")
+    today = timezone.localdate()
+    reversals = [
+        model(
+            **{name: getattr(original, name) for name in COPIED_ON_REVERSAL[model]},
+            reverses=original,
+            reason=reason,
+            date=today,
+            created_by=by,
+        )
+        for original in originals
+    ]
+    funds = _lock_funds([pk for reversal in reversals for pk in reversal.debited_funds()])
+    needed = defaultdict(Decimal)
+    for reversal in reversals:
+        for pk in reversal.debited_funds():
+            needed[pk] += reversal.amount
+    for pk, amount in needed.items():
+        _reserve(funds[pk], amount)
+    for reversal in reversals:
+        reversal.save()
+        _log_created(reversal, by=by, reason=reason)
+    owners = _owners(model, originals)
+    labels = _labels(model, [m.pk for m in originals])
+    audit.log_many(
+        model,
+        f"{_kind(model)}.reversal_requested",
+        [(m.pk, owners[m.pk], labels[m.pk], {}) for m in originals],
+        user=by,
+        reason=reason,
+    )
+    return reversals
 
 
 @transaction.atomic
 def movement_reverse(*, movement: Movement, by, reason: str) -> Movement:
-    """Ask to cancel an approved entry. The reversal is a new pending entry that
-    goes through approval like any other; until then it reserves what it would
-    take back, so the money cannot be spent twice in the meantime."""
-    original = _lock_movement(movement)
-    require_role(by, Role.CLERK, original.owner())
-    if not original.is_reversible():
-        raise refuse(NOT_REVERSIBLE, "not_reversible")
-    if original.reversals.exclude(status=Status.REJECTED).exists():
-        raise refuse(ALREADY_REVERSED, "already_reversed")
-    reason = _required_reason(reason)
-    model = type(original)
-    reversal = model(
-        **{name: getattr(original, name) for name in COPIED_ON_REVERSAL[model]},
-        reverses=original,
-        reason=reason,
-        date=timezone.localdate(),
-        created_by=by,
-    )
-    for fund in _lock_funds(reversal.debited_funds()).values():
-        _reserve(fund, reversal.amount)
-    reversal.save()
-    _log_created(reversal, by=by, reason=reason)
-    audit.log(original, f"{_kind(original)}.reversal_requested", user=by, federation=original.owner(), reason=reason)
-    return reversal
+    return movements_reverse(movements=[movement], by=by, reason=reason)[0]
 
 
 # Helpers ---------------------------------------------------------------------
@@ -332,19 +609,26 @@ def _recipient_fund(*, to_federation: Federation, like: Fund, by) -> Fund:
     return fund
 
 
-def _lock_funds(pks: list[int]) -> dict[int, Fund]:
+def _lock_funds(pks: Iterable[int]) -> dict[int, Fund]:
     # FOR NO KEY UPDATE, not FOR UPDATE: inserting an entry that references a fund
     # takes a KEY SHARE lock on it, which FOR UPDATE would block. Two clerks
     # allocating to each other's funds at once would then deadlock.
+    pks = set(pks)
     if not pks:
         return {}
-    return {
-        fund.pk: fund for fund in Fund.objects.select_for_update(no_key=True).filter(pk__in=set(pks)).order_by("pk")
-    }
+    return {fund.pk: fund for fund in Fund.objects.select_for_update(no_key=True).filter(pk__in=pks).order_by("pk")}
 
 
 def _lock_movement(movement: Movement) -> Movement:
     return type(movement).objects.select_for_update(no_key=True).get(pk=movement.pk)
+
+
+def _insufficient(fund: Fund, amount: Decimal):
+    return INSUFFICIENT_FUNDS % {
+        "fund": fund.name,
+        "available": f"{fund.available:,.2f}",
+        "amount": f"{amount:,.2f}",
+    }
 
 
 def _reserve(fund: Fund, amount: Decimal) -> None:
@@ -361,85 +645,101 @@ def _reserve(fund: Fund, amount: Decimal) -> None:
     fund.save(update_fields=["reserved"])
 
 
-def _check_duplicate(disbursement: Disbursement, *, confirmed: bool) -> bool:
-    """True when the payment repeats one to the same person from the same fund,
-    for the same assistance type, in the same month; refused unless confirmed."""
-    if disbursement.beneficiary_id is None:
-        return False
-    earlier = (
-        Disbursement.objects.live()
-        .filter(
-            beneficiary_id=disbursement.beneficiary_id,
-            fund_id=disbursement.fund_id,
-            assistance_type=disbursement.assistance_type,
-            date__year=disbursement.date.year,
-            date__month=disbursement.date.month,
-        )
-        .exclude(pk=disbursement.pk)
-        .exists()
-    )
-    if earlier and not confirmed:
-        raise refuse(
-            DUPLICATE_PAYMENT,
-            "duplicate_payment",
-            field="beneficiary",
-            name=disbursement.beneficiary.name,
-            assistance_type=AssistanceType(disbursement.assistance_type).label,
-            month=f"{disbursement.date:%Y-%m}",
-        )
-    return earlier
-
-
 def _require_pending(movement: Movement) -> None:
     if movement.status != Status.PENDING:
         raise refuse(NOT_PENDING, "not_pending", status=Status(movement.status).label)
 
 
-def _require_decider(movement: Movement, by) -> None:
-    _require_pending(movement)
-    if movement.created_by_id == by.pk:
-        raise refuse(MAKER_CANNOT_APPROVE, "maker_cannot_approve")
-    require_role(by, Role.APPROVER, movement.owner())
+def _lock_for_decision(movements: Sequence[Movement], by) -> tuple[list[Movement], dict[int, int]]:
+    """The entries locked, each checked in the order a single decision is:
+    pending, not the decider's own, the decider an approver where it belongs."""
+    if not movements:
+        raise refuse(NOTHING_TO_DECIDE, "nothing_to_decide")
+    model = type(movements[0])
+    locked = list(model.objects.select_for_update(no_key=True).filter(pk__in=[m.pk for m in movements]).order_by("pk"))
+    for movement in locked:
+        _require_pending(movement)
+    for movement in locked:
+        if movement.created_by_id == by.pk:
+            raise refuse(MAKER_CANNOT_APPROVE, "maker_cannot_approve")
+    for federation in _owner_federations(model, locked).values():
+        require_role(by, Role.APPROVER, federation)
+    return locked, _owners(model, locked)
 
 
-def _decide(movement: Movement, status: str, *, by, reason: str = "") -> None:
-    movement.status = status
-    movement.decided_by = by
-    movement.decided_at = timezone.now()
-    movement.save(update_fields=["status", "decided_by", "decided_at", "rejection_reason"])
-    audit.log(
-        movement,
-        f"{_kind(movement)}.{status}",
+def _owners(model, movements: list[Movement]) -> dict[int, int]:
+    """Each entry's owning federation id, by entry id, from one query."""
+    fund_owner = dict(
+        Fund.objects.filter(pk__in={m.owner_fund_id for m in movements}).order_by().values_list("pk", "federation_id")
+    )
+    return {m.pk: fund_owner[m.owner_fund_id] for m in movements}
+
+
+def _owner_federations(model, movements: list[Movement]) -> dict[int, Federation]:
+    return Federation.objects.in_bulk(set(_owners(model, movements).values()))
+
+
+def _decide(model, locked: list[Movement], owners: dict[int, int], status: str, *, by, reason: str = "") -> None:
+    decided_at = timezone.now()
+    model.objects.filter(pk__in=[m.pk for m in locked]).update(
+        status=status, decided_by=by, decided_at=decided_at, rejection_reason=reason
+    )
+    for movement in locked:
+        movement.status, movement.decided_by_id, movement.decided_at = status, by.pk, decided_at
+        movement.rejection_reason = reason
+    labels = _labels(model, [m.pk for m in locked])
+    decided = {"status": {"before": Status.PENDING.value, "after": status}}
+    audit.log_many(
+        model,
+        f"{_kind(model)}.{status}",
+        [(m.pk, owners[m.pk], labels[m.pk], decided) for m in locked],
         user=by,
-        federation=movement.owner(),
-        changes={"status": {"before": Status.PENDING.value, "after": status}},
         reason=reason,
     )
+
+
+def _labels(model, pks: list[int]) -> dict[int, str]:
+    """How the trail names each entry (as `str(entry)` does), from one query."""
+    labels = {}
+    with translation.override(settings.LANGUAGE_CODE):
+        for batch in bulkload.batches(pks):
+            rows = model.objects.filter(AnyOf(F("pk"), batch)).order_by()
+            if model is Disbursement:
+                for pk, fund, name, number, unit, amount in rows.values_list(
+                    "pk", "fund__name", "beneficiary__name", "beneficiary__id_number", "unit__name", "amount"
+                ):
+                    labels[pk] = model.describe(fund, person_label(name, number) if name is not None else unit, amount)
+            elif model is Allocation:
+                for pk, sender, recipient, amount in rows.values_list(
+                    "pk", "from_fund__federation__name", "to_federation__name", "amount"
+                ):
+                    labels[pk] = model.describe(sender, recipient, amount)
+            else:
+                for pk, source, fund, amount in rows.values_list("pk", "source", "fund__name", "amount"):
+                    labels[pk] = model.describe(str(Source(source).label), fund, amount)
+    return labels
 
 
 def _log_created(movement: Movement, *, by, reason: str = "") -> None:
-    audit.log(
-        movement,
-        f"{_kind(movement)}.created",
+    model = type(movement)
+    audit.log_many(
+        model,
+        f"{_kind(model)}.created",
+        [
+            (
+                movement.pk,
+                _owners(model, [movement])[movement.pk],
+                _labels(model, [movement.pk])[movement.pk],
+                audit.diff({}, audit.snapshot(movement, AUDITED_FIELDS[model])),
+            )
+        ],
         user=by,
-        federation=movement.owner(),
-        changes=audit.diff({}, audit.snapshot(movement, AUDITED_FIELDS[type(movement)])),
         reason=reason,
     )
 
 
-def _kind(movement: Movement) -> str:
-    return type(movement)._meta.model_name
-
-
-def _valid_amount(value) -> Decimal:
-    try:
-        amount = to_yuan(value)
-    except (TypeError, ValueError):
-        raise refuse(INVALID_AMOUNT, "invalid_amount", field="amount") from None
-    if amount <= 0:
-        raise refuse(INVALID_AMOUNT, "invalid_amount", field="amount")
-    return amount
+def _kind(model) -> str:
+    return model._meta.model_name
 
 
 def _require_choice(field: str, value: str, choices) -> None:

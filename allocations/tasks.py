@@ -14,10 +14,12 @@ from django.db import transaction
 from django.http import QueryDict
 from django_tasks import task
 
-from allocations import bulk, exports, imports, services
+from allocations import exports, imports, lists, services
 from allocations.models import Fund
 from unionfunds import jobs, sheetreader, spreadsheets
+from unionfunds.errors import ListRefused
 from unionfunds.models import Job
+from unionfunds.money import valid_amount
 
 
 @task()
@@ -54,8 +56,8 @@ def _check(job: Job) -> None:
     rows, headers = job.rows, job.summary.get("headers", {})
     cell_problems = job.summary.get("cell_problems", [])
     try:
-        checked = bulk.disbursements_check_bulk(rows=imports.list_rows(rows), **_list_arguments(job))
-    except bulk.ListRefused as refused:
+        checked = services.disbursements_check(rows=imports.list_rows(rows), **_list_arguments(job))
+    except ListRefused as refused:
         problems = imports.merge_problems(cell_problems, imports.list_problems(refused, rows, headers))
         summary = {**job.summary, **_totals(rows)}
     else:
@@ -74,7 +76,7 @@ def _read_sheet(job: Job) -> None:
     with job.upload.open("rb") as upload:
         content = upload.read()
     try:
-        reading = sheetreader.read(content, max_rows=bulk.MAX_ROWS + imports.HEADER_SEARCH_LINES + 1)
+        reading = sheetreader.read(content, max_rows=lists.MAX_ROWS + imports.HEADER_SEARCH_LINES + 1)
         progress = jobs.Progress(job, reading.size_hint)
         parsed = imports.parse_list(reading.lines, progress=progress)
     except sheetreader.SheetError as error:
@@ -95,7 +97,7 @@ def _totals(rows: list[dict]) -> dict:
     total = 0
     for row in rows:
         try:
-            total += services._valid_amount(row.get("amount"))
+            total += valid_amount(row.get("amount"))
         except Exception:  # a bad amount is reported as a problem of its row
             continue
     return {"rows": len(rows), "total": str(total)}
@@ -104,7 +106,7 @@ def _totals(rows: list[dict]) -> dict:
 def _commit(job: Job) -> None:
     try:
         with transaction.atomic():
-            created = bulk.disbursements_create_bulk(
+            created = services.disbursements_create(
                 rows=imports.list_rows(job.rows), batch=job.params.get("batch", ""), **_list_arguments(job)
             )
             summary = {**job.summary, "created": len(created), "first_id": created.ids[0] if created else None}
@@ -112,7 +114,7 @@ def _commit(job: Job) -> None:
             # worker for dead meanwhile and failed the job, the list is not written either.
             if not jobs.move(job, Job.State.DONE, expected=Job.State.COMMITTING, summary=summary, message=""):
                 raise jobs.Abandoned(job.pk)
-    except bulk.ListRefused as refused:
+    except ListRefused as refused:
         # Something changed since the preview (the fund was spent, someone was
         # paid meanwhile): back to the preview with what is wrong now.
         problems = imports.list_problems(refused, job.rows, job.summary.get("headers", {}))

@@ -66,7 +66,7 @@ from django.utils import translation  # noqa: E402
 from import_export import fields, resources, widgets  # noqa: E402
 from rollup_bench import DOC, Figure, label, machine, report_head, say, write_part  # noqa: E402
 
-from allocations import bulk, exports, imports  # noqa: E402
+from allocations import exports, imports, lists, services  # noqa: E402
 from allocations import services as money  # noqa: E402
 from allocations.management.commands.build_national_dataset import DEFAULT_TOWNSHIPS  # noqa: E402
 from allocations.models import AssistanceType, Disbursement, Fund  # noqa: E402
@@ -226,16 +226,16 @@ def import_ours(content: bytes, fund: Fund, clerk) -> dict[str, float]:
     """The browser flow (allocations.tasks: `_check`, then `_commit`) from the file's bytes."""
     phases = {}
     started = time.perf_counter()
-    reading = sheetreader.read(content, max_rows=bulk.MAX_ROWS + imports.HEADER_SEARCH_LINES + 1)
+    reading = sheetreader.read(content, max_rows=lists.MAX_ROWS + imports.HEADER_SEARCH_LINES + 1)
     parsed = imports.parse_list(reading.lines)  # the rows are read as they are parsed
     phases["read"] = time.perf_counter() - started
     if parsed.problems:
         raise RuntimeError(f"the list has problems: {parsed.problems[:3]}")
     started = time.perf_counter()
-    bulk.disbursements_check_bulk(fund=fund, rows=imports.list_rows(parsed.rows), by=clerk)
+    services.disbursements_check(fund=fund, rows=imports.list_rows(parsed.rows), by=clerk)
     phases["check"] = time.perf_counter() - started
     started = time.perf_counter()
-    created = bulk.disbursements_create_bulk(fund=fund, rows=imports.list_rows(parsed.rows), by=clerk, batch="基准")
+    created = services.disbursements_create(fund=fund, rows=imports.list_rows(parsed.rows), by=clerk, batch="基准")
     phases["create"] = time.perf_counter() - started
     if len(created) != len(parsed.rows):
         raise RuntimeError(f"created {len(created)} disbursements for {len(parsed.rows)} rows")
@@ -436,8 +436,8 @@ issue's performance figures for spreadsheets), measured by `bench/spreadsheet_be
   (`make bench-quick`).
 - Our import: what the browser flow runs (`allocations.tasks`, `_check` then `_commit`)
   from the file's bytes: `sheetreader.read` and `imports.parse_list` (read), the
-  preview `bulk.disbursements_check_bulk` (check), the commit
-  `bulk.disbursements_create_bulk`, which checks again under the fund's lock, registers
+  preview `services.disbursements_check` (check), the commit
+  `services.disbursements_create`, which checks again under the fund's lock, registers
   unknown people and bulk-inserts the disbursements and their audit events in one
   transaction (create). The sheet is read by calamine (openpyxl only for a sheet that
   holds formulas, which is refused); the rows go in by COPY (`unionfunds/bulkload.py`).

@@ -140,3 +140,8 @@ class Unit(models.Model):
 def person_label(name: str, id_number: str) -> str:
     """How a person is named on screens and in the audit trail: 张三 (6301**********123X)."""
     return f"{name} ({idnumber.mask(id_number)})"
+
+
+def mask_phone(phone: str) -> str:
+    """A phone as shown to those who may not see it whole: 138****5678."""
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 11 else ("*" * len(phone) if phone else "")

@@ -1,15 +1,28 @@
-"""Registering and changing beneficiaries and units: the checks live here once."""
+"""Registering and changing beneficiaries and units: the checks live here once.
+
+Registration is set-based: `people_register` writes many people at once (a
+real-name list of 100,000 rows registers its new people in one insert), and
+`beneficiary_register` is its one-row case. Either way each person gets the same
+audit record, with the ID number and the phone masked: the full number is on the
+person's row, and the trail is read by more people than may see it.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries import idnumber
-from beneficiaries.models import Beneficiary, Category, CategoryCode, Unit, UnitKind
-from unionfunds import audit
-from unionfunds.errors import refuse
+from beneficiaries.models import Beneficiary, Category, CategoryCode, Unit, UnitKind, mask_phone, person_label
+from unionfunds import audit, bulkload
+from unionfunds.bulkload import AnyOf
+from unionfunds.errors import INVALID_CHOICE, RowProblem, refuse
 from unionfunds.models import AuditEvent, Federation, Role
 from unionfunds.permissions import can_see, has_role, require_role
 
@@ -17,10 +30,152 @@ ALREADY_REGISTERED = _("A beneficiary with this ID number is already registered.
 NAME_MISMATCH = _("The ID number is registered to %(registered)s, not %(given)s.")
 NAME_MISMATCH_ELSEWHERE = _("The ID number is registered under another name, not %(given)s.")
 NAME_REQUIRED = _("Enter the name.")
-UNKNOWN_CATEGORY = _("Unknown category: %(value)s")
-UNKNOWN_KIND = _("Unknown kind of unit: %(value)s")
 
 BENEFICIARY_FIELDS = ("name", "id_number", "phone", "employer", "federation", "categories")
+# Shown masked wherever the audit trail is read: stored masked.
+MASKED_IN_AUDIT = {"id_number": idnumber.mask, "phone": mask_phone}
+CATEGORY_CODES = frozenset(CategoryCode.values)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonLine:
+    """A worker as a list row or a form names them: by a checked ID number, with
+    what registering them needs if they are new."""
+
+    name: str
+    resident: idnumber.ResidentId
+    phone: str = ""
+    employer: str = ""
+    categories: tuple[str, ...] = ()
+
+    @property
+    def number(self) -> str:
+        return self.resident.number
+
+
+class Known(NamedTuple):
+    """A registered person, as far as a payment needs to know them."""
+
+    pk: int
+    name: str
+    id_number: str
+
+    @property
+    def label(self) -> str:
+        return person_label(self.name, self.id_number)
+
+
+def person_line(
+    *, name: str, id_number: str, phone: str = "", employer: str = "", categories: Iterable[str] = ()
+) -> PersonLine:
+    """A person typed into a single form: refused as a list row would be."""
+    errors: dict[str, list[ValidationError]] = {}
+    resident = None
+    try:
+        resident = idnumber.parse(id_number or "")
+    except ValidationError as error:
+        errors["id_number"] = error.error_list
+    given = (name or "").strip()
+    if not given:
+        errors["name"] = [ValidationError(NAME_REQUIRED, code="required")]
+    codes = tuple(dict.fromkeys(categories))
+    unknown = [code for code in codes if code not in CATEGORY_CODES]
+    if unknown:
+        errors["categories"] = [
+            ValidationError(INVALID_CHOICE, code="invalid_choice", params={"value": code}) for code in unknown
+        ]
+    if errors or resident is None:
+        raise ValidationError(errors)
+    return PersonLine(given, resident, (phone or "").strip(), (employer or "").strip(), codes)
+
+
+def people_known(numbers: Iterable[str]) -> dict[str, Known]:
+    """The registered people among these ID numbers, in one query (a few on SQLite)."""
+    found: dict[str, Known] = {}
+    for batch in bulkload.batches(list(dict.fromkeys(numbers))):
+        for pk, name, number in Beneficiary.objects.filter(AnyOf(F("id_number"), batch)).values_list(
+            "pk", "name", "id_number"
+        ):
+            found[number] = Known(pk, name, number)
+    return found
+
+
+def name_problems(lines: Iterable[tuple[int, PersonLine]], known: dict[str, Known], by) -> list[RowProblem]:
+    """A known ID number typed with another name: one of the two is wrong. The
+    registered name is told only to those who may see the person."""
+    mismatches = [
+        (row, known[line.number].pk, line.name)
+        for row, line in lines
+        if line.number in known and known[line.number].name != line.name
+    ]
+    people = Beneficiary.objects.select_related("federation").in_bulk({pk for _, pk, _ in mismatches})
+    return [
+        RowProblem(row, "name", "name_mismatch", str(name_mismatch(people[pk], given, by)))
+        for row, pk, given in mismatches
+    ]
+
+
+def people_register(lines: Sequence[PersonLine], *, federation: Federation, by) -> dict[str, Known]:
+    """Register people not registered yet (each ID number once) under
+    `federation`, in one insert, each with its audit record. Someone else
+    registering one of them meanwhile refuses the whole call."""
+    require_role(by, Role.CLERK, federation)
+    new = list({line.number: line for line in lines}.values())
+    if not new:
+        return {}
+    people = [
+        (
+            line.name,
+            line.number,
+            line.resident.gender,
+            line.resident.birth_date,
+            line.phone,
+            line.employer,
+            federation.pk,
+        )
+        for line in new
+    ]
+    try:
+        with transaction.atomic():
+            ids = bulkload.insert(
+                Beneficiary,
+                ["name", "id_number", "gender", "birth_date", "phone", "employer", "federation_id"],
+                people,
+            )
+    except IntegrityError:
+        # Registered by someone else between the check and the insert.
+        raise refuse(ALREADY_REGISTERED, "already_registered", field="id_number") from None
+    categories = Category.objects.ids(code for line in new for code in line.categories)
+    bulkload.insert(
+        Beneficiary.categories.through,
+        ["beneficiary_id", "category_id"],
+        [(pk, categories[code]) for pk, line in zip(ids, new, strict=True) for code in line.categories],
+    )
+    changes = audit.CreatedJson(BENEFICIARY_FIELDS)
+    audit.log_many(
+        Beneficiary,
+        "beneficiary.registered",
+        [
+            (
+                pk,
+                federation.pk,
+                person_label(line.name, line.number),
+                changes(
+                    [
+                        line.name,
+                        idnumber.mask(line.number),
+                        mask_phone(line.phone),
+                        line.employer,
+                        federation.pk,
+                        sorted(line.categories),
+                    ]
+                ),
+            )
+            for pk, line in zip(ids, new, strict=True)
+        ],
+        user=by,
+    )
+    return {line.number: Known(pk, line.name, line.number) for pk, line in zip(ids, new, strict=True)}
 
 
 @transaction.atomic
@@ -31,37 +186,22 @@ def beneficiary_register(
     federation: Federation,
     phone: str = "",
     employer: str = "",
-    categories: list[str] = (),
+    categories: Iterable[str] = (),
     by,
 ) -> Beneficiary:
     require_role(by, Role.CLERK, federation)
     resident = idnumber.parse(id_number)
-    if Beneficiary.objects.filter(id_number=resident.number).exists():
-        raise refuse(ALREADY_REGISTERED, "already_registered", field="id_number")
-    beneficiary = Beneficiary(
+    line = person_line(
         name=_required_name(name),
         id_number=resident.number,
-        gender=resident.gender,
-        birth_date=resident.birth_date,
-        phone=phone.strip(),
-        employer=employer.strip(),
-        federation=federation,
+        phone=phone,
+        employer=employer,
+        categories=_categories(categories),
     )
-    try:
-        with transaction.atomic():
-            beneficiary.save()
-    except IntegrityError:
-        # Registered by someone else between the check and the insert.
-        raise refuse(ALREADY_REGISTERED, "already_registered", field="id_number") from None
-    beneficiary.categories.set(_categories(categories))
-    audit.log(
-        beneficiary,
-        "beneficiary.registered",
-        user=by,
-        federation=federation,
-        changes=audit.diff({}, audit.snapshot(beneficiary, BENEFICIARY_FIELDS)),
-    )
-    return beneficiary
+    if Beneficiary.objects.filter(id_number=resident.number).exists():
+        raise refuse(ALREADY_REGISTERED, "already_registered", field="id_number")
+    registered = people_register([line], federation=federation, by=by)
+    return Beneficiary.objects.select_related("federation").get(pk=registered[line.number].pk)
 
 
 @transaction.atomic
@@ -73,7 +213,7 @@ def beneficiary_update(*, beneficiary: Beneficiary, by, categories: list[str] | 
     unknown = sorted(set(changes) - allowed)
     if unknown:
         raise ValueError(f"Not editable: {', '.join(unknown)}")
-    before = audit.snapshot(beneficiary, BENEFICIARY_FIELDS)
+    before = _audited(beneficiary)
     if "federation" in changes:
         require_role(by, Role.CLERK, changes["federation"])
     if "name" in changes:
@@ -82,13 +222,15 @@ def beneficiary_update(*, beneficiary: Beneficiary, by, categories: list[str] | 
         setattr(beneficiary, field, value.strip() if isinstance(value, str) else value)
     beneficiary.save()
     if categories is not None:
-        beneficiary.categories.set(_categories(categories))
+        beneficiary.categories.set(
+            Category.objects.filter(pk__in=Category.objects.ids(_categories(categories)).values())
+        )
     audit.log(
         beneficiary,
         "beneficiary.edited",
         user=by,
         federation=beneficiary.federation,
-        changes=audit.diff(before, audit.snapshot(beneficiary, BENEFICIARY_FIELDS)),
+        changes=_masked(audit.diff(before, _audited(beneficiary))),
     )
     return beneficiary
 
@@ -97,7 +239,7 @@ def beneficiary_update(*, beneficiary: Beneficiary, by, categories: list[str] | 
 def unit_create(*, name: str, kind: str, federation: Federation, by) -> Unit:
     require_role(by, Role.CLERK, federation)
     if kind not in UnitKind.values:
-        raise refuse(UNKNOWN_KIND, "invalid_choice", field="kind", value=kind)
+        raise refuse(INVALID_CHOICE, "invalid_choice", field="kind", value=kind)
     unit = Unit(name=_required_name(name), kind=kind, federation=federation)
     unit.full_clean()
     unit.save()
@@ -109,23 +251,6 @@ def unit_create(*, name: str, kind: str, federation: Federation, by) -> Unit:
         changes=audit.diff({}, audit.snapshot(unit, ("name", "kind", "federation"))),
     )
     return unit
-
-
-@transaction.atomic
-def beneficiary_match_or_register(*, name: str, id_number: str, federation: Federation, by) -> Beneficiary:
-    """The person with this ID number, registered under `federation` if new.
-    A known number typed with another name is refused: one of the two is wrong."""
-    try:
-        number = idnumber.parse(id_number).number
-    except ValidationError as error:
-        raise ValidationError({"id_number": error}) from None
-    existing = Beneficiary.objects.filter(id_number=number).select_related("federation").first()
-    if existing is None:
-        return beneficiary_register(name=name, id_number=number, federation=federation, by=by)
-    given = (name or "").strip()
-    if existing.name != given:
-        raise ValidationError({"name": [ValidationError(name_mismatch(existing, given, by), code="name_mismatch")]})
-    return existing
 
 
 def name_mismatch(person: Beneficiary, given: str, user):
@@ -170,9 +295,25 @@ def _required_name(name: str) -> str:
     return name
 
 
-def _categories(codes) -> list[Category]:
+def _categories(codes: Iterable[str]) -> list[str]:
     codes = list(dict.fromkeys(codes))
     for code in codes:
-        if code not in CategoryCode.values:
-            raise refuse(UNKNOWN_CATEGORY, "invalid_choice", field="categories", value=code)
-    return list(Category.objects.filter(pk__in=Category.objects.ids(codes).values()))
+        if code not in CATEGORY_CODES:
+            raise refuse(INVALID_CHOICE, "invalid_choice", field="categories", value=code)
+    return codes
+
+
+def _audited(person: Beneficiary) -> dict:
+    """What the trail records of a person: categories by code, in order."""
+    values = audit.snapshot(person, BENEFICIARY_FIELDS[:-1])
+    values["categories"] = sorted(person.categories.values_list("code", flat=True)) if person.pk else []
+    return values
+
+
+def _masked(changes: dict) -> dict:
+    """A diff taken on the real values (so that a changed phone shows as changed
+    even where both read the same masked), stored masked."""
+    for name, mask in MASKED_IN_AUDIT.items():
+        if name in changes:
+            changes[name] = {side: mask(value) if value else value for side, value in changes[name].items()}
+    return changes

@@ -10,10 +10,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from allocations import rollups
-from allocations.exports import mask_phone
 from allocations.models import Disbursement, Status
 from beneficiaries import idnumber, services
-from beneficiaries.models import Beneficiary
+from beneficiaries.models import Beneficiary, mask_phone
 from unionfunds import audit
 from unionfunds.permissions import ROLE_REQUIRED
 

@@ -37,7 +37,7 @@ def test_overdrawing_a_fund_is_refused_with_insufficient_funds_in_chinese_by_def
     assert_error_shape(response.json())
     error = response.json()["errors"][0]
     assert (error["code"], error["field"]) == ("insufficient_funds", "amount")
-    assert error["message"] == "资金不足：疫情防控专项资金 可用余额 10,000.00 元，本笔需要 10,000.01 元。"
+    assert error["message"] == "资金不足：疫情防控专项资金 可用余额 10,000.00 元，需要 10,000.01 元。"
     assert response.headers["Content-Language"] == "zh-hans"
     assert not Disbursement.objects.exists()
     assert Fund.objects.get(pk=fund.pk).reserved == Decimal("0.00")
@@ -49,7 +49,7 @@ def test_messages_follow_accept_language(fund, worker, alice):
         API + "disbursements/", pay(fund, worker, "10000.01"), format="json"
     )
     assert response.json()["message"] == (
-        "Insufficient funds: 疫情防控专项资金 has 10,000.00 yuan available, and this entry needs 10,000.01 yuan."
+        "Insufficient funds: 疫情防控专项资金 has 10,000.00 yuan available, and 10,000.01 yuan are needed."
     )
 
 
@@ -247,3 +247,32 @@ def test_money_refused_by_the_service_is_not_half_written(fund, alice, tree):
     assert response.status_code == 409 and codes(response) == ["insufficient_funds"]
     assert list(Fund.objects.all()) == [fund]
     assert Fund.objects.get(pk=fund.pk).reserved == Decimal("0.00")
+
+
+@pytest.mark.django_db
+def test_a_payment_to_a_person_by_id_number_registers_them_or_says_what_is_wrong(fund, worker, alice):
+    def pay_person(**person):
+        body = {"fund": fund.pk, "person": person, "assistance_type": "living", "amount": "100.00"}
+        return client_for(alice).post(API + "disbursements/", body, format="json")
+
+    new = pay_person(name="孙八", id_number=synthetic_id(8), phone="13900001111")
+    assert new.status_code == 201
+    registered = Beneficiary.objects.get(pk=new.json()["beneficiary"])
+    assert (registered.name, registered.phone, registered.federation) == ("孙八", "13900001111", fund.federation)
+
+    bad = pay_person(name="周九", id_number="110105194912310021")
+    assert bad.status_code == 400
+    assert [(e["field"], e["code"]) for e in bad.json()["errors"]] == [("person.id_number", "invalid_id_number")]
+    assert "校验码" in bad.json()["message"]
+
+    wrong_name = pay_person(name="李四", id_number=worker.id_number)
+    assert wrong_name.status_code == 400
+    assert [(e["field"], e["code"]) for e in wrong_name.json()["errors"]] == [("person.name", "name_mismatch")]
+
+    both = client_for(alice).post(
+        API + "disbursements/",
+        {**pay(fund, worker), "person": {"name": "孙八", "id_number": synthetic_id(8)}},
+        format="json",
+    )
+    assert both.status_code == 400 and codes(both) == ["one_recipient"]
+    assert Disbursement.objects.count() == 1 and Beneficiary.objects.count() == 2

@@ -16,7 +16,6 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from allocations import bulk
 from allocations import services as money
 from beneficiaries import services as people
 from tests.conftest import synthetic_id
@@ -360,7 +359,7 @@ def test_a_token_or_a_browser_session_may_export(rich_fund, alice, client):
 @pytest.mark.django_db
 def test_bulk_payments_export_with_their_batch(rich_fund, alice, bob, carol):
     paid = pay_list(rich_fund, alice, 3, batch="一线职工第二批")
-    bulk.movements_approve_bulk(movements=paid, by=bob)
+    money.movements_approve(movements=paid, by=bob)
     response = client_for(carol).get(API + "disbursements/", {"format": "xlsx", "status": "approved"})
     _, header, rows, totals = xlsx_table(response)
     assert {row[header.index("批次")] for row in rows} == {"一线职工第二批"}

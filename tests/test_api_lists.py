@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from allocations import bulk
+from allocations import lists
 from allocations import services as money
 from beneficiaries import services as people
 from tests.conftest import synthetic_id
@@ -20,10 +20,10 @@ DAY = datetime.date(2022, 4, 20)
 
 def pay_list(fund, by, count: int, *, start: int = 0, batch: str = "第一批", date=DAY, kind="pandemic_subsidy"):
     rows = [
-        bulk.ListRow(name=f"职工{n}", id_number=synthetic_id(n), amount="100.00", categories=["hard_industry"])
+        lists.ListRow(name=f"职工{n}", id_number=synthetic_id(n), amount="100.00", categories=["hard_industry"])
         for n in range(start, start + count)
     ]
-    return bulk.disbursements_create_bulk(fund=fund, rows=rows, by=by, assistance_type=kind, date=date, batch=batch)
+    return money.disbursements_create(fund=fund, rows=rows, by=by, assistance_type=kind, date=date, batch=batch)
 
 
 def queries_for(client, path: str) -> tuple[int, dict]:
@@ -91,7 +91,7 @@ def test_a_bad_cursor_is_not_found(alice):
 def test_disbursements_filter_by_batch_type_date_status_fund_purpose_and_year(rich_fund, tree, alice, bob):
     first = pay_list(rich_fund, alice, 3, batch="第一批", date=datetime.date(2022, 3, 1))
     second = pay_list(rich_fund, alice, 2, start=10, batch="第二批", date=datetime.date(2022, 5, 1), kind="living")
-    bulk.movements_approve_bulk(movements=second, by=bob)
+    money.movements_approve(movements=second, by=bob)
     other_fund = money.fund_create(
         federation=tree["grassroots"], name="送温暖资金", purpose="warmth", fiscal_year=2023, by=alice
     )

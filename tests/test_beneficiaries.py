@@ -5,6 +5,7 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 
+from allocations import services as money
 from beneficiaries import idnumber
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary
@@ -121,30 +122,37 @@ def test_unknown_categories_are_refused(tree, alice):
 def test_an_edit_is_audited_and_the_id_number_cannot_change(tree, alice, worker):
     people.beneficiary_update(beneficiary=worker, by=alice, phone="13811112222", categories=["model_worker"])
     event = AuditEvent.objects.get(action="beneficiary.edited")
-    assert event.changes["phone"] == {"before": "", "after": "13811112222"}
+    assert event.changes["phone"] == {"before": "", "after": "138****2222"}  # the trail keeps phones masked
     with pytest.raises(ValueError):
         people.beneficiary_update(beneficiary=worker, by=alice, id_number=synthetic_id(2))
 
 
 @pytest.mark.django_db
-def test_matching_finds_the_person_or_registers_them_and_refuses_a_wrong_name(tree, alice, dave, worker):
-    same = people.beneficiary_match_or_register(
-        name="张三", id_number=worker.id_number, federation=tree["chengzhong"], by=alice
-    )
-    assert same == worker
-    new = people.beneficiary_match_or_register(
-        name="孙八", id_number=synthetic_id(8), federation=tree["chengzhong"], by=alice
-    )
-    assert Beneficiary.objects.get(pk=new.pk).name == "孙八"
-    with pytest.raises(ValidationError) as refused:
-        people.beneficiary_match_or_register(
-            name="李四", id_number=worker.id_number, federation=tree["chengdong"], by=dave
+def test_a_payment_by_id_number_finds_the_person_or_registers_them_and_refuses_a_wrong_name(
+    tree, alice, dave, worker, rich_fund
+):
+    def pay(name, id_number, by=alice, fund=rich_fund):
+        return money.disbursement_create(
+            fund=fund,
+            person=people.person_line(name=name, id_number=id_number),
+            assistance_type="living",
+            amount="100.00",
+            by=by,
         )
+
+    assert pay("张三", worker.id_number).beneficiary == worker
+    new = pay("孙八", synthetic_id(8)).beneficiary
+    assert (new.name, new.federation) == ("孙八", tree["chengzhong"])
+    registered = AuditEvent.objects.get(action="beneficiary.registered", object_id=new.pk)
+    assert registered.changes["id_number"]["after"] == idnumber.mask(synthetic_id(8))
+    dave_fund = money.fund_create(
+        federation=tree["chengdong"], name="城东区专项", purpose="other", fiscal_year=2022, by=dave
+    )
+    with pytest.raises(ValidationError) as refused:
+        pay("李四", worker.id_number, by=dave, fund=dave_fund)
     message = refused.value.error_dict["name"][0].messages[0]
     assert "李四" in message and "张三" not in message  # dave may not see 城中区's people
     with pytest.raises(ValidationError) as bad:
-        people.beneficiary_match_or_register(
-            name="周九", id_number="110105194912310021", federation=tree["chengzhong"], by=alice
-        )
+        people.person_line(name="周九", id_number="110105194912310021")
     assert "id_number" in bad.value.error_dict
     assert Beneficiary.objects.count() == 2

@@ -11,12 +11,13 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from allocations import services as money
-from allocations.bulk import ListRefused, ListRow, disbursements_create_bulk, movements_approve_bulk
+from allocations.lists import ListRow
 from allocations.models import Contribution, Disbursement, DisbursementTotal, Status
 from beneficiaries.models import Beneficiary, Category
 from tests.conftest import synthetic_id
 from unionfunds import audit, bulkload
 from unionfunds.bulkload import AnyOf
+from unionfunds.errors import ListRefused
 from unionfunds.models import AuditEvent
 
 DAY = datetime.date(2022, 4, 20)
@@ -42,7 +43,7 @@ def refusal(call) -> ListRefused:
 
 @pytest.mark.django_db
 def test_a_list_of_a_thousand_pays_everyone_pending_approval(rich_fund, alice):
-    created = disbursements_create_bulk(
+    created = money.disbursements_create(
         fund=rich_fund, rows=thousand_rows(), assistance_type="pandemic_subsidy", date=DAY, batch="一线职工", by=alice
     )
     rich_fund.refresh_from_db()
@@ -60,7 +61,7 @@ def test_one_bad_row_in_a_thousand_writes_nothing_and_is_named(rich_fund, alice)
     rows = thousand_rows()
     rows[636].id_number = rows[636].id_number[:-1] + ("0" if rows[636].id_number[-1] != "0" else "1")
     problems = refusal(
-        lambda: disbursements_create_bulk(fund=rich_fund, rows=rows, assistance_type="living", date=DAY, by=alice)
+        lambda: money.disbursements_create(fund=rich_fund, rows=rows, assistance_type="living", date=DAY, by=alice)
     ).problems
     assert [(p.row, p.field, p.code) for p in problems] == [(637, "id_number", "invalid_id_number")]
     assert "校验码" in problems[0].message or "check digit" in problems[0].message
@@ -80,7 +81,7 @@ def test_every_problem_is_reported_at_once(rich_fund, alice):
         ListRow(name="戊", id_number=synthetic_id(5), amount="100", categories=["vip"]),
     ]
     problems = refusal(
-        lambda: disbursements_create_bulk(fund=rich_fund, rows=rows, assistance_type="living", by=alice)
+        lambda: money.disbursements_create(fund=rich_fund, rows=rows, assistance_type="living", by=alice)
     ).problems
     assert [(p.row, p.field) for p in problems] == [
         (1, "name"),
@@ -95,11 +96,11 @@ def test_every_problem_is_reported_at_once(rich_fund, alice):
 def test_the_same_person_twice_in_a_list_needs_confirmation(rich_fund, alice):
     rows = [ListRow(name="甲", id_number=synthetic_id(1), amount="100") for _ in range(2)]
     problems = refusal(
-        lambda: disbursements_create_bulk(fund=rich_fund, rows=rows, assistance_type="living", date=DAY, by=alice)
+        lambda: money.disbursements_create(fund=rich_fund, rows=rows, assistance_type="living", date=DAY, by=alice)
     ).problems
     assert [(p.row, p.code) for p in problems] == [(2, "duplicate_payment")]
     rows[1].confirm_duplicate = True
-    created = disbursements_create_bulk(fund=rich_fund, rows=rows, assistance_type="living", date=DAY, by=alice)
+    created = money.disbursements_create(fund=rich_fund, rows=rows, assistance_type="living", date=DAY, by=alice)
     assert [d.duplicate_confirmed for d in created] == [False, True]
 
 
@@ -113,7 +114,7 @@ def test_an_earlier_payment_this_month_is_flagged_and_names_must_match(rich_fund
         ListRow(name="李四", id_number=worker.id_number, amount="100", assistance_type="medical"),
     ]
     problems = refusal(
-        lambda: disbursements_create_bulk(fund=rich_fund, rows=rows, assistance_type="living", date=DAY, by=alice)
+        lambda: money.disbursements_create(fund=rich_fund, rows=rows, assistance_type="living", date=DAY, by=alice)
     ).problems
     assert [(p.row, p.code) for p in problems] == [(1, "duplicate_payment"), (2, "name_mismatch")]
     assert "张三" in problems[1].message
@@ -123,7 +124,7 @@ def test_an_earlier_payment_this_month_is_flagged_and_names_must_match(rich_fund
 def test_a_list_above_the_available_balance_is_refused_whole(fund, alice):
     rows = [ListRow(name=f"人{n}", id_number=synthetic_id(n), amount="5000.01") for n in range(2)]
     problems = refusal(
-        lambda: disbursements_create_bulk(fund=fund, rows=rows, assistance_type="living", date=DAY, by=alice)
+        lambda: money.disbursements_create(fund=fund, rows=rows, assistance_type="living", date=DAY, by=alice)
     ).problems
     assert [(p.row, p.code) for p in problems] == [(None, "insufficient_funds")]
     assert "10,000.02" in problems[0].message
@@ -132,14 +133,14 @@ def test_a_list_above_the_available_balance_is_refused_whole(fund, alice):
 
 @pytest.mark.django_db
 def test_bulk_approval_moves_the_money_once_with_the_usual_rules(rich_fund, alice, bob):
-    created = disbursements_create_bulk(
+    created = money.disbursements_create(
         fund=rich_fund, rows=thousand_rows(300), assistance_type="living", date=DAY, by=alice
     )
     with pytest.raises(Exception) as refused:
-        movements_approve_bulk(movements=created, by=alice)
+        money.movements_approve(movements=created, by=alice)
     assert refused.value.code == "maker_cannot_approve"
     with CaptureQueriesContext(connection) as queries:
-        assert movements_approve_bulk(movements=created, by=bob) == 300
+        assert money.movements_approve(movements=created, by=bob) == 300
     assert len(queries) < 30  # a fixed number, however many entries
     rich_fund.refresh_from_db()
     assert (rich_fund.balance, rich_fund.reserved) == (Decimal("710000.00"), Decimal("0.00"))
@@ -158,7 +159,7 @@ def test_a_name_mismatch_does_not_reveal_a_person_outside_my_subtree(rich_fund, 
         name="赵六", id_number=synthetic_id(99, area="630102"), federation=tree["chengdong"], by=dave
     )
     problems = refusal(
-        lambda: disbursements_create_bulk(
+        lambda: money.disbursements_create(
             fund=rich_fund,
             rows=[ListRow(name="钱七", id_number=elsewhere.id_number, amount="100")],
             assistance_type="living",
@@ -175,7 +176,7 @@ def test_a_list_stores_text_exactly_and_records_what_a_single_entry_records(rich
     """Lists are written in bulk (COPY on PostgreSQL): tabs, line breaks and
     backslashes in a cell, and the audit trail, come out as for one entry."""
     awkward = "第一行\n第二行\t制表符 C:\\名单\\ 100%"
-    created = disbursements_create_bulk(
+    created = money.disbursements_create(
         fund=rich_fund,
         rows=[
             ListRow(name="欧阳\\娜", id_number=synthetic_id(7), amount="1234.56", note=awkward, employer="厂\t二车间")
@@ -204,7 +205,7 @@ def test_a_list_stores_text_exactly_and_records_what_a_single_entry_records(rich
         AuditEvent.objects.get(action="disbursement.created", object_id=pk) for pk in (listed.pk, single.pk)
     )
     assert listed_event.changes == {**single_event.changes, "duplicate_confirmed": {"before": None, "after": False}}
-    assert listed_event.object_repr == f"#{listed.pk} ¥1234.56"
+    assert listed_event.object_repr == single_event.object_repr == f"{rich_fund.name} → {person} ¥1234.56"
     assert (listed_event.user, listed_event.federation, listed_event.reason) == (alice, rich_fund.federation, "第\t1批")
 
 
@@ -242,7 +243,7 @@ def test_people_get_their_categories_even_where_the_category_rows_were_lost(rich
     """The rows of `Category` come from a migration; a database emptied without them
     (as transactional tests do) still takes a list with categories."""
     Category.objects.all().delete()
-    disbursements_create_bulk(fund=rich_fund, rows=thousand_rows(3), assistance_type="living", date=DAY, by=alice)
+    money.disbursements_create(fund=rich_fund, rows=thousand_rows(3), assistance_type="living", date=DAY, by=alice)
     assert Beneficiary.objects.filter(categories__code="hard_industry").count() == 3
 
 

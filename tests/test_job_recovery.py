@@ -26,7 +26,7 @@ from django_tasks import TaskResultStatus
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
-from allocations import bulk
+from allocations import services
 from allocations.models import Disbursement, Fund
 from beneficiaries.models import Beneficiary
 from tests.test_list_import import frontline_rows, upload, xlsx_bytes
@@ -236,7 +236,7 @@ def test_a_list_is_never_written_behind_a_job_failed_meanwhile(clerk_client, ric
     view waits for it, then finds the job done. Either way the job tells the truth."""
     job, location = previewed(clerk_client, rich_fund)
     clerk_client.post(f"{location}confirm/")
-    create = bulk.disbursements_create_bulk
+    create = services.disbursements_create
     seen, views = [], []
 
     def paused_past_the_stale_time(**kwargs):
@@ -255,7 +255,7 @@ def test_a_list_is_never_written_behind_a_job_failed_meanwhile(clerk_client, ric
             views[0].join(timeout=30)
         return created
 
-    monkeypatch.setattr(bulk, "disbursements_create_bulk", paused_past_the_stale_time)
+    monkeypatch.setattr(services, "disbursements_create", paused_past_the_stale_time)
     work_the_queue()
     views[0].join(timeout=30)
 

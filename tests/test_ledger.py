@@ -263,7 +263,7 @@ def test_refusals_speak_chinese_by_default_and_english_on_request(tree, fund, al
     with pytest.raises(ValidationError) as refused:
         money.allocation_create(from_fund=fund, to_federation=tree["grassroots"], amount="20000", by=alice)
     with translation.override("zh-hans"):
-        assert refused.value.messages == ["资金不足：疫情防控专项资金 可用余额 10,000.00 元，本笔需要 20,000.00 元。"]
+        assert refused.value.messages == ["资金不足：疫情防控专项资金 可用余额 10,000.00 元，需要 20,000.00 元。"]
     with translation.override("en"):
         assert "Insufficient funds" in refused.value.messages[0]
 

@@ -16,7 +16,7 @@ from django.db import NotSupportedError, connection
 
 from allocations import ledger
 from allocations import services as money
-from allocations.bulk import ListRow, disbursements_create_bulk, movements_approve_bulk
+from allocations.lists import ListRow
 from allocations.models import (
     Allocation,
     Contribution,
@@ -28,6 +28,7 @@ from allocations.models import (
     PersonCount,
     Status,
 )
+from allocations.services import disbursements_create, movements_approve
 from tests.conftest import synthetic_id
 
 DAY = datetime.date(2022, 4, 20)
@@ -78,14 +79,14 @@ def books(tree, fund, alice, bob, worker):
     donation = money.contribution_create(fund=fund, source="donation", amount="500", by=alice)
     money.movement_approve(movement=donation, by=bob)
     money.movement_approve(movement=money.movement_reverse(movement=donation, by=alice, reason="退回"), by=bob)
-    listed = disbursements_create_bulk(
+    listed = disbursements_create(
         fund=fund,
         rows=[ListRow(name=f"职工{n}", id_number=synthetic_id(10 + n), amount="100.10") for n in range(5)],
         assistance_type="pandemic_subsidy",
         date=DAY,
         by=alice,
     )
-    movements_approve_bulk(movements=listed, by=bob)
+    movements_approve(movements=listed, by=bob)
     # Left pending: a payment and a reversal, holding money back.
     money.disbursement_create(fund=fund, beneficiary=worker, assistance_type="medical", amount="66", date=DAY, by=alice)
     money.movement_reverse(movement=listed[0], by=alice, reason="重复")
@@ -380,7 +381,7 @@ def test_concurrent_approvals_leave_every_chain_whole(tree, fund, alice, bob, wo
         )
         for n in range(4)
     ]
-    listed = disbursements_create_bulk(
+    listed = disbursements_create(
         fund=fund,
         rows=[ListRow(name=f"职工{n}", id_number=synthetic_id(20 + n), amount="1") for n in range(50)],
         assistance_type="living",
@@ -388,7 +389,7 @@ def test_concurrent_approvals_leave_every_chain_whole(tree, fund, alice, bob, wo
         by=alice,
     )
     jobs = [lambda entry=entry: money.movement_approve(movement=entry, by=bob) for entry in singles]
-    jobs.append(lambda: movements_approve_bulk(movements=listed, by=bob))
+    jobs.append(lambda: movements_approve(movements=listed, by=bob))
     at_once(jobs)
     fund.refresh_from_db()
     assert fund.ledger_seq == 2 + len(singles) + len(listed)

@@ -433,14 +433,18 @@ def test_the_committed_demo_list_is_what_the_demo_generator_writes(tmp_path):
 
 @pytest.mark.django_db
 def test_a_commit_that_fails_halfway_says_why_and_leaves_nothing_written(clerk_client, rich_fund, monkeypatch):
-    from allocations import bulk
+    from unionfunds import audit
 
     job, location = upload(clerk_client, rich_fund, xlsx_bytes(frontline_rows(30)))
 
-    def crash(*args, **kwargs):  # after the people were registered and the fund reserved
-        raise RuntimeError("disk full")
+    log_many = audit.log_many
 
-    monkeypatch.setattr(bulk, "_log_entries", crash)
+    def crash(model, *args, **kwargs):  # after the people were registered and the fund reserved
+        if model is Disbursement:
+            raise RuntimeError("disk full")
+        return log_many(model, *args, **kwargs)
+
+    monkeypatch.setattr(audit, "log_many", crash)
     clerk_client.post(f"{location}confirm/")
     job.refresh_from_db()
     assert job.state == Job.State.FAILED

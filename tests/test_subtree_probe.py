@@ -69,15 +69,14 @@ from django.utils.regex_helper import normalize
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from allocations import bulk
+from allocations import lists
 from allocations import services as money
-from allocations.exports import mask_phone
 from allocations.models import Allocation, Contribution, Disbursement, Fund, Status
 from allocations.views.entries import KINDS
 from allocations.views.rollup import FIGURE_TITLES
 from beneficiaries import idnumber
 from beneficiaries import services as people
-from beneficiaries.models import Beneficiary, Category, Unit
+from beneficiaries.models import Beneficiary, Category, Unit, mask_phone
 from tests.conftest import member, synthetic_id
 from unionfunds.models import AuditEvent, ExportRecord, Federation, Role
 from unionfunds.resources import FORMATS
@@ -252,11 +251,11 @@ def build_side(cast: Cast, *, county, city_fund, province_clerk, province_approv
         )
     )
     batch = f"{t}名单第一批"
-    bulk.disbursements_create_bulk(
+    money.disbursements_create(
         fund=fund,
         rows=[
-            bulk.ListRow(name=workers[1].name, id_number=workers[1].id_number, amount=amount()),
-            bulk.ListRow(
+            lists.ListRow(name=workers[1].name, id_number=workers[1].id_number, amount=amount()),
+            lists.ListRow(
                 name=cast.people[2], id_number=person_id(2), amount=amount(), phone=f"{cast.phone_prefix}0002"
             ),
         ],

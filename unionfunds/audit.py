@@ -2,14 +2,16 @@
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
 
+from unionfunds import bulkload
 from unionfunds.bulkload import RawJson
 from unionfunds.models import AuditEvent, Federation
 
@@ -87,13 +89,39 @@ def log(
     )
 
 
+def log_many(
+    model: type[models.Model],
+    action: str,
+    events: Iterable[tuple[int, int | None, str, dict | RawJson]],
+    *,
+    user,
+    reason: str = "",
+) -> None:
+    """The same action on many records of one model, written in one insert:
+    `events` are (id, federation id, description, changes). What `log` writes for
+    one record, the same fields, for a list of 100,000."""
+    bulkload.insert(
+        AuditEvent,
+        ["object_id", "federation_id", "object_repr", "changes"],
+        [(pk, federation_id, description[:200], changes) for pk, federation_id, description, changes in events],
+        same={
+            "at": timezone.now(),
+            "user_id": user.pk if user is not None and user.is_authenticated else None,
+            "action": action,
+            "content_type_id": ContentType.objects.get_for_model(model, for_concrete_model=False).pk,
+            "reason": reason,
+        },
+        ids=False,
+    )
+
+
 def history(instance: models.Model):
     return AuditEvent.objects.filter(
         content_type=ContentType.objects.get_for_model(instance, for_concrete_model=False), object_id=instance.pk
     ).order_by("at", "id")
 
 
-_JSON_BY_TYPE = {
+_JSON_BY_TYPE: dict[type, object] = {
     int: str,
     bool: lambda value: "true" if value else "false",
     str: lambda value: _json_text(value),

@@ -16,6 +16,10 @@ from django.db.models.expressions import Combinable, register_combinable_fields
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
+from unionfunds.errors import refuse
+
+INVALID_AMOUNT = _("Enter an amount in yuan, more than zero, with at most two decimal places.")
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 MAX_DIGITS = 14
@@ -41,6 +45,18 @@ def to_yuan(value: object) -> Decimal:
     if amount != amount.quantize(CENT):
         raise ValueError(f"More than two decimal places: {value!r}")
     return amount.quantize(CENT)
+
+
+def valid_amount(value: object) -> Decimal:
+    """An amount that an entry may carry: exact to the fen and more than zero;
+    anything else is refused with `INVALID_AMOUNT`, whatever the door."""
+    try:
+        amount = to_yuan(value)
+    except (TypeError, ValueError):
+        raise refuse(INVALID_AMOUNT, "invalid_amount", field="amount") from None
+    if amount <= 0:
+        raise refuse(INVALID_AMOUNT, "invalid_amount", field="amount")
+    return amount
 
 
 def fen_to_yuan(fen: int | Decimal) -> Decimal:

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from allocations import bulk, services
+from allocations import services
 from allocations.models import Allocation, Contribution, Disbursement, Status
 from allocations.views.entries import KINDS
 from unionfunds.models import Role
@@ -82,7 +82,7 @@ def approval_decide_list(request):
         messages.warning(request, _("Nothing of that list is waiting any more."))
         return redirect("approvals")
     try:
-        count = bulk.movements_approve_bulk(movements=entries, by=request.user)
+        count = services.movements_approve(movements=entries, by=request.user)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:

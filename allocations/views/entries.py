@@ -8,7 +8,6 @@ nothing is saved.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -85,22 +84,17 @@ def allocation_new(request):
 @login_required
 def disbursement_new(request):
     def create(data):
-        fund = data["fund"]
-        with transaction.atomic():
-            beneficiary = people.beneficiary_match_or_register(
-                name=data["name"], id_number=data["id_number"], federation=fund.federation, by=request.user
-            )
-            return services.disbursement_create(
-                fund=fund,
-                beneficiary=beneficiary,
-                assistance_type=data["assistance_type"],
-                amount=data["amount"],
-                date=data["date"],
-                batch=data["batch"],
-                note=data["note"],
-                confirm_duplicate=data["confirm_duplicate"],
-                by=request.user,
-            )
+        return services.disbursement_create(
+            fund=data["fund"],
+            person=people.person_line(name=data["name"], id_number=data["id_number"]),
+            assistance_type=data["assistance_type"],
+            amount=data["amount"],
+            date=data["date"],
+            batch=data["batch"],
+            note=data["note"],
+            confirm_duplicate=data["confirm_duplicate"],
+            by=request.user,
+        )
 
     return _enter(request, DisbursementForm, _("New disbursement"), create)
 

@@ -129,7 +129,7 @@ def test_overdrawing_shows_the_chinese_error_next_to_the_amount_and_saves_nothin
     assert "has-error" in amount_field.get_attribute("class")
     assert (
         browser.one(".error", amount_field).text
-        == "资金不足：疫情防控专项资金 可用余额 10,000.00 元，本笔需要 10,000.01 元。"
+        == "资金不足：疫情防控专项资金 可用余额 10,000.00 元，需要 10,000.01 元。"
     )
     assert [field.find_element("css selector", "label").text for field in browser.all(".field.has-error")] == [
         "金额（元）"

@@ -12,12 +12,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from allocations.services import INVALID_AMOUNT
 from unionfunds.api import idempotency
 from unionfunds.api.errors import NOT_FOUND, NotFoundInBody
 from unionfunds.api.spreadsheets import ListSpreadsheetMixin
 from unionfunds.models import Federation
-from unionfunds.money import CENT, MAX_DIGITS
+from unionfunds.money import CENT, INVALID_AMOUNT, MAX_DIGITS
 
 BIGINT_MAX = 2**63 - 1
 

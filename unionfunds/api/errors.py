@@ -25,7 +25,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from allocations.bulk import ListRefused
+from unionfunds.errors import ListRefused
 
 NOT_FOUND = _("Not found.")
 BODY_TOO_LARGE = _("The request body is larger than %(limit)s MB.")

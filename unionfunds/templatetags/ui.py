@@ -145,7 +145,9 @@ def _shown(field, value, names: dict) -> str:
     if field is None:
         return str(value)
     if isinstance(value, list):
-        return "、".join(str(item) for item in value)
+        # Categories are recorded by code (older events hold their labels).
+        labels = _code_labels(field)
+        return "、".join(str(labels.get(item, item)) for item in value)
     if field.choices:
         return str(dict(field.flatchoices).get(value, value))
     if field.many_to_one:
@@ -158,3 +160,11 @@ def _shown(field, value, names: dict) -> str:
         except (TypeError, ValueError):
             return str(value)
     return str(value)
+
+
+def _code_labels(field) -> dict:
+    related = getattr(field, "related_model", None)
+    try:
+        return dict(related._meta.get_field("code").flatchoices) if related is not None else {}
+    except FieldDoesNotExist:
+        return {}

@@ -1,0 +1,145 @@
+"""Real-name disbursement lists as they arrive: rows of text from a sheet or an
+API call, read into payments.
+
+Only the reading is here (each cell's syntax, reported with its row and field);
+every rule about money, people and duplicates is applied by `services`, which
+writes a list of 100,000 rows and a single payment by the same code.
+"""
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from allocations.models import AssistanceType
+from beneficiaries import idnumber
+from beneficiaries.services import CATEGORY_CODES, NAME_REQUIRED, PersonLine
+from unionfunds.errors import INVALID_CHOICE, RowProblem, problems_of
+from unionfunds.money import valid_amount
+
+LIST_TOO_LONG = _("A list may have at most %(limit)s rows.")
+EMPTY_LIST = _("The list has no rows.")
+INVALID_DATE = _("Enter a date like 2022-11-03.")
+
+MAX_ROWS = 100_000
+# Asked once per row: Choices.values builds its list (and translates its labels) on every call.
+ASSISTANCE_TYPES = frozenset(AssistanceType.values)
+
+
+@dataclass
+class ListRow:
+    """One line of a disbursement list, as typed (strings are fine)."""
+
+    name: str
+    id_number: str
+    amount: object
+    assistance_type: str | None = None
+    date: object = None
+    categories: Sequence[str] = ()
+    phone: str = ""
+    employer: str = ""
+    note: str = ""
+    confirm_duplicate: bool = False
+
+
+@dataclass(slots=True)
+class Payment:
+    """One payment to be checked and written: the row it came from (1 for a
+    single entry), and its recipient as a person line (matched by ID number, or
+    registered), a registered person or a unit. A None is a value that could not
+    be read; its problem is reported already."""
+
+    row: int
+    amount: Decimal | None
+    assistance_type: str
+    date: datetime.date | None
+    person: PersonLine | None = None
+    beneficiary_id: int | None = None
+    unit_id: int | None = None
+    note: str = ""
+    confirm_duplicate: bool = False
+    # Filled in by the checks:
+    name: str = ""
+    label: str = ""
+    duplicate: bool = False
+
+    @property
+    def recipient_field(self) -> str:
+        """Where a problem with the recipient is shown: the ID number typed, or
+        the person chosen."""
+        return "id_number" if self.person is not None else "beneficiary"
+
+
+def read_rows(
+    rows: Sequence[ListRow], *, assistance_type: str | None, date: datetime.date | None
+) -> tuple[list[Payment], list[RowProblem]]:
+    """The payments of a list and every problem of its cells. Row values
+    override the list's `assistance_type` and `date` (today by default)."""
+    if not rows:
+        return [], [RowProblem(None, "rows", "empty_list", str(EMPTY_LIST))]
+    if len(rows) > MAX_ROWS:
+        return [], [RowProblem(None, "rows", "too_many_rows", str(LIST_TOO_LONG % {"limit": MAX_ROWS}))]
+    today = timezone.localdate()
+    problems: list[RowProblem] = []
+    payments = [
+        _read(row, number, assistance_type, date or today, today, problems) for number, row in enumerate(rows, 1)
+    ]
+    return [p for p in payments if p is not None], problems
+
+
+def _read(
+    row: ListRow, number: int, assistance_type, date, today: datetime.date, problems: list[RowProblem]
+) -> Payment | None:
+    def problem(field_name: str, message, code: str) -> None:
+        problems.append(RowProblem(number, field_name, code, str(message)))
+
+    name = (row.name or "").strip()
+    if not name:
+        problem("name", NAME_REQUIRED, "required")
+    resident = None
+    try:
+        resident = idnumber.parse(row.id_number or "", today=today)
+    except ValidationError as error:
+        problems.extend(problems_of(error, number, "id_number"))
+    amount = None
+    try:
+        amount = valid_amount(row.amount)
+    except ValidationError as error:
+        problems.extend(problems_of(error, number, "amount"))
+    kind = row.assistance_type or assistance_type or ""
+    if kind not in ASSISTANCE_TYPES:
+        problem("assistance_type", INVALID_CHOICE % {"value": kind or "—"}, "invalid_choice")
+    day = _as_date(row.date or date)
+    if day is None:
+        problem("date", INVALID_DATE, "invalid_date")
+    categories = tuple(dict.fromkeys(row.categories or ()))
+    for code in categories:
+        if code not in CATEGORY_CODES:
+            problem("categories", INVALID_CHOICE % {"value": code}, "invalid_choice")
+    if resident is None or not name:
+        return None
+    person = PersonLine(name, resident, (row.phone or "").strip(), (row.employer or "").strip(), categories)
+    return Payment(
+        row=number,
+        amount=amount,
+        assistance_type=kind,
+        date=day,
+        person=person,
+        note=row.note or "",
+        confirm_duplicate=bool(row.confirm_duplicate),
+    )
+
+
+def _as_date(value) -> datetime.date | None:
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    try:
+        return datetime.date.fromisoformat(str(value).strip())
+    except ValueError:
+        return None
