@@ -3,9 +3,11 @@ neighbouring province (甘肃) for scope tests. Alice is 城中区's clerk, Bob 
 approver; Carol audits the province; Dave is a clerk in the neighbouring 城东区."""
 
 import datetime
+import os
 from decimal import Decimal
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from allocations import services as money
 from allocations.models import Fund
@@ -13,6 +15,13 @@ from beneficiaries import idnumber
 from beneficiaries import services as people
 from unionfunds.models import Federation, Role
 from unionfunds.services import federation_create, membership_grant
+
+# The property tests walk the same examples on every run, so that CI is
+# reproducible and a red build is red again on a laptop. HYPOTHESIS_PROFILE=hunt
+# draws new examples each time, for a longer search (with LEDGER_EXAMPLES=1000).
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("hunt", derandomize=False, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

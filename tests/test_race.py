@@ -28,6 +28,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, connections, transaction
 
 from allocations import services as money
+from allocations.lists import ListRow
 from allocations.models import Allocation, Contribution, Disbursement, Fund, Status
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, Unit
@@ -378,6 +379,119 @@ def test_two_clerks_paying_the_same_person_the_same_month_pay_once(tree, fund, a
     assert not Disbursement.objects.filter(duplicate_confirmed=True).exists()
     fund.refresh_from_db()
     assert (fund.balance, fund.reserved) == (Decimal("10000.00"), Decimal("2500.00"))
+    assert_ledger_consistent()
+
+
+# A list against single entries ---------------------------------------------------
+
+LIST_ROWS = 500
+LIST_SHARE = Decimal("10.00")  # the list asks for 5,000.00 of the fund's 10,000.00
+SINGLE = Decimal("300.00")  # twenty singles ask for 6,000.00
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["barrier", "queued"])
+def test_a_list_and_twenty_single_payments_at_once_spend_only_what_the_fund_holds(
+    tree, fund, alice, second_clerk, held
+):
+    """A county's list of 500 payments and twenty payments entered one by one hit
+    the same fund together; one single entry pays a worker who is also on the
+    list, the same month. Whatever the order, the outcome is one a clerk entering
+    them one after another could get: the list is written whole or not at all,
+    the fund never gives more than it holds, and the worker is paid once."""
+    workers = [
+        people.beneficiary_register(name=f"职工{i}", id_number=synthetic_id(i), federation=tree["chengzhong"], by=alice)
+        for i in range(20)
+    ]
+    rows = [ListRow(name="职工0", id_number=workers[0].id_number, amount=LIST_SHARE)] + [
+        ListRow(name=f"名单{i}", id_number=synthetic_id(i % 1000, birth=datetime.date(1971, 1, 1)), amount=LIST_SHARE)
+        for i in range(1, LIST_ROWS)
+    ]
+    day = datetime.date(2022, 3, 15)
+
+    def the_list():
+        return money.disbursements_create(
+            fund=fresh(Fund, fund.pk),
+            rows=rows,
+            assistance_type="living",
+            date=day,
+            batch="名单",
+            by=fresh(User, alice.pk),
+        )
+
+    def single(worker):
+        return lambda: money.disbursement_create(
+            fund=fresh(Fund, fund.pk),
+            beneficiary=fresh(Beneficiary, worker.pk),
+            assistance_type="living",
+            amount=SINGLE,
+            date=day,
+            by=fresh(User, second_clerk.pk),
+        )
+
+    outcomes = at_once([the_list, *(single(worker) for worker in workers)], hold=[fund.pk] if held else [])
+
+    list_outcome, singles = outcomes[0], outcomes[1:]
+    listed = Disbursement.objects.filter(batch="名单")
+    paid_singly = len(succeeded(singles))
+    assert {code for kind, found in outcomes if kind == REFUSED for code in found} <= {
+        "insufficient_funds",
+        "duplicate_payment",
+    }
+    if list_outcome[0] == OK:
+        assert listed.count() == LIST_ROWS and Beneficiary.objects.count() == 20 + LIST_ROWS - 1
+        # 5,000.00 is left for the singles, minus the one refused as a duplicate.
+        assert paid_singly <= 16 and singles[0][0] == REFUSED
+    else:
+        assert listed.count() == 0 and Beneficiary.objects.count() == 20
+        assert list_outcome[1] in ({"insufficient_funds"}, {"duplicate_payment"})
+        assert paid_singly == 20  # 6,000.00: all of them fit without the list
+    assert Disbursement.objects.filter(beneficiary=workers[0]).count() == 1
+    fund.refresh_from_db()
+    spent = LIST_SHARE * listed.count() + SINGLE * paid_singly
+    assert (fund.balance, fund.reserved) == (Decimal("10000.00"), spent)
+    assert AuditEvent.objects.filter(action="disbursement.created").count() == listed.count() + paid_singly
+    assert_ledger_consistent()
+
+
+def test_a_list_approved_whole_while_another_approver_approves_some_of_it_one_by_one(
+    tree, fund, alice, bob, second_approver
+):
+    """All or nothing holds under contention too: the whole list and five of its
+    entries are approved at the same moment by two approvers. Each entry is
+    approved exactly once, and the list either goes through whole or is
+    refused whole because some of it was decided meanwhile."""
+    rows = [ListRow(name=f"名单{i}", id_number=synthetic_id(i), amount="10.00") for i in range(200)]
+    created = list(money.disbursements_create(fund=fund, rows=rows, assistance_type="living", by=alice))
+    some = created[:5]
+
+    def whole():
+        return money.movements_approve(movements=[fresh(Disbursement, d.pk) for d in created], by=fresh(User, bob.pk))
+
+    def one(entry):
+        return lambda: money.movement_approve(
+            movement=fresh(Disbursement, entry.pk), by=fresh(User, second_approver.pk)
+        )
+
+    outcomes = at_once([whole, *(one(entry) for entry in some)], hold=[fund.pk])
+
+    approved = Disbursement.objects.filter(status=Status.APPROVED)
+    singles = outcomes[1:]
+    if outcomes[0][0] == OK:
+        # The list went first: the five were no longer pending when their turn came.
+        assert refusals(singles) == Counter({frozenset({"not_pending"}): len(some)})
+        assert approved.filter(decided_by=bob).count() == len(created)
+    else:
+        # One of the five went first: the list is refused whole, the five stand.
+        assert outcomes[0][1] == {"not_pending"}
+        assert approved.count() == len(succeeded(singles)) == len(some)
+        assert not approved.filter(decided_by=bob).exists()
+    for entry in created:
+        assert AuditEvent.objects.filter(object_id=entry.pk, action="disbursement.approved").count() == (
+            1 if approved.filter(pk=entry.pk).exists() else 0
+        )
+    fund.refresh_from_db()
+    taken = Decimal("10.00") * approved.count()
+    assert (fund.balance, fund.reserved) == (Decimal("10000.00") - taken, Decimal("2000.00") - taken)
     assert_ledger_consistent()
 
 
