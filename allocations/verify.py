@@ -6,7 +6,8 @@ missing from the chain or gone from under it, every gap and every head that the
 chain does not reach; then every approved entry that no chain holds, every fund
 whose balance or reservation differs from its entries, and, if asked, every
 running total (`allocations.totals`) that differs from what a rebuild would
-write. It streams the ledger in chunks, so memory stays flat however many
+write, and, if asked, every entry whose entry or decision the audit trail
+does not record. It streams the ledger in chunks, so memory stays flat however many
 entries there are; it writes nothing.
 """
 
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils.text import capfirst
@@ -31,7 +33,7 @@ from allocations.models import (
     Status,
 )
 from allocations.totals import ALL_TYPES, ALL_YEARS
-from unionfunds.models import Federation
+from unionfunds.models import AuditEvent, Federation
 from unionfunds.money import fen_to_yuan, format_yuan
 
 CHUNK = 2000
@@ -56,6 +58,14 @@ HEAD_CHANGED = _(
 UNRECORDED = _(
     "%(entry)s is approved but not in the ledger of fund %(fund)s: "
     "it was added or approved behind the application's back."
+)
+UNAUDITED = _(
+    "%(entry)s has no audit record of its entry: it was written behind the application's back, "
+    "or its record was removed from the audit trail."
+)
+UNAUDITED_DECISION = _(
+    "%(entry)s is %(status)s, but no audit record says who decided it: it was decided behind the "
+    "application's back, or its record was removed from the audit trail."
 )
 BALANCE = _("Fund %(fund)s: balance %(actual)s yuan, but its approved entries add up to %(expected)s yuan.")
 RESERVED = _("Fund %(fund)s: %(actual)s yuan reserved, but its pending entries hold %(expected)s yuan.")
@@ -121,6 +131,7 @@ def verify(
     *,
     funds: QuerySet | None = None,
     totals: bool = False,
+    audit: bool = False,
     limit: int = 50,
     anchors: dict[int, tuple[int, str]] | None = None,
 ) -> Report:
@@ -149,6 +160,8 @@ def verify(
             report.add(ANCHOR_GONE, id=fund_id)
     _check_chains(report, heads, scope, {pk: anchor for pk, anchor in anchors.items() if pk in heads})
     _check_unrecorded(report, scope)
+    if audit:
+        _check_audit_trail(report, scope)
     _check_holdings(report, heads, scope)
     if totals:
         _check_totals(report, scope)
@@ -297,6 +310,41 @@ def _check_unrecorded(report: Report, scope: QuerySet | None) -> None:
                 while rows := cursor.fetchmany(CHUNK):
                     for pk, fund_id in rows:
                         report.add(UNRECORDED, fund_id=fund_id, entry=(kind, pk))
+
+
+OWNING_FUND = {
+    LedgerKind.CONTRIBUTION: "fund_id",
+    LedgerKind.ALLOCATION: "from_fund_id",
+    LedgerKind.DISBURSEMENT: "fund_id",
+}
+
+
+def _check_audit_trail(report: Report, scope: QuerySet | None) -> None:
+    """Entries without the audit record of their entry, and decided entries
+    without the record of their decision: the services write both in the
+    entry's own transaction, so a gap is a write or a removal from outside."""
+    audit_table = AuditEvent._meta.db_table
+    scope_sql, scope_params = _scope_sql(scope)
+    for kind, column in OWNING_FUND.items():
+        model = ledger.MODELS[kind]
+        name = model._meta.model_name
+        content_type = ContentType.objects.get_for_model(model).pk
+        recorded = f"SELECT 1 FROM {audit_table} a WHERE a.content_type_id = %s AND a.object_id = m.id AND a.action = "
+        in_scope = f"WHERE m.{column} IN ({scope_sql})" if scope_sql else ""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, fund_id, status, no_entry, no_decision FROM ("
+                f"SELECT m.id, m.{column} AS fund_id, m.status, NOT EXISTS ({recorded}%s) AS no_entry, "
+                f"(m.status <> %s AND NOT EXISTS ({recorded}%s || m.status)) AS no_decision "
+                f"FROM {model._meta.db_table} m {in_scope}) q WHERE no_entry OR no_decision ORDER BY id",
+                [content_type, f"{name}.created", Status.PENDING.value, content_type, f"{name}.", *scope_params],
+            )
+            while rows := cursor.fetchmany(CHUNK):
+                for pk, fund_id, status, no_entry, no_decision in rows:
+                    if no_entry:
+                        report.add(UNAUDITED, fund_id=fund_id, entry=(kind, pk))
+                    if no_decision:
+                        report.add(UNAUDITED_DECISION, fund_id=fund_id, entry=(kind, pk), status=Status(status).label)
 
 
 def _scope_sql(scope: QuerySet | None) -> tuple[str, tuple]:

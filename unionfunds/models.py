@@ -121,9 +121,23 @@ class Membership(models.Model):
         return f"{self.user} · {self.federation} · {self.get_role_display()}"
 
 
+APPEND_ONLY = "The audit trail is append-only: an event is never changed or deleted."
+
+
 class AuditEventQuerySet(models.QuerySet):
     def visible_to(self, user) -> "AuditEventQuerySet":
         return self.filter(subtree_q(user, "federation__path"))
+
+    # An auditor relies on the trail saying what happened; nothing in the
+    # application rewrites it, and on PostgreSQL a trigger refuses it to SQL too.
+    def update(self, **kwargs):
+        raise TypeError(APPEND_ONLY)
+
+    def delete(self):
+        raise TypeError(APPEND_ONLY)
+
+    update.queryset_only = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
 
 
 class AuditEvent(models.Model):
@@ -173,6 +187,14 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError(APPEND_ONLY)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError(APPEND_ONLY)
 
 
 class IdempotencyKey(models.Model):

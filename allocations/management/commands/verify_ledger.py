@@ -33,6 +33,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--totals", action="store_true", help="Also compare the running totals with what a rebuild would give"
         )
+        parser.add_argument(
+            "--audit",
+            action="store_true",
+            help="Also check that the audit trail records every entry and every decision",
+        )
         parser.add_argument("--limit", type=int, default=50, help="Print at most this many problems (default 50)")
         parser.add_argument(
             "--save-heads",
@@ -57,7 +62,13 @@ class Command(BaseCommand):
             funds = self._scope(options["fund"], options["federation"])
             anchors = _read_heads(options["check_heads"]) if options["check_heads"] else None
             report = _in_snapshot(
-                lambda: verify(funds=funds, totals=options["totals"], limit=max(options["limit"], 0), anchors=anchors)
+                lambda: verify(
+                    funds=funds,
+                    totals=options["totals"],
+                    audit=options["audit"],
+                    limit=max(options["limit"], 0),
+                    anchors=anchors,
+                )
             )
             counts = {
                 "funds": f"{report.funds:,}",
