@@ -11,11 +11,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from allocations import exports, rollups
+from allocations import rollups
 from allocations.forms import RollupFilterForm
 from allocations.models import AssistanceType, Purpose, Source
 from allocations.views.rollup import rollup_sheet
-from unionfunds import downloads
+from unionfunds import downloads, exportlog
 from unionfunds.api.base import MoneyField
 from unionfunds.api.spreadsheets import SpreadsheetMixin, filters_of
 from unionfunds.models import Federation, Level
@@ -122,7 +122,7 @@ class RollupView(SpreadsheetMixin, APIView):
         query = filters_of(request)
 
         def finished():
-            exports.record(
+            exportlog.record(
                 user=request.user,
                 what="rollup",
                 format=extension,

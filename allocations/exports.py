@@ -26,7 +26,7 @@ from beneficiaries.filters import BeneficiaryFilter
 from beneficiaries.models import Beneficiary, Unit, mask_phone
 from beneficiaries.services import may_see_id_number
 from unionfunds import spreadsheets
-from unionfunds.models import ExportRecord, Federation
+from unionfunds.models import Federation
 from unionfunds.spreadsheets import DATE, INTEGER, MONEY, TEXT, Column, Sheet
 
 CHUNK = 2000
@@ -391,33 +391,3 @@ def build_sheet(
         ],
         totals=totals,
     )
-
-
-def record(
-    *, user, what: str, format: str, query, rows: int, full_ids: bool, federation: Federation | None = None
-) -> ExportRecord:
-    """The export log's line: who, what, which filters, how many rows, when."""
-    filters = {key: values if len(values) > 1 else values[0] for key, values in _lists(query).items() if any(values)}
-    return ExportRecord.objects.create(
-        user=user,
-        federation=federation or home_federation(user),
-        what=what,
-        format=format,
-        filters=filters,
-        row_count=rows,
-        full_id_numbers=full_ids,
-    )
-
-
-def home_federation(user) -> Federation:
-    """The top of what the user sees: where an export of theirs is filed."""
-    visible = Federation.objects.visible_to(user).order_by("depth", "path")
-    return visible.first() or Federation.objects.order_by("path").first()
-
-
-def _lists(query) -> dict[str, list]:
-    if query is None:
-        return {}
-    if hasattr(query, "lists"):
-        return {key: [v for v in values if key not in ("format", "full_ids", "page")] for key, values in query.lists()}
-    return {key: value if isinstance(value, list) else [value] for key, value in dict(query).items()}

@@ -16,7 +16,7 @@ from django_tasks import task
 
 from allocations import exports, imports, lists, services
 from allocations.models import Fund
-from unionfunds import jobs, sheetreader, spreadsheets
+from unionfunds import exportlog, jobs, sheetreader, spreadsheets
 from unionfunds.errors import ListRefused
 from unionfunds.models import Job
 from unionfunds.money import valid_amount
@@ -149,7 +149,7 @@ def _export(job: Job) -> None:
         output.seek(0)
         job.output.save(job.params["filename"], File(output), save=False)
     progress.finish(counter.rows)
-    exports.record(
+    exportlog.record(
         user=job.created_by,
         what=params["what"],
         format=extension,

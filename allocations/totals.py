@@ -200,6 +200,12 @@ _STANDING = "SUM(CASE WHEN d.reverses_id IS NULL THEN 1 ELSE -1 END)"
 
 
 @transaction.atomic
+def recount_moved(sender, *, federations: Iterable[Federation], **kwargs) -> None:
+    """`unionfunds.signals.federation_moved`: the subtrees that gained or lost a
+    federation count their people again."""
+    rebuild_persons(federations)
+
+
 def rebuild_persons(federations: Iterable[Federation] | None = None) -> None:
     """Recompute who was paid in each subtree (all of them, or those of
     `federations` after a move) and, for a full rebuild, in each federation's

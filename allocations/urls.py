@@ -1,9 +1,11 @@
 from django.urls import path, re_path
 
-from allocations.views import approvals, entries, imports, lists, rollup
+from allocations.views import approvals, entries, home, imports, lists, people, rollup
 from allocations.views.funds import fund_detail
 
 urlpatterns = [
+    path("", home.home, name="home"),
+    path("beneficiaries/<int:pk>/", people.beneficiary_detail, name="beneficiary"),
     path("rollup/", rollup.rollup_page, name="rollup_home"),
     path("rollup/<int:federation_id>/", rollup.rollup_page, name="rollup"),
     path("rollup/<int:federation_id>/export.<str:extension>", rollup.rollup_export, name="rollup_export"),

@@ -423,7 +423,7 @@ def test_the_template_has_the_headers_the_import_reads(clerk_client, rich_fund, 
 def test_the_committed_demo_list_is_what_the_demo_generator_writes(tmp_path):
     from pathlib import Path
 
-    from unionfunds import demo
+    from allocations import demo
 
     fresh = tmp_path / "list.xlsx"
     demo.write_demo_list(fresh)

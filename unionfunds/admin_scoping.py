@@ -19,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 
+from unionfunds import exportlog
 from unionfunds.forms_support import show_refusal
 from unionfunds.models import Federation
 from unionfunds.permissions import grants, has_role_anywhere, role_q, sees_everything
@@ -189,11 +190,9 @@ class ScopedImportExportAdmin(ImportExportMixin, ScopedAdmin):
 
     def get_export_data(self, file_format, request, queryset, **kwargs):
         # The same export log as the pages and the API: who, what, how many rows.
-        from allocations import exports
-
         chosen = self.choose_export_resource_class(kwargs.get("export_form"), request)
         data = super().get_export_data(file_format, request, queryset, **kwargs)
-        exports.record(
+        exportlog.record(
             user=request.user,
             what=f"admin.{self.model._meta.model_name}",
             format=file_format.get_extension(),

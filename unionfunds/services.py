@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from unionfunds import audit
+from unionfunds import audit, signals
 from unionfunds.errors import refuse
 from unionfunds.models import Federation, Level, Membership, Role
 from unionfunds.permissions import require_role
@@ -62,11 +62,9 @@ def federation_move(*, federation: Federation, new_parent: Federation, by=None) 
     Federation.objects.move(federation, new_parent, pos="last-child")
     Federation.objects.filter(pk=federation.pk).update(parent=new_parent)
     federation.refresh_from_db()
-    # Amounts are summed over paths when read, but the people counted in each
-    # subtree are kept per ancestor: recount those whose subtree changed.
-    from allocations.totals import rebuild_persons
-
-    rebuild_persons(old_ancestors ^ set(_ancestors(federation)))
+    # Amounts are summed over paths when read, but figures kept per subtree
+    # (the people counted in each) are recounted for the ancestors that changed.
+    signals.federation_moved.send(Federation, federations=old_ancestors ^ set(_ancestors(federation)))
     audit.log(
         federation,
         "federation.moved",

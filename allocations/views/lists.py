@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 
 from allocations import exports, tasks
-from unionfunds import downloads, jobs
+from unionfunds import downloads, exportlog, jobs
 from unionfunds.models import Job
 
 LIST_TEMPLATES = {"beneficiaries": "allocations/beneficiary_list.html"}
@@ -54,7 +54,7 @@ def list_export(request, kind: str, extension: str):
             kind=Job.Kind.EXPORT,
             title=f"{spec.title()} ({rows:,})",
             created_by=request.user,
-            federation=exports.home_federation(request.user),
+            federation=exportlog.home_federation(request.user),
             params={
                 "what": kind,
                 "format": extension,
@@ -73,7 +73,7 @@ def list_export(request, kind: str, extension: str):
     )
 
     def finished():
-        exports.record(
+        exportlog.record(
             user=request.user, what=kind, format=extension, query=query, rows=counter.rows, full_ids=full_ids
         )
 

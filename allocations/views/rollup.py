@@ -5,10 +5,10 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from allocations import charts, exports, rollups
+from allocations import charts, rollups
 from allocations.forms import RollupFilterForm
 from allocations.models import Source
-from unionfunds import downloads, spreadsheets
+from unionfunds import downloads, exportlog, spreadsheets
 from unionfunds.models import Federation
 from unionfunds.money import ZERO
 from unionfunds.permissions import scope_paths, sees_everything
@@ -124,7 +124,7 @@ def rollup_export(request, federation_id: int, extension: str):
     form = RollupFilterForm(request.GET or None)
     result = rollups.rollup(federation, form.filters())
     sheet = rollup_sheet(result, form, request.user)
-    exports.record(
+    exportlog.record(
         user=request.user,
         what="rollup",
         format=extension,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from allocations import demo
 from allocations import services as money
 from allocations.models import Disbursement, Status
 from tests.conftest import member
-from unionfunds import demo
 from unionfunds.models import Role
 from unionfunds.services import federation_create
 

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from allocations import exports
-from unionfunds import downloads
+from unionfunds import downloads, exportlog
 
 FULL_IDS = "full_ids"
 # Paging says which rows to show, not which rows match: a spreadsheet has them all.
@@ -151,7 +151,7 @@ class ListSpreadsheetMixin(SpreadsheetMixin):
         query = filters_of(request)
 
         def finished():
-            exports.record(
+            exportlog.record(
                 user=request.user, what=self.export, format=extension, query=query, rows=counter.rows, full_ids=full_ids
             )
 

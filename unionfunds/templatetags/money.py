@@ -1,7 +1,6 @@
 from decimal import Decimal
 
 from django import template
-from django.utils.translation import gettext_lazy as _
 
 from unionfunds.money import format_yuan
 
@@ -23,15 +22,6 @@ def amount_in(amount: Decimal | None, wan: bool) -> str:
     if amount is None:
         return ""
     return format_yuan((amount / 10000).quantize(Decimal("0.01"))) if wan else format_yuan(amount)
-
-
-@register.filter
-def source_label(code: str) -> str:
-    from allocations.models import Source
-
-    if code == "allocation":
-        return str(_("Allocation from outside"))
-    return str(Source(code).label) if code in Source.values else code
 
 
 @register.filter

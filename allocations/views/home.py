@@ -1,12 +1,13 @@
+"""The home page: what the user's federations hold, what waits for a decision,
+and the latest activity in their subtree."""
+
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
-from django.utils.translation import gettext_lazy as _
 
 from allocations.models import Allocation, Contribution, Disbursement, Fund, Status
 from unionfunds.models import AuditEvent, Federation
 from unionfunds.permissions import scope_paths, sees_everything
 
-SITE_TITLE = _("Union relief funds")
 RECENT_ACTIVITY = 15
 
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from unionfunds import demo
+from allocations import demo
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from unionfunds import demo
+from allocations import demo
 
 
 class Command(BaseCommand):

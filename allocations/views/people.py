@@ -11,7 +11,8 @@ from django.views.decorators.http import require_http_methods
 
 from allocations import rollups
 from allocations.models import Disbursement, Status
-from beneficiaries import idnumber, services
+from beneficiaries import idnumber
+from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, mask_phone
 from unionfunds import audit
 from unionfunds.permissions import ROLE_REQUIRED
@@ -26,12 +27,12 @@ MASKED_IN_HISTORY = {"id_number": idnumber.mask, "phone": mask_phone}
 def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
     beneficiaries = Beneficiary.objects.visible_to(request.user).select_related("federation")
     person = get_object_or_404(beneficiaries.prefetch_related("categories"), pk=pk)
-    may_see = services.may_see_id_number(request.user, person)
+    may_see = people.may_see_id_number(request.user, person)
     show_full = request.method == "POST"
     if show_full:
         if not may_see:
             raise PermissionDenied(ROLE_REQUIRED)
-        services.id_numbers_shown(beneficiaries=[person], by=request.user)
+        people.id_numbers_shown(beneficiaries=[person], by=request.user)
     disbursements = (
         Disbursement.objects.visible_to(request.user)
         .filter(beneficiary=person)
