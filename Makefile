@@ -7,7 +7,8 @@
 #   make lint           ruff check, ruff format --check, manage.py check, makemigrations --check
 #   make bench          roll-up and spreadsheet benchmarks at full scale (~1 h); make bench-quick: a tenth (< 10 min)
 #   make stress         proof under load and faults: gunicorn + worker on PostgreSQL, concurrent clients, SIGKILL (~4 min)
-#   make venv           create .venv and install requirements.txt (only when it changed)
+#   make venv           create .venv and install requirements-dev.txt at the versions of requirements.lock
+#   make lock           re-resolve requirements.lock within the ranges of requirements*.txt
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -21,7 +22,7 @@ STAMP := $(VENV)/.installed
 WITH_POSTGRES := bash scripts/with-postgres
 PYTEST_ARGS ?=
 
-.PHONY: help venv messages chromium run test test-sqlite test-postgres lint bench bench-quick stress
+.PHONY: help venv lock messages chromium run test test-sqlite test-postgres lint bench bench-quick stress
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -35,10 +36,20 @@ $(PY):
 	    echo "error: '$(PYTHON) -m venv' failed (on Debian: apt-get install python3-venv)" >&2; \
 	    exit 1; }
 
-# Reinstall only when requirements.txt is newer than the stamp.
-$(STAMP): requirements.txt | $(PY)
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+# Reinstall only when the requirements or the lock are newer than the stamp.
+$(STAMP): requirements.txt requirements-dev.txt requirements.lock | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt -c requirements.lock
 	@touch $@
+
+# Re-resolve every version within the ranges of requirements*.txt, in a
+# throwaway virtualenv with pip-tools; review the diff, then commit it.
+lock:
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/pip install --disable-pip-version-check -q pip-tools
+	.lockvenv/bin/pip-compile -q --strip-extras --allow-unsafe --no-header --no-emit-index-url \
+	    --no-emit-find-links --upgrade -o .lockvenv/requirements.lock requirements-dev.txt
+	{ sed -n '1,/^$$/p' requirements.lock; cat .lockvenv/requirements.lock; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lockvenv
 
 venv: $(STAMP)
 	@:
@@ -113,6 +124,7 @@ lint: venv
 	echo "=== ruff format --check ==="; $(PY) -m ruff format --check . || status=1; \
 	echo "=== manage.py check ==="; $(PY) manage.py check || status=1; \
 	echo "=== makemigrations --check ==="; $(PY) manage.py makemigrations --check --dry-run || status=1; \
+	echo "=== layers (.importlinter) ==="; $(VENV)/bin/lint-imports || status=1; \
 	if [ $$status -ne 0 ]; then echo "make lint: FAILED (see above)" >&2; fi; \
 	exit $$status
 
