@@ -403,10 +403,8 @@ ON_POSTGRES = connection.vendor == "postgresql"
 @pytest.mark.postgres
 @pytest.mark.django_db
 def test_the_national_dataset_is_chained_as_it_is_loaded():
-    from tests.test_national_dataset import DEFAULT_TOWNSHIPS, build
+    from tests.test_national_dataset import build
 
-    if not DEFAULT_TOWNSHIPS.is_file():
-        pytest.skip(f"no township file at {DEFAULT_TOWNSHIPS}")
     build("--disbursements", "2000")
     assert "no problems" in verify("--totals")
     build("--disbursements", "3000")  # a top-up continues each chain

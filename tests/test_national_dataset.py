@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.db.models import F
 
-from allocations.management.commands.build_national_dataset import DEFAULT_TOWNSHIPS, check_ledger
+from allocations.management.commands.build_national_dataset import check_ledger
 from allocations.models import Allocation, Contribution, Disbursement, Fund, Status
 from allocations.rollups import Filters, rollup
 from beneficiaries import idnumber
@@ -47,8 +47,6 @@ def test_refuses_sqlite_clearly():
 
 @pytest.fixture
 def dataset():
-    if not DEFAULT_TOWNSHIPS.is_file():
-        pytest.skip(f"no township file at {DEFAULT_TOWNSHIPS}")
     return build("--disbursements", "2000", "--verify")
 
 

@@ -74,7 +74,8 @@ from unionfunds.divisions import FIXTURES, NATIONAL_CODE, load_tree, read_divisi
 from unionfunds.models import Federation, Level, Membership, Role
 from unionfunds.money import fen_to_yuan
 
-DEFAULT_TOWNSHIPS = Path(settings.BASE_DIR).parent / "shared" / "data" / "divisions" / "streets.csv"
+# China's townships (乡镇/街道), from the same public dataset as fixtures/areas.csv.
+DEFAULT_TOWNSHIPS = Path(settings.BASE_DIR) / "fixtures" / "streets.csv"
 CLERK = "dataset-clerk"
 APPROVER = "dataset-approver"
 FUND_NAME = "{year}年疫情防控专项资金"
