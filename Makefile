@@ -125,6 +125,7 @@ lint: venv
 	echo "=== manage.py check ==="; $(PY) manage.py check || status=1; \
 	echo "=== makemigrations --check ==="; $(PY) manage.py makemigrations --check --dry-run || status=1; \
 	echo "=== layers (.importlinter) ==="; $(VENV)/bin/lint-imports || status=1; \
+	echo "=== types of the money core (mypy) ==="; DJANGO_DEBUG=1 $(PY) -m mypy || status=1; \
 	if [ $$status -ne 0 ]; then echo "make lint: FAILED (see above)" >&2; fi; \
 	exit $$status
 

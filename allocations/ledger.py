@@ -79,9 +79,9 @@ FIELDS = {
         *COMMON_FIELDS,
     ),
 }
-_AMOUNT = {kind: fields.index("amount") for kind, fields in FIELDS.items()}
-_REVERSES = {kind: fields.index("reverses_id") for kind, fields in FIELDS.items()}
-_STATUS = {kind: fields.index("status") for kind, fields in FIELDS.items()}
+_AMOUNT: dict[int, int] = {kind: fields.index("amount") for kind, fields in FIELDS.items()}
+_REVERSES: dict[int, int] = {kind: fields.index("reverses_id") for kind, fields in FIELDS.items()}
+_STATUS: dict[int, int] = {kind: fields.index("status") for kind, fields in FIELDS.items()}
 
 
 # The serialisation ---------------------------------------------------------------

@@ -92,9 +92,14 @@ def read_rows(
 
 
 def _read(
-    row: ListRow, number: int, assistance_type, date, today: datetime.date, problems: list[RowProblem]
+    row: ListRow,
+    number: int,
+    assistance_type: str | None,
+    date: datetime.date,
+    today: datetime.date,
+    problems: list[RowProblem],
 ) -> Payment | None:
-    def problem(field_name: str, message, code: str) -> None:
+    def problem(field_name: str, message: object, code: str) -> None:
         problems.append(RowProblem(number, field_name, code, str(message)))
 
     name = (row.name or "").strip()
@@ -134,7 +139,7 @@ def _read(
     )
 
 
-def _as_date(value) -> datetime.date | None:
+def _as_date(value: object) -> datetime.date | None:
     if isinstance(value, datetime.datetime):
         return value.date()
     if isinstance(value, datetime.date):

@@ -19,10 +19,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar, overload
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet, TextChoices
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
@@ -42,6 +43,7 @@ from allocations.models import (
 from beneficiaries.models import Beneficiary, Unit, person_label
 from beneficiaries.services import PersonLine, name_problems, people_known, people_register
 from unionfunds import audit, bulkload
+from unionfunds.actors import Actor
 from unionfunds.bulkload import AnyOf
 from unionfunds.errors import INVALID_CHOICE, ListRefused, RowProblem, one_row, refuse
 from unionfunds.models import Federation, Role
@@ -67,6 +69,10 @@ SAME_FUND = _("An allocation must go to another fund.")
 NOTHING_TO_DECIDE = _("Choose at least one entry.")
 
 __all__ = ["INVALID_AMOUNT", "INVALID_CHOICE", "ListRefused", "ListRow"]
+
+M = TypeVar("M", Contribution, Allocation, Disbursement)
+# Where bulkload writes each of a listed payment's fields.
+ATTNAMES = {field.name: field.attname for field in Disbursement._meta.concrete_fields}
 
 EDITABLE_FIELDS = {
     Contribution: ("amount", "date", "note", "reference"),
@@ -101,7 +107,7 @@ AUDITED_FIELDS = {
 
 
 @transaction.atomic
-def fund_create(*, federation: Federation, name: str, purpose: str, fiscal_year: int, by) -> Fund:
+def fund_create(*, federation: Federation, name: str, purpose: str, fiscal_year: int, by: Actor) -> Fund:
     if not has_role(by, Role.ADMIN, federation):
         require_role(by, Role.CLERK, federation)
     return _fund_create(federation=federation, name=name, purpose=purpose, fiscal_year=fiscal_year, by=by)
@@ -116,7 +122,7 @@ def contribution_create(
     date: datetime.date | None = None,
     reference: str = "",
     note: str = "",
-    by,
+    by: Actor,
 ) -> Contribution:
     require_role(by, Role.CLERK, fund.federation)
     _require_choice("source", source, Source)
@@ -144,7 +150,7 @@ def allocation_create(
     date: datetime.date | None = None,
     batch: str = "",
     note: str = "",
-    by,
+    by: Actor,
 ) -> Allocation:
     require_role(by, Role.CLERK, from_fund.federation)
     amount = valid_amount(amount)
@@ -183,7 +189,7 @@ def disbursement_create(
     batch: str = "",
     note: str = "",
     confirm_duplicate: bool = False,
-    by,
+    by: Actor,
 ) -> Disbursement:
     """One payment, to a registered person, a unit, or a person named by ID
     number (registered under the fund's federation if new): the one-row case of
@@ -209,7 +215,10 @@ def disbursement_create(
         created = _pay(fund, [payment], by=by, batch=batch, home_federation=fund.federation)
     except ListRefused as refused:
         raise one_row(refused) from None
-    return Disbursement.objects.select_related("fund__federation", "beneficiary", "unit").get(pk=created.ids[0])
+    created_one: Disbursement = Disbursement.objects.select_related("fund__federation", "beneficiary", "unit").get(
+        pk=created.ids[0]
+    )
+    return created_one
 
 
 @dataclass
@@ -229,7 +238,7 @@ class CheckedList:
         return sum(1 for p in self.payments if p.duplicate)
 
 
-class CreatedList(Sequence):
+class CreatedList(Sequence[Disbursement]):
     """What a list wrote: the new disbursements' ids in row order and their total.
     The disbursements themselves are read from the database only if asked for."""
 
@@ -240,7 +249,12 @@ class CreatedList(Sequence):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def __getitem__(self, index):
+    @overload
+    def __getitem__(self, index: int) -> Disbursement: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Disbursement]: ...
+
+    def __getitem__(self, index: int | slice) -> Disbursement | list[Disbursement]:
         if self._loaded is None:
             found = Disbursement.objects.in_bulk(self.ids)
             self._loaded = [found[pk] for pk in self.ids]
@@ -253,7 +267,7 @@ def disbursements_check(
     *,
     fund: Fund,
     rows: Sequence[ListRow],
-    by,
+    by: Actor,
     assistance_type: str | None = None,
     date: datetime.date | None = None,
     home_federation: Federation | None = None,
@@ -276,7 +290,7 @@ def disbursements_create(
     *,
     fund: Fund,
     rows: Sequence[ListRow],
-    by,
+    by: Actor,
     assistance_type: str | None = None,
     date: datetime.date | None = None,
     batch: str = "",
@@ -297,7 +311,7 @@ def _pay(
     fund: Fund,
     payments: list[Payment],
     *,
-    by,
+    by: Actor,
     batch: str,
     home_federation: Federation,
     problems: list[RowProblem] | None = None,
@@ -318,11 +332,11 @@ def _pay(
     _reserve(locked, total)
     columns = ("beneficiary", "unit", "assistance_type", "amount", "date", "note", "duplicate_confirmed")
     entries = [
-        (p.beneficiary_id, p.unit_id, p.assistance_type, p.amount, p.date, p.note, p.duplicate) for p in payments
+        (p.beneficiary_id, p.unit_id, p.assistance_type, _read_amount(p), p.date, p.note, p.duplicate) for p in payments
     ]
     ids = bulkload.insert(
         Disbursement,
-        [Disbursement._meta.get_field(name).attname for name in columns],
+        [ATTNAMES[name] for name in columns],
         entries,
         same={"fund_id": locked.pk, "batch": batch, "created_by_id": by.pk, "created_at": timezone.now()},
     )
@@ -331,7 +345,7 @@ def _pay(
         Disbursement,
         "disbursement.created",
         [
-            (pk, locked.federation_id, Disbursement.describe(locked.name, p.label, p.amount), changes(entry))
+            (pk, locked.federation_id, Disbursement.describe(locked.name, p.label, entry[3]), changes(entry))
             for pk, p, entry in zip(ids, payments, entries, strict=True)
         ],
         user=by,
@@ -340,7 +354,7 @@ def _pay(
     return CreatedList(locked, ids, total)
 
 
-def _check_payments(fund: Fund, payments: list[Payment], by, problems: list[RowProblem]) -> tuple[Fund, Decimal]:
+def _check_payments(fund: Fund, payments: list[Payment], by: Actor, problems: list[RowProblem]) -> tuple[Fund, Decimal]:
     """Match people by ID number, then the rules every payment is checked by:
     the name matches the registered one, no payment repeats another, the fund
     affords the total. Adds each problem found to `problems`."""
@@ -363,6 +377,12 @@ def _check_payments(fund: Fund, payments: list[Payment], by, problems: list[RowP
     return fund, total
 
 
+def _read_amount(payment: Payment) -> Decimal:
+    if payment.amount is None:  # an unreadable amount is refused before anything is written
+        raise AssertionError(f"row {payment.row}: no amount")
+    return payment.amount
+
+
 def _duplicates(fund_id: int, payments: list[Payment], *, exclude: int | None = None) -> list[RowProblem]:
     """A payment that repeats another to the same person from the same fund, for
     the same assistance type, in the same month (earlier in the ledger or
@@ -370,7 +390,7 @@ def _duplicates(fund_id: int, payments: list[Payment], *, exclude: int | None = 
     `duplicate`. Checked under the fund's lock when writing, so two clerks paying
     the same person at once cannot both pass."""
     ids = sorted({p.beneficiary_id for p in payments if p.beneficiary_id is not None})
-    earlier_entry: dict[tuple, int] = {}
+    earlier_entry: dict[tuple[object, ...], int] = {}
     for batch in bulkload.batches(ids):
         found = (
             Disbursement.objects.live()
@@ -381,7 +401,7 @@ def _duplicates(fund_id: int, payments: list[Payment], *, exclude: int | None = 
         for pk, beneficiary_id, kind, day in found:
             key = (beneficiary_id, kind, day.year, day.month)
             earlier_entry[key] = min(pk, earlier_entry.get(key, pk))
-    first_row: dict[tuple, int] = {}
+    first_row: dict[tuple[object, ...], int] = {}
     problems = []
     for p in payments:
         who = p.beneficiary_id if p.beneficiary_id is not None else (p.person.number if p.person else None)
@@ -412,7 +432,7 @@ def _duplicates(fund_id: int, payments: list[Payment], *, exclude: int | None = 
 
 
 @transaction.atomic
-def movement_update(*, movement: Movement, by, confirm_duplicate: bool = False, **changes) -> Movement:
+def movement_update(*, movement: Movement, by: Actor, confirm_duplicate: bool = False, **changes: object) -> Movement:
     """Edit a pending entry; the reservation follows a changed amount."""
     movement = _lock_movement(movement)
     _require_pending(movement)
@@ -430,7 +450,7 @@ def movement_update(*, movement: Movement, by, confirm_duplicate: bool = False, 
     for name, value in changes.items():
         setattr(movement, name, valid_amount(value) if name == "amount" else value)
     if "assistance_type" in changes:
-        _require_choice("assistance_type", movement.assistance_type, AssistanceType)
+        _require_choice("assistance_type", str(changes["assistance_type"]), AssistanceType)
     funds = _lock_funds(movement.debited_funds())
     if isinstance(movement, Disbursement) and movement.beneficiary_id is not None:
         payment = Payment(
@@ -440,7 +460,7 @@ def movement_update(*, movement: Movement, by, confirm_duplicate: bool = False, 
             date=movement.date,
             beneficiary_id=movement.beneficiary_id,
             confirm_duplicate=confirm_duplicate,
-            name=movement.beneficiary.name,
+            name=movement.beneficiary.name if movement.beneficiary else "",
         )
         problems = _duplicates(movement.fund_id, [payment], exclude=movement.pk)
         if problems:
@@ -464,13 +484,14 @@ def movement_update(*, movement: Movement, by, confirm_duplicate: bool = False, 
 
 
 @transaction.atomic
-def movements_approve(*, movements: Sequence[Movement], by) -> int:
+def movements_approve(*, movements: Sequence[Movement], by: Actor) -> int:
     """Approve pending entries of one kind: all of them or, on the first refusal,
     none. The funds' balances move, the entries join the funds' hash chains and
     the running totals, each in the same transaction."""
     locked, owners = _lock_for_decision(movements, by)
     model = type(locked[0])
-    debits, credits = defaultdict(Decimal), defaultdict(Decimal)
+    debits: defaultdict[int, Decimal] = defaultdict(Decimal)
+    credits: defaultdict[int, Decimal] = defaultdict(Decimal)
     for movement in locked:
         for pk in movement.debited_funds():
             debits[pk] += movement.amount
@@ -488,12 +509,12 @@ def movements_approve(*, movements: Sequence[Movement], by) -> int:
 
 
 @transaction.atomic
-def movements_reject(*, movements: Sequence[Movement], by, reason: str) -> int:
+def movements_reject(*, movements: Sequence[Movement], by: Actor, reason: str) -> int:
     """Reject pending entries of one kind, all or none, releasing what they reserved."""
     reason = _required_reason(reason)
     locked, owners = _lock_for_decision(movements, by)
     model = type(locked[0])
-    reserved = defaultdict(Decimal)
+    reserved: defaultdict[int, Decimal] = defaultdict(Decimal)
     for movement in locked:
         for pk in movement.debited_funds():
             reserved[pk] += movement.amount
@@ -505,19 +526,19 @@ def movements_reject(*, movements: Sequence[Movement], by, reason: str) -> int:
 
 
 @transaction.atomic
-def movement_approve(*, movement: Movement, by) -> Movement:
+def movement_approve(*, movement: Movement, by: Actor) -> Movement:
     movements_approve(movements=[movement], by=by)
-    return type(movement).objects.get(pk=movement.pk)
+    return type(movement)._default_manager.get(pk=movement.pk)
 
 
 @transaction.atomic
-def movement_reject(*, movement: Movement, by, reason: str) -> Movement:
+def movement_reject(*, movement: Movement, by: Actor, reason: str) -> Movement:
     movements_reject(movements=[movement], by=by, reason=reason)
-    return type(movement).objects.get(pk=movement.pk)
+    return type(movement)._default_manager.get(pk=movement.pk)
 
 
 @transaction.atomic
-def movements_reverse(*, movements: Sequence[Movement], by, reason: str) -> list[Movement]:
+def movements_reverse(*, movements: Sequence[Movement], by: Actor, reason: str) -> list[Movement]:
     """Ask to cancel approved entries, all or none. A reversal is a new pending
     entry that goes through approval like any other; until then it reserves what
     it would take back, so the money cannot be spent twice in the meantime."""
@@ -526,20 +547,20 @@ def movements_reverse(*, movements: Sequence[Movement], by, reason: str) -> list
         raise refuse(NOTHING_TO_DECIDE, "nothing_to_decide")
     model = type(movements[0])
     originals = list(
-        model.objects.select_for_update(no_key=True).filter(pk__in=[m.pk for m in movements]).order_by("pk")
+        model._default_manager.select_for_update(no_key=True).filter(pk__in=[m.pk for m in movements]).order_by("pk")
     )
     for federation in _owner_federations(model, originals).values():
         require_role(by, Role.CLERK, federation)
     for original in originals:
         if not original.is_reversible():
             raise refuse(NOT_REVERSIBLE, "not_reversible")
-    if model.objects.filter(reverses__in=originals).exclude(status=Status.REJECTED).exists():
+    if model._default_manager.filter(reverses__in=originals).exclude(status=Status.REJECTED).exists():
         raise refuse(ALREADY_REVERSED, "already_reversed")
     today = timezone.localdate()
     reversals = [
         model(
             **{name: getattr(original, name) for name in COPIED_ON_REVERSAL[model]},
-            reverses=original,
+            reverses=original,  # type: ignore[misc]  # django-stubs cannot see a ForeignKey("self") of an abstract model
             reason=reason,
             date=today,
             created_by=by,
@@ -547,7 +568,7 @@ def movements_reverse(*, movements: Sequence[Movement], by, reason: str) -> list
         for original in originals
     ]
     funds = _lock_funds([pk for reversal in reversals for pk in reversal.debited_funds()])
-    needed = defaultdict(Decimal)
+    needed: defaultdict[int, Decimal] = defaultdict(Decimal)
     for reversal in reversals:
         for pk in reversal.debited_funds():
             needed[pk] += reversal.amount
@@ -569,14 +590,14 @@ def movements_reverse(*, movements: Sequence[Movement], by, reason: str) -> list
 
 
 @transaction.atomic
-def movement_reverse(*, movement: Movement, by, reason: str) -> Movement:
+def movement_reverse(*, movement: Movement, by: Actor, reason: str) -> Movement:
     return movements_reverse(movements=[movement], by=by, reason=reason)[0]
 
 
 # Helpers ---------------------------------------------------------------------
 
 
-def _fund_create(*, federation: Federation, name: str, purpose: str, fiscal_year: int, by) -> Fund:
+def _fund_create(*, federation: Federation, name: str, purpose: str, fiscal_year: int, by: Actor) -> Fund:
     _require_choice("purpose", purpose, Purpose)
     fund = Fund(federation=federation, name=name, purpose=purpose, fiscal_year=fiscal_year)
     fund.full_clean(exclude=["federation"])
@@ -591,7 +612,7 @@ def _fund_create(*, federation: Federation, name: str, purpose: str, fiscal_year
     return fund
 
 
-def _recipient_fund(*, to_federation: Federation, like: Fund, by) -> Fund:
+def _recipient_fund(*, to_federation: Federation, like: Fund, by: Actor) -> Fund:
     """The recipient's fund of the same purpose and year, created if it has none.
 
     Locking the recipient federation's row keeps two simultaneous allocations
@@ -620,11 +641,11 @@ def _lock_funds(pks: Iterable[int]) -> dict[int, Fund]:
 
 
 def _lock_movement(movement: Movement) -> Movement:
-    return type(movement).objects.select_for_update(no_key=True).get(pk=movement.pk)
+    return type(movement)._default_manager.select_for_update(no_key=True).get(pk=movement.pk)
 
 
-def _insufficient(fund: Fund, amount: Decimal):
-    return INSUFFICIENT_FUNDS % {
+def _insufficient(fund: Fund, amount: Decimal) -> str:
+    return str(INSUFFICIENT_FUNDS) % {
         "fund": fund.name,
         "available": f"{fund.available:,.2f}",
         "amount": f"{amount:,.2f}",
@@ -650,13 +671,15 @@ def _require_pending(movement: Movement) -> None:
         raise refuse(NOT_PENDING, "not_pending", status=Status(movement.status).label)
 
 
-def _lock_for_decision(movements: Sequence[Movement], by) -> tuple[list[Movement], dict[int, int]]:
+def _lock_for_decision(movements: Sequence[Movement], by: Actor) -> tuple[list[Movement], dict[int, int]]:
     """The entries locked, each checked in the order a single decision is:
     pending, not the decider's own, the decider an approver where it belongs."""
     if not movements:
         raise refuse(NOTHING_TO_DECIDE, "nothing_to_decide")
     model = type(movements[0])
-    locked = list(model.objects.select_for_update(no_key=True).filter(pk__in=[m.pk for m in movements]).order_by("pk"))
+    locked = list(
+        model._default_manager.select_for_update(no_key=True).filter(pk__in=[m.pk for m in movements]).order_by("pk")
+    )
     for movement in locked:
         _require_pending(movement)
     for movement in locked:
@@ -667,7 +690,7 @@ def _lock_for_decision(movements: Sequence[Movement], by) -> tuple[list[Movement
     return locked, _owners(model, locked)
 
 
-def _owners(model, movements: list[Movement]) -> dict[int, int]:
+def _owners(model: type[Movement], movements: list[Movement]) -> dict[int, int]:
     """Each entry's owning federation id, by entry id, from one query."""
     fund_owner = dict(
         Fund.objects.filter(pk__in={m.owner_fund_id for m in movements}).order_by().values_list("pk", "federation_id")
@@ -675,13 +698,16 @@ def _owners(model, movements: list[Movement]) -> dict[int, int]:
     return {m.pk: fund_owner[m.owner_fund_id] for m in movements}
 
 
-def _owner_federations(model, movements: list[Movement]) -> dict[int, Federation]:
-    return Federation.objects.in_bulk(set(_owners(model, movements).values()))
+def _owner_federations(model: type[Movement], movements: list[Movement]) -> dict[int, Federation]:
+    found: dict[int, Federation] = Federation.objects.in_bulk(set(_owners(model, movements).values()))
+    return found
 
 
-def _decide(model, locked: list[Movement], owners: dict[int, int], status: str, *, by, reason: str = "") -> None:
+def _decide(
+    model: type[Movement], locked: list[Movement], owners: dict[int, int], status: str, *, by: Actor, reason: str = ""
+) -> None:
     decided_at = timezone.now()
-    model.objects.filter(pk__in=[m.pk for m in locked]).update(
+    model._default_manager.filter(pk__in=[m.pk for m in locked]).update(
         status=status, decided_by=by, decided_at=decided_at, rejection_reason=reason
     )
     for movement in locked:
@@ -698,29 +724,36 @@ def _decide(model, locked: list[Movement], owners: dict[int, int], status: str, 
     )
 
 
-def _labels(model, pks: list[int]) -> dict[int, str]:
+def _labels(model: type[Movement], pks: list[int]) -> dict[int, str]:
     """How the trail names each entry (as `str(entry)` does), from one query."""
-    labels = {}
+    labels: dict[int, str] = {}
     with translation.override(settings.LANGUAGE_CODE):
         for batch in bulkload.batches(pks):
-            rows = model.objects.filter(AnyOf(F("pk"), batch)).order_by()
             if model is Disbursement:
-                for pk, fund, name, number, unit, amount in rows.values_list(
+                for pk, fund, name, number, unit, amount in _in(Disbursement, batch).values_list(
                     "pk", "fund__name", "beneficiary__name", "beneficiary__id_number", "unit__name", "amount"
                 ):
-                    labels[pk] = model.describe(fund, person_label(name, number) if name is not None else unit, amount)
+                    labels[pk] = Disbursement.describe(
+                        fund, person_label(name, number) if name is not None else unit, amount
+                    )
             elif model is Allocation:
-                for pk, sender, recipient, amount in rows.values_list(
+                for pk, sender, recipient, amount in _in(Allocation, batch).values_list(
                     "pk", "from_fund__federation__name", "to_federation__name", "amount"
                 ):
-                    labels[pk] = model.describe(sender, recipient, amount)
+                    labels[pk] = Allocation.describe(sender, recipient, amount)
             else:
-                for pk, source, fund, amount in rows.values_list("pk", "source", "fund__name", "amount"):
-                    labels[pk] = model.describe(str(Source(source).label), fund, amount)
+                for pk, source, fund, amount in _in(Contribution, batch).values_list(
+                    "pk", "source", "fund__name", "amount"
+                ):
+                    labels[pk] = Contribution.describe(str(Source(source).label), fund, amount)
     return labels
 
 
-def _log_created(movement: Movement, *, by, reason: str = "") -> None:
+def _in(model: type[M], pks: Sequence[int]) -> "QuerySet[M]":
+    return model._default_manager.filter(AnyOf(F("pk"), pks)).order_by()
+
+
+def _log_created(movement: Movement, *, by: Actor, reason: str = "") -> None:
     model = type(movement)
     audit.log_many(
         model,
@@ -738,11 +771,11 @@ def _log_created(movement: Movement, *, by, reason: str = "") -> None:
     )
 
 
-def _kind(model) -> str:
-    return model._meta.model_name
+def _kind(model: type[Movement]) -> str:
+    return str(model._meta.model_name)
 
 
-def _require_choice(field: str, value: str, choices) -> None:
+def _require_choice(field: str, value: str, choices: type[TextChoices]) -> None:
     if value not in choices.values:
         raise refuse(INVALID_CHOICE, "invalid_choice", field=field, value=value)
 

@@ -17,6 +17,7 @@ from allocations.models import (
     Fund,
     PersonCount,
     PersonReach,
+    RunningTotal,
     Status,
 )
 from unionfunds.models import Federation
@@ -35,6 +36,7 @@ def record(movements: Iterable) -> None:
     deltas: dict[tuple, list] = defaultdict(lambda: [Decimal("0.00"), 0])
     for movement in movements:
         sign = -1 if movement.is_reversal else 1
+        keys: list[tuple[type[RunningTotal], tuple[tuple[str, object], ...]]]
         if isinstance(movement, Contribution):
             keys = [(ContributionTotal, (("fund_id", movement.fund_id), ("source", movement.source)))]
         elif isinstance(movement, Allocation):
@@ -173,18 +175,18 @@ def _apply_reach(deltas: dict[tuple, int]) -> None:
             changes[key[:3]] += 1
         elif delta < 0 and payments == 0:
             changes[key[:3]] -= 1
-    changes = {scope: n for scope, n in changes.items() if n}
-    scopes = sorted(changes)
+    moved = {scope: n for scope, n in changes.items() if n}
+    scopes = sorted(moved)
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {count} (federation_id, own, fiscal_year, persons) VALUES (%s, %s, %s, %s) "
             "ON CONFLICT (federation_id, own, fiscal_year) "
             f"DO UPDATE SET persons = {count}.persons + excluded.persons",
-            [(*scope, changes[scope]) for scope in scopes if changes[scope] > 0],
+            [(*scope, moved[scope]) for scope in scopes if moved[scope] > 0],
         )
         cursor.executemany(
             f"UPDATE {count} SET persons = persons + %s WHERE federation_id = %s AND own = %s AND fiscal_year = %s",
-            [(changes[scope], *scope) for scope in scopes if changes[scope] < 0],
+            [(moved[scope], *scope) for scope in scopes if moved[scope] < 0],
         )
 
 

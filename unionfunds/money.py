@@ -7,12 +7,16 @@ the field below converts at the edge so that the rest of the code only sees
 """
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
 from django import forms
 from django.core import checks, exceptions
 from django.db import models
 from django.db.models import Sum, Value
-from django.db.models.expressions import Combinable, register_combinable_fields
+from django.db.models.expressions import (  # type: ignore[attr-defined]  # public since Django 4.2, not in the stubs
+    Combinable,
+    register_combinable_fields,
+)
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
@@ -71,7 +75,7 @@ def format_yuan(amount: Decimal) -> str:
     return f"{amount:,.2f}"
 
 
-class MoneyField(models.Field):
+class MoneyField(models.Field[Decimal | str | int, Decimal]):  # never null in this project
     """Deliberately not an IntegerField, so that an expression such as
     `F("balance") - Decimal("1.50")` cannot quietly subtract yuan from fen: Django
     refuses to infer its type. Money columns combine with each other, and a
@@ -83,18 +87,18 @@ class MoneyField(models.Field):
     max_digits = MAX_DIGITS
     decimal_places = 2
 
-    def check(self, **kwargs):
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         errors = super().check(**kwargs)
         if self.has_default() and isinstance(self.default, float):
             errors.append(checks.Error("MoneyField default must not be a float.", obj=self))
         return errors
 
-    def from_db_value(self, value, expression, connection):
+    def from_db_value(self, value: int | None, expression: object, connection: object) -> Decimal | None:
         if value is None:
             return None
         return fen_to_yuan(value)
 
-    def to_python(self, value):
+    def to_python(self, value: object) -> Decimal | None:
         if value is None:
             return None
         try:
@@ -104,20 +108,22 @@ class MoneyField(models.Field):
                 _("Enter an amount in yuan with at most two decimal places."), code="invalid_amount"
             ) from None
 
-    def get_prep_value(self, value):
+    def get_prep_value(self, value: Any) -> Any:
         if value is None:
             return None
         if hasattr(value, "resolve_expression"):
             return value
         if isinstance(value, int) and not isinstance(value, bool):
             return value * 100
-        return yuan_to_fen(self.to_python(value))
+        yuan = self.to_python(value)
+        assert yuan is not None  # value is not None, and to_python keeps it so
+        return yuan_to_fen(yuan)
 
-    def value_to_string(self, obj):
+    def value_to_string(self, obj: models.Model) -> str:
         value = self.value_from_object(obj)
         return "" if value is None else str(value)
 
-    def formfield(self, **kwargs):
+    def formfield(self, **kwargs: Any) -> forms.Field | None:  # type: ignore[override]  # always a DecimalField
         return models.Field.formfield(
             self,
             **{
@@ -129,7 +135,7 @@ class MoneyField(models.Field):
             },
         )
 
-    def get_internal_type(self):
+    def get_internal_type(self) -> str:
         return "BigIntegerField"
 
 
@@ -137,6 +143,6 @@ for _connector in (Combinable.ADD, Combinable.SUB):
     register_combinable_fields(MoneyField, _connector, MoneyField, MoneyField)
 
 
-def money_sum(expression) -> Coalesce:
+def money_sum(expression: str | Combinable) -> Coalesce:
     """SUM of a money column that is 0.00, not NULL, over no rows."""
     return Coalesce(Sum(expression, output_field=MoneyField()), Value(0, output_field=MoneyField()))
