@@ -328,7 +328,7 @@ def _pay(
     for payment in payments:
         if payment.beneficiary_id is None and payment.person is not None:
             known = registered[payment.person.number]
-            payment.beneficiary_id, payment.label = known.pk, known.label
+            payment.beneficiary_id = known.pk
     _reserve(locked, total)
     columns = ("beneficiary", "unit", "assistance_type", "amount", "date", "note", "duplicate_confirmed")
     entries = [
@@ -345,7 +345,12 @@ def _pay(
         Disbursement,
         "disbursement.created",
         [
-            (pk, locked.federation_id, Disbursement.describe(locked.name, p.label, entry[3]), changes(entry))
+            (
+                pk,
+                locked.federation_id,
+                Disbursement.describe(locked.name, _recipient_label(p), entry[3]),
+                changes(entry),
+            )
             for pk, p, entry in zip(ids, payments, entries, strict=True)
         ],
         user=by,
@@ -367,14 +372,20 @@ def _check_payments(fund: Fund, payments: list[Payment], by: Actor, problems: li
         match = known.get(payment.person.number)
         payment.name = payment.person.name
         if match is not None:
-            payment.beneficiary_id, payment.label = match.pk, match.label
-        else:
-            payment.label = person_label(payment.person.name, payment.person.number)
+            payment.beneficiary_id = match.pk
     problems += _duplicates(fund.pk, payments)
     total = sum((p.amount for p in payments if p.amount is not None), Decimal("0.00"))
     if not problems and total > fund.available:
         problems.append(RowProblem(None, "amount", "insufficient_funds", str(_insufficient(fund, total))))
     return fund, total
+
+
+def _recipient_label(payment: Payment) -> str:
+    """The payee as the trail names them; for a person by ID number, named only
+    when the entry is written (a preview does not need it)."""
+    if payment.label or payment.person is None:
+        return payment.label
+    return person_label(payment.person.name, payment.person.number)
 
 
 def _read_amount(payment: Payment) -> Decimal:
