@@ -1,4 +1,4 @@
-"""Demo data built from the real figures in DOMAIN.md, entered through the same
+"""Demo data built from the real figures in docs/DOMAIN.md, entered through the same
 services as a clerk would, so the audit trail and every rule hold for it too.
 
 The people are synthetic: their ID numbers pass the checksum but belong to

@@ -1,6 +1,6 @@
 """Roll-ups (汇总): what a federation's subtree raised, sent away, paid out and holds.
 
-Semantics (DOMAIN.md, Roll-ups), for a federation F and its subtree S(F):
+Semantics (docs/DOMAIN.md, Roll-ups), for a federation F and its subtree S(F):
 
 - raised: money that entered funds in S(F) from outside S(F): every
   contribution, and allocations whose sending fund lies outside S(F); split by

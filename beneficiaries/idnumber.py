@@ -1,4 +1,4 @@
-"""Resident ID numbers (居民身份证号码), checked by the rule in DOMAIN.md (rule 3).
+"""Resident ID numbers (居民身份证号码), checked by the rule in docs/DOMAIN.md (rule 3).
 
 The check character is ISO 7064 MOD 11-2, computed by python-stdnum. Its
 `stdnum.cn.ric.validate` is not used: it also demands that the six-digit area

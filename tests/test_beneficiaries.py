@@ -1,4 +1,4 @@
-"""Real-name means real: resident ID numbers are checked by DOMAIN.md's rule 3."""
+"""Real-name means real: resident ID numbers are checked by docs/DOMAIN.md's rule 3."""
 
 import datetime
 

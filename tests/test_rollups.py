@@ -1,4 +1,4 @@
-"""Roll-ups against figures computed by hand (DOMAIN.md's 青海 2022 example and a
+"""Roll-ups against figures computed by hand (docs/DOMAIN.md's 青海 2022 example and a
 sideways transfer between provinces)."""
 
 import datetime
