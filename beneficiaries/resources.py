@@ -117,7 +117,7 @@ class BeneficiaryResource(ScopedResource):
 
 
 class BeneficiaryWithIdNumbersResource(BeneficiaryResource):
-    """The same rows with full ID numbers, for those who may see them (DOMAIN
+    """The same rows with full ID numbers, for those who may see them (docs/DOMAIN.md,
     rule 4); each number shown is recorded in the audit trail."""
 
     shows_full_id_numbers = True

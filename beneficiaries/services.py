@@ -261,7 +261,7 @@ def name_mismatch(person: Beneficiary, given: str, user):
 
 
 def may_see_id_number(user, beneficiary: Beneficiary) -> bool:
-    """Full ID numbers are for those who need them (DOMAIN rule 4): the clerks who
+    """Full ID numbers are for those who need them (docs/DOMAIN.md, rule 4): the clerks who
     pay people by real name and the auditors who trace a payment to a person, at
     the person's federation or above. Everyone else sees them masked."""
     return has_role(user, Role.CLERK, beneficiary.federation) or has_role(user, Role.AUDITOR, beneficiary.federation)
