@@ -152,6 +152,7 @@ def people_register(lines: Sequence[PersonLine], *, federation: Federation, by) 
         [(pk, categories[code]) for pk, line in zip(ids, new, strict=True) for code in line.categories],
     )
     changes = audit.CreatedJson(BENEFICIARY_FIELDS)
+    masked = [idnumber.mask(line.number) for line in new]
     audit.log_many(
         Beneficiary,
         "beneficiary.registered",
@@ -159,19 +160,12 @@ def people_register(lines: Sequence[PersonLine], *, federation: Federation, by) 
             (
                 pk,
                 federation.pk,
-                person_label(line.name, line.number),
+                f"{line.name} ({number})",  # person_label, with the number masked once
                 changes(
-                    [
-                        line.name,
-                        idnumber.mask(line.number),
-                        mask_phone(line.phone),
-                        line.employer,
-                        federation.pk,
-                        sorted(line.categories),
-                    ]
+                    [line.name, number, mask_phone(line.phone), line.employer, federation.pk, sorted(line.categories)]
                 ),
             )
-            for pk, line in zip(ids, new, strict=True)
+            for pk, line, number in zip(ids, new, masked, strict=True)
         ],
         user=by,
     )
