@@ -22,12 +22,13 @@ from decimal import Decimal
 from typing import TypeVar, overload
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, QuerySet, TextChoices
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from allocations import ledger, lists, totals
+from allocations.holdings import holdings_sql
 from allocations.lists import ListRow, Payment
 from allocations.models import (
     Allocation,
@@ -603,6 +604,34 @@ def movements_reverse(*, movements: Sequence[Movement], by: Actor, reason: str) 
 @transaction.atomic
 def movement_reverse(*, movement: Movement, by: Actor, reason: str) -> Movement:
     return movements_reverse(movements=[movement], by=by, reason=reason)[0]
+
+
+# After a bulk load ----------------------------------------------------------------
+
+
+@transaction.atomic
+def funds_settle_from_entries() -> int:
+    """Every fund's balance and reservation set to what its entries say
+    (`allocations.holdings`); returns how many funds changed.
+
+    For a bulk load that wrote approved entries with COPY behind the other
+    functions here (`build_national_dataset`), never as a repair: a fund that
+    disagrees with its entries is for `verify_ledger` to report, and its hash
+    chain to explain. The CHECK constraints still refuse a negative balance or
+    a reservation above it.
+    """
+    holdings, params = holdings_sql()
+    table = connection.ops.quote_name(Fund._meta.db_table)
+    held, held_back = "COALESCE(h.held, 0)", "COALESCE(h.held_back, 0)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET balance = e.balance, reserved = e.reserved FROM ("
+            f"SELECT f.id, {held} AS balance, {held_back} AS reserved FROM {table} f "
+            f"LEFT JOIN ({holdings}) h ON h.fund_id = f.id "
+            f"WHERE f.balance <> {held} OR f.reserved <> {held_back}) e WHERE e.id = {table}.id",
+            params,
+        )
+        return int(cursor.rowcount)
 
 
 # Helpers ---------------------------------------------------------------------

@@ -22,6 +22,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from allocations import ledger
+from allocations.holdings import holdings_sql
 from allocations.models import (
     AllocationTotal,
     ContributionTotal,
@@ -372,36 +373,9 @@ def _check_holdings(report: Report, heads: dict, scope: QuerySet | None) -> None
 
 def _holdings(scope: QuerySet | None) -> dict[int, tuple[int, int]]:
     """{fund id: (fen held, fen held back for pending outflows)} from the entries."""
-    tables = {kind: model._meta.db_table for kind, model in ledger.MODELS.items()}
-    approved, pending = f"status = '{Status.APPROVED}'", f"status = '{Status.PENDING}'"
-    # (entries, fund column, +1 where an original gives money to that fund, -1 where it takes)
-    flows = [
-        (tables[LedgerKind.CONTRIBUTION], "fund_id", 1),
-        (tables[LedgerKind.ALLOCATION], "to_fund_id", 1),
-        (tables[LedgerKind.ALLOCATION], "from_fund_id", -1),
-        (tables[LedgerKind.DISBURSEMENT], "fund_id", -1),
-    ]
-    parts = []
-    for table, column, sign in flows:
-        effect = "amount" if sign > 0 else "-amount"
-        undone = "-amount" if sign > 0 else "amount"
-        # A pending entry holds money on the fund it would take from: an original
-        # where originals take, a reversal where originals give.
-        holds = "reverses_id IS NOT NULL" if sign > 0 else "reverses_id IS NULL"
-        parts.append(
-            f"SELECT {column} AS fund_id, "
-            f"CASE WHEN {approved} THEN CASE WHEN reverses_id IS NULL THEN {effect} ELSE {undone} END ELSE 0 END "
-            f"AS held, CASE WHEN {pending} AND {holds} THEN amount ELSE 0 END AS held_back "
-            f"FROM {table} WHERE status <> '{Status.REJECTED}'"
-        )
-    scope_sql, scope_params = _scope_sql(scope)
-    where = f"WHERE fund_id IN ({scope_sql})" if scope_sql else ""
+    sql, params = holdings_sql(*_scope_sql(scope))
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT fund_id, SUM(held), SUM(held_back) FROM ({' UNION ALL '.join(parts)}) flows {where} "
-            "GROUP BY fund_id",
-            scope_params,
-        )
+        cursor.execute(sql, params)
         return {fund_id: (int(held), int(held_back)) for fund_id, held, held_back in cursor.fetchall()}
 
 

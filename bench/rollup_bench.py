@@ -59,13 +59,8 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
-from allocations import rollups  # noqa: E402
-from allocations.management.commands.build_national_dataset import (  # noqa: E402
-    APPROVER,
-    CLERK,
-    DEFAULT_TOWNSHIPS,
-    check_ledger,
-)
+from allocations import rollups, verify  # noqa: E402
+from allocations.dataset.builder import APPROVER, CLERK, DEFAULT_TOWNSHIPS  # noqa: E402
 from allocations.models import Disbursement, Fund, Status  # noqa: E402
 from unionfunds.divisions import NATIONAL_CODE  # noqa: E402
 from unionfunds.models import Federation  # noqa: E402
@@ -566,7 +561,7 @@ def main() -> int:
         use_database(database)
         call_command("migrate", verbosity=0, interactive=False)
         build(run, size, reset=True, townships=args.townships)
-        run.problems += [f"ledger at {label(size)}: {problem}" for problem in check_ledger()]
+        run.problems += [f"ledger at {label(size)}: {problem}" for problem in verify.verify(totals=True).lines()]
         admin, _ = User.objects.get_or_create(username="bench-admin", defaults={"is_superuser": True, "is_staff": True})
         clients[database] = Client()
         clients[database].force_login(admin)
