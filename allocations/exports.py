@@ -1,76 +1,23 @@
-"""Auditors' spreadsheets of the lists: the same filters as the page, every row.
-
-One definition per list (its columns and how a record becomes a row) serves
-the list pages' export buttons, the API's `?format=csv|xlsx` and the
-background export of big lists. Rows are read with a server-side cursor and
-written as they come, so memory stays flat however many there are. Amounts
-carry their sign: a reversal is negative, so that the approved total of an
-export equals the roll-up's figure for the same filters.
+"""The spreadsheets of the money lists (`unionfunds.listexports`): funds,
+contributions, allocations, disbursements. Amounts carry their sign: a reversal
+is negative, so that the approved total of an export equals the roll-up's
+figure for the same filters.
 """
 
-import functools
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from decimal import Decimal
 
-from django.db.models import QuerySet
-from django.utils import timezone, translation
-from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django_filters.filterset import filterset_factory
 
 from allocations.filters import AllocationFilter, ContributionFilter, DisbursementFilter, FundFilter
 from allocations.models import Allocation, Contribution, Disbursement, Fund, Movement, Status
-from beneficiaries.filters import BeneficiaryFilter
-from beneficiaries.models import Beneficiary, Unit, mask_phone
 from beneficiaries.services import may_see_id_number
-from unionfunds import spreadsheets
-from unionfunds.models import Federation
-from unionfunds.spreadsheets import DATE, INTEGER, MONEY, TEXT, Column, Sheet
-
-CHUNK = 2000
-APPROVED_TOTAL = gettext_lazy("Total of approved entries (reversals subtracted)")
-
-
-@dataclass(frozen=True)
-class ListExport:
-    what: str
-    title: Callable[[], str]
-    model: type
-    filter_class: type
-    related: tuple[str, ...]
-    columns: Callable[[], list[Column]]
-    row: Callable  # (record, show_full_ids: Callable) -> list
-    ordering: tuple[str, ...] = ("-date", "-pk")
-    prefetch: tuple[str, ...] = ()
-
-    def queryset(self, user) -> QuerySet:
-        queryset = self.model.objects.visible_to(user).select_related(*self.related).order_by(*self.ordering)
-        return queryset.prefetch_related(*self.prefetch) if self.prefetch else queryset
-
-    def filtered(self, user, query) -> tuple[QuerySet, object]:
-        """The rows the list page shows for this query string, and its filter form."""
-        found = self.filter_class(query or None, queryset=self.queryset(user))
-        return found.qs, found.form
+from unionfunds.listexports import ListExport, label, register
+from unionfunds.spreadsheets import DATE, INTEGER, MONEY, TEXT, Column
 
 
 def signed(movement) -> Decimal:
     return -movement.amount if movement.reverses_id else movement.amount
-
-
-def label(record, field_name: str) -> str:
-    """What `get_<field>_display()` says, from a map made once per field and
-    language: Django rebuilds and translates the choices on every call, half
-    the time of a long export."""
-    value = getattr(record, field_name)
-    return _labels(type(record), field_name, translation.get_language()).get(value, value)
-
-
-@functools.cache
-def _labels(model: type, field_name: str, language: str) -> dict:
-    choices = model._meta.get_field(field_name).flatchoices
-    return {value: str(text) for value, text in choices}
 
 
 def _user(user) -> str:
@@ -195,68 +142,13 @@ def _fund_row(f: Fund, full_ids: Callable) -> list:
     return [f.federation.name, f.name, label(f, "purpose"), f.fiscal_year, f.balance, f.reserved, f.available]
 
 
-def _beneficiary_columns() -> list[Column]:
-    return [
-        Column(_("No."), INTEGER, 9),
-        Column(_("Name"), TEXT, 12),
-        Column(_("ID number"), TEXT, 21),
-        Column(_("Gender"), TEXT, 6),
-        Column(_("Birth date"), DATE, 12),
-        Column(_("Categories"), TEXT, 24),
-        Column(_("Phone"), TEXT, 14),
-        Column(_("Employer"), TEXT, 24),
-        Column(_("Home federation"), TEXT, 24),
-    ]
+def approved_amount(movement: Movement) -> Decimal | None:
+    """What an entry adds to the approved total: its signed amount once approved."""
+    return signed(movement) if movement.status == Status.APPROVED else None
 
 
-def _beneficiary_row(b: Beneficiary, full_ids: Callable) -> list:
-    full = full_ids(b)
-    return [
-        b.pk,
-        b.name,
-        b.id_number if full else b.masked_id_number,
-        label(b, "gender"),
-        b.birth_date,
-        "、".join(str(category) for category in b.categories.all()),
-        b.phone if full else mask_phone(b.phone),
-        b.employer,
-        b.federation.name,
-    ]
-
-
-def _field_header(model: type, name: str) -> str:
-    return str(capfirst(model._meta.get_field(name).verbose_name))
-
-
-def _federation_columns() -> list[Column]:
-    return [
-        Column(_("No."), INTEGER, 9),
-        Column(_field_header(Federation, "code"), TEXT, 14),
-        Column(_field_header(Federation, "name"), TEXT, 28),
-        Column(_field_header(Federation, "level"), TEXT, 10),
-        Column(_field_header(Federation, "parent"), TEXT, 28),
-    ]
-
-
-def _federation_row(f: Federation, full_ids: Callable) -> list:
-    return [f.pk, f.code, f.name, label(f, "level"), f.parent.name if f.parent_id else ""]
-
-
-def _unit_columns() -> list[Column]:
-    return [
-        Column(_("No."), INTEGER, 9),
-        Column(_field_header(Unit, "name"), TEXT, 28),
-        Column(_field_header(Unit, "kind"), TEXT, 10),
-        Column(_("Federation"), TEXT, 24),
-    ]
-
-
-def _unit_row(u: Unit, full_ids: Callable) -> list:
-    return [u.pk, u.name, label(u, "kind"), u.federation.name]
-
-
-EXPORTS = {
-    "disbursements": ListExport(
+register(
+    ListExport(
         "disbursements",
         lambda: _("Disbursements"),
         Disbursement,
@@ -264,8 +156,10 @@ EXPORTS = {
         ("fund__federation", "beneficiary__federation", "unit", "created_by", "decided_by"),
         _disbursement_columns,
         _disbursement_row,
+        approved_amount=approved_amount,
+        reveals=may_see_id_number,
     ),
-    "allocations": ListExport(
+    ListExport(
         "allocations",
         lambda: _("Allocations"),
         Allocation,
@@ -273,8 +167,9 @@ EXPORTS = {
         ("from_fund__federation", "to_federation", "to_fund__federation", "created_by", "decided_by"),
         _allocation_columns,
         _allocation_row,
+        approved_amount=approved_amount,
     ),
-    "contributions": ListExport(
+    ListExport(
         "contributions",
         lambda: _("Contributions"),
         Contribution,
@@ -282,8 +177,9 @@ EXPORTS = {
         ("fund__federation", "created_by", "decided_by"),
         _contribution_columns,
         _contribution_row,
+        approved_amount=approved_amount,
     ),
-    "funds": ListExport(
+    ListExport(
         "funds",
         lambda: _("Funds"),
         Fund,
@@ -293,101 +189,4 @@ EXPORTS = {
         _fund_row,
         ordering=("federation__path", "-fiscal_year", "pk"),
     ),
-    "beneficiaries": ListExport(
-        "beneficiaries",
-        lambda: _("Beneficiaries"),
-        Beneficiary,
-        BeneficiaryFilter,
-        ("federation",),
-        _beneficiary_columns,
-        _beneficiary_row,
-        ordering=("pk",),
-        prefetch=("categories",),
-    ),
-    # Only the API lists these two; the page-style filters serve a caller that
-    # passes no queryset of its own.
-    "federations": ListExport(
-        "federations",
-        lambda: _("Federations"),
-        Federation,
-        filterset_factory(Federation, fields=["code", "level"]),
-        ("parent",),
-        _federation_columns,
-        _federation_row,
-        ordering=("path",),
-    ),
-    "units": ListExport(
-        "units",
-        lambda: _("Units"),
-        Unit,
-        filterset_factory(Unit, fields=["kind"]),
-        ("federation",),
-        _unit_columns,
-        _unit_row,
-        ordering=("federation__path", "pk"),
-    ),
-}
-
-
-class Counter:
-    """Counts and sums the rows as they stream past, for the totals row and the log."""
-
-    def __init__(self):
-        self.rows = 0
-        self.approved = Decimal("0.00")
-
-    def count(self, records: Iterable, amount: Callable | None) -> Iterator:
-        for record in records:
-            self.rows += 1
-            if amount is not None and getattr(record, "status", None) == Status.APPROVED:
-                self.approved += amount(record)
-            yield record
-
-
-def build_sheet(
-    what: str,
-    user,
-    query,
-    *,
-    full_ids: bool = False,
-    counter: Counter | None = None,
-    queryset: QuerySet | None = None,
-    form=None,
-) -> Sheet:
-    """The sheet of list `what` for `user`, filtered by `query` like its page.
-
-    With `full_ids`, ID numbers and phones are shown in full where the user's
-    role allows it (and masked elsewhere); without, always masked.
-    """
-    spec = EXPORTS[what]
-    if queryset is None:
-        queryset, form = spec.filtered(user, query)
-    counter = counter or Counter()
-    columns = spec.columns()
-    allowed = (lambda person: may_see_id_number(user, person)) if full_ids else (lambda person: False)
-    chunk = CHUNK if not spec.prefetch else CHUNK // 4
-    records = counter.count(queryset.iterator(chunk_size=chunk), signed if issubclass(spec.model, Movement) else None)
-    rows = (spec.row(record, allowed) for record in records)
-
-    def totals() -> list:
-        cells: list = [""] * len(columns)
-        cells[1 if columns[0].kind == INTEGER else 0] = f"{_('Rows')}: {counter.rows:,}"
-        if issubclass(spec.model, Movement):
-            amount_index = next(i for i, c in enumerate(columns) if c.kind == MONEY)
-            cells[amount_index] = counter.approved
-            cells[amount_index - 1] = str(APPROVED_TOTAL)
-        return cells
-
-    return Sheet(
-        title=spec.title(),
-        columns=columns,
-        rows=rows,
-        preamble=[
-            (_("List"), spec.title()),
-            (_("Filters"), spreadsheets.describe_filters(form) if form is not None else _("None")),
-            (_("ID numbers"), _("In full where your role allows") if full_ids else _("Masked")),
-            (_("Exported at"), f"{timezone.localtime():%Y-%m-%d %H:%M}"),
-            (_("Exported by"), user.get_username()),
-        ],
-        totals=totals,
-    )
+)

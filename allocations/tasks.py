@@ -14,9 +14,9 @@ from django.db import transaction
 from django.http import QueryDict
 from django_tasks import task
 
-from allocations import exports, imports, lists, services
+from allocations import imports, lists, services
 from allocations.models import Fund
-from unionfunds import exportlog, jobs, sheetreader, spreadsheets
+from unionfunds import exportlog, jobs, listexports, sheetreader, spreadsheets
 from unionfunds.errors import ListRefused
 from unionfunds.models import Job
 from unionfunds.money import valid_amount
@@ -125,11 +125,11 @@ def _export(job: Job) -> None:
     jobs.move(job, Job.State.CHECKING)
     params = job.params
     query = QueryDict(params.get("query", ""))
-    spec = exports.EXPORTS[params["what"]]
+    spec = listexports.EXPORTS[params["what"]]
     queryset, form = spec.filtered(job.created_by, query)
     progress = jobs.Progress(job, queryset.count())
-    counter = exports.Counter()
-    sheet = exports.build_sheet(
+    counter = listexports.Counter()
+    sheet = listexports.build_sheet(
         params["what"],
         job.created_by,
         query,

@@ -66,13 +66,13 @@ from django.utils import translation  # noqa: E402
 from import_export import fields, resources, widgets  # noqa: E402
 from rollup_bench import DOC, Figure, label, machine, report_head, say, write_part  # noqa: E402
 
-from allocations import exports, imports, lists, services  # noqa: E402
+from allocations import imports, lists, services  # noqa: E402
 from allocations import services as money  # noqa: E402
-from allocations.management.commands.build_national_dataset import DEFAULT_TOWNSHIPS  # noqa: E402
+from allocations.dataset.builder import DEFAULT_TOWNSHIPS  # noqa: E402
 from allocations.models import AssistanceType, Disbursement, Fund  # noqa: E402
 from beneficiaries import idnumber  # noqa: E402
 from beneficiaries.models import Beneficiary, CategoryCode  # noqa: E402
-from unionfunds import sheetreader, spreadsheets  # noqa: E402
+from unionfunds import listexports, sheetreader, spreadsheets  # noqa: E402
 from unionfunds.divisions import NATIONAL_CODE  # noqa: E402
 from unionfunds.models import Federation, Level, Role  # noqa: E402
 from unionfunds.services import federation_create, membership_grant  # noqa: E402
@@ -346,10 +346,12 @@ def export_child(rows: int, format: str) -> dict:
     if format != "none":
         user = get_user_model().objects.get(username=ADMIN)
         query = QueryDict("")
-        counter = exports.Counter()
+        counter = listexports.Counter()
         started = time.perf_counter()
-        queryset, form = exports.EXPORTS["disbursements"].filtered(user, query)
-        sheet = exports.build_sheet("disbursements", user, query, counter=counter, queryset=queryset[:rows], form=form)
+        queryset, form = listexports.EXPORTS["disbursements"].filtered(user, query)
+        sheet = listexports.build_sheet(
+            "disbursements", user, query, counter=counter, queryset=queryset[:rows], form=form
+        )
         with tempfile.TemporaryFile() as output:
             if format == "csv":
                 for text in spreadsheets.csv_lines(sheet):
@@ -459,7 +461,7 @@ issue's performance figures for spreadsheets), measured by `bench/spreadsheet_be
   disbursements, or 100,000 for `make bench-quick`) is in the database meanwhile.
 - The exports: `manage.py build_national_dataset` loads the disbursements (COPY);
   each export then runs in a fresh Python process (`--export-child`) that builds the
-  disbursements list's sheet (`exports.build_sheet`, a superuser, no filters, the list's
+  disbursements list's sheet (`listexports.build_sheet`, a superuser, no filters, the list's
   order, limited to N rows; ID numbers masked) and writes it to a temporary file:
   `spreadsheets.xlsx_file` (XlsxWriter, constant memory) or `spreadsheets.csv_lines`.
   Peak memory is the child's high-water mark of resident memory (`VmHWM` in

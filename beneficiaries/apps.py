@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class BeneficiariesConfig(AppConfig):
     name = "beneficiaries"
     verbose_name = _("Beneficiaries and units")
+
+    def ready(self):
+        from beneficiaries import exports  # noqa: F401 (registers the lists' sheets)

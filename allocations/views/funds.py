@@ -9,9 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
-from allocations import exports
 from allocations.models import Fund
-from unionfunds import audit
+from unionfunds import audit, listexports
 
 LATEST = 50
 # The entries table names the recipient's federation of every allocation.
@@ -39,7 +38,7 @@ def fund_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def section(user, kind: str, condition: Q, fund: Fund) -> dict:
-    spec = exports.EXPORTS[kind]
+    spec = listexports.EXPORTS[kind]
     queryset = spec.queryset(user).filter(condition).select_related(*MORE_RELATED.get(kind, ()))
     return {
         "kind": kind,

@@ -8,8 +8,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 
-from allocations import exports, tasks
-from unionfunds import downloads, exportlog, jobs
+from allocations import tasks
+from unionfunds import downloads, exportlog, jobs, listexports
 from unionfunds.models import Job
 
 LIST_TEMPLATES = {"beneficiaries": "allocations/beneficiary_list.html"}
@@ -17,7 +17,7 @@ LIST_TEMPLATES = {"beneficiaries": "allocations/beneficiary_list.html"}
 
 @login_required
 def entry_list(request, kind: str):
-    spec = exports.EXPORTS[kind]
+    spec = listexports.EXPORTS[kind]
     queryset, form = spec.filtered(request.user, request.GET)
     page = Paginator(queryset, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -39,9 +39,9 @@ def entry_list(request, kind: str):
 def list_export(request, kind: str, extension: str):
     """The list as the page filters it, every row. Long lists go to a worker,
     and the user watches the progress instead of a request that times out."""
-    if extension not in ("xlsx", "csv") or kind not in exports.EXPORTS:
+    if extension not in ("xlsx", "csv") or kind not in listexports.EXPORTS:
         raise Http404
-    spec = exports.EXPORTS[kind]
+    spec = listexports.EXPORTS[kind]
     queryset, form = spec.filtered(request.user, request.GET)
     full_ids = request.GET.get("full_ids") == "1"
     filename = f"{kind}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
@@ -67,8 +67,8 @@ def list_export(request, kind: str, extension: str):
         )
         jobs.enqueue(tasks.export_list, job)
         return redirect("job", pk=job.pk)
-    counter = exports.Counter()
-    sheet = exports.build_sheet(
+    counter = listexports.Counter()
+    sheet = listexports.build_sheet(
         kind, request.user, query, full_ids=full_ids, counter=counter, queryset=queryset, form=form
     )
 

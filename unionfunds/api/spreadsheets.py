@@ -1,7 +1,7 @@
 """`?format=csv` and `?format=xlsx`: every list of the API, and the roll-up, as a
 spreadsheet (API.md, Spreadsheets).
 
-The sheets are the ones the pages export (`allocations.exports`, the roll-up
+The sheets are the ones the pages export (`unionfunds.listexports`, the roll-up
 page's `rollup_sheet`), filled with what the API's own filters select: every
 matching row, not one page. DRF reads `?format=` (and `Accept:`) as a choice of
 renderer, so the two formats are renderers; the view then answers with the file
@@ -19,8 +19,7 @@ from rest_framework import exceptions, renderers, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from allocations import exports
-from unionfunds import downloads, exportlog
+from unionfunds import downloads, exportlog, listexports
 
 FULL_IDS = "full_ids"
 # Paging says which rows to show, not which rows match: a spreadsheet has them all.
@@ -111,7 +110,7 @@ class SpreadsheetMixin:
 
 class ListSpreadsheetMixin(SpreadsheetMixin):
     """`?format=csv|xlsx` on a list: the rows the list's filters and ordering
-    select, all of them, as the sheet `export` of `allocations.exports`."""
+    select, all of them, as the sheet `export` of `unionfunds.listexports`."""
 
     export: str = ""
     spreadsheet_actions = ("list",)
@@ -132,14 +131,14 @@ class ListSpreadsheetMixin(SpreadsheetMixin):
     def list_spreadsheet(self, request: Request) -> HttpResponseBase:
         extension = self.spreadsheet_format()
         full_ids = full_ids_asked(request)
-        spec = exports.EXPORTS[self.export]
+        spec = listexports.EXPORTS[self.export]
         queryset = self.filter_queryset(self.get_queryset()).select_related(*spec.related)
         if spec.prefetch:
             queryset = queryset.prefetch_related(*spec.prefetch)
         if not queryset.query.order_by:  # no `?ordering=`: the order of the pages' sheets
             queryset = queryset.order_by(*spec.ordering)
-        counter = exports.Counter()
-        sheet = exports.build_sheet(
+        counter = listexports.Counter()
+        sheet = listexports.build_sheet(
             self.export,
             request.user,
             request.query_params,

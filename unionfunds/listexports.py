@@ -1,0 +1,177 @@
+"""Auditors' spreadsheets of the lists: the same filters as the page, every row.
+
+One definition per list (its columns and how a record becomes a row) serves
+the list pages' export buttons, the API's `?format=csv|xlsx` and the
+background export of big lists. Each app registers the definitions of its own
+lists (`register`, from its `exports` module, imported when the app is ready);
+this module holds the federations' and the machinery. Rows are read with a
+server-side cursor and written as they come, so memory stays flat however many
+there are.
+"""
+
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Model, QuerySet
+from django.utils import timezone, translation
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django_filters.filterset import filterset_factory
+
+from unionfunds import spreadsheets
+from unionfunds.models import Federation
+from unionfunds.spreadsheets import INTEGER, MONEY, TEXT, Column, Sheet
+
+CHUNK = 2000
+APPROVED_TOTAL = gettext_lazy("Total of approved entries (reversals subtracted)")
+
+
+@dataclass(frozen=True)
+class ListExport:
+    what: str
+    title: Callable[[], str]
+    model: type
+    filter_class: type
+    related: tuple[str, ...]
+    columns: Callable[[], list[Column]]
+    row: Callable  # (record, show_full_ids: Callable[[person], bool]) -> list
+    ordering: tuple[str, ...] = ("-date", "-pk")
+    prefetch: tuple[str, ...] = ()
+    # What a record adds to the approved total under the table (None: nothing);
+    # a list without it has no such total.
+    approved_amount: Callable[[Model], Decimal | None] | None = None
+    # Whether `user` may see `person`'s ID number and phone in full, when asked.
+    reveals: Callable[[object, Model], bool] | None = None
+
+    def queryset(self, user) -> QuerySet:
+        queryset = self.model.objects.visible_to(user).select_related(*self.related).order_by(*self.ordering)
+        return queryset.prefetch_related(*self.prefetch) if self.prefetch else queryset
+
+    def filtered(self, user, query) -> tuple[QuerySet, object]:
+        """The rows the list page shows for this query string, and its filter form."""
+        found = self.filter_class(query or None, queryset=self.queryset(user))
+        return found.qs, found.form
+
+
+EXPORTS: dict[str, ListExport] = {}
+
+
+def register(*specs: ListExport) -> None:
+    for spec in specs:
+        EXPORTS[spec.what] = spec
+
+
+def label(record, field_name: str) -> str:
+    """What `get_<field>_display()` says, from a map made once per field and
+    language: Django rebuilds and translates the choices on every call, half
+    the time of a long export."""
+    value = getattr(record, field_name)
+    return _labels(type(record), field_name, translation.get_language()).get(value, value)
+
+
+@functools.cache
+def _labels(model: type, field_name: str, language: str) -> dict:
+    choices = model._meta.get_field(field_name).flatchoices
+    return {value: str(text) for value, text in choices}
+
+
+def field_header(model: type, name: str) -> str:
+    return str(capfirst(model._meta.get_field(name).verbose_name))
+
+
+class Counter:
+    """Counts and sums the rows as they stream past, for the totals row and the log."""
+
+    def __init__(self):
+        self.rows = 0
+        self.approved = Decimal("0.00")
+
+    def count(self, records: Iterable, amount: Callable | None) -> Iterator:
+        for record in records:
+            self.rows += 1
+            if amount is not None and (counted := amount(record)) is not None:
+                self.approved += counted
+            yield record
+
+
+def build_sheet(
+    what: str,
+    user,
+    query,
+    *,
+    full_ids: bool = False,
+    counter: Counter | None = None,
+    queryset: QuerySet | None = None,
+    form=None,
+) -> Sheet:
+    """The sheet of list `what` for `user`, filtered by `query` like its page.
+
+    With `full_ids`, ID numbers and phones are shown in full where the user's
+    role allows it (and masked elsewhere); without, always masked.
+    """
+    spec = EXPORTS[what]
+    if queryset is None:
+        queryset, form = spec.filtered(user, query)
+    counter = counter or Counter()
+    columns = spec.columns()
+    reveals = spec.reveals
+    allowed = (lambda person: reveals(user, person)) if full_ids and reveals else (lambda person: False)
+    chunk = CHUNK if not spec.prefetch else CHUNK // 4
+    records = counter.count(queryset.iterator(chunk_size=chunk), spec.approved_amount)
+    rows = (spec.row(record, allowed) for record in records)
+
+    def totals() -> list:
+        cells: list = [""] * len(columns)
+        cells[1 if columns[0].kind == INTEGER else 0] = f"{_('Rows')}: {counter.rows:,}"
+        if spec.approved_amount is not None:
+            amount_index = next(i for i, c in enumerate(columns) if c.kind == MONEY)
+            cells[amount_index] = counter.approved
+            cells[amount_index - 1] = str(APPROVED_TOTAL)
+        return cells
+
+    return Sheet(
+        title=spec.title(),
+        columns=columns,
+        rows=rows,
+        preamble=[
+            (_("List"), spec.title()),
+            (_("Filters"), spreadsheets.describe_filters(form) if form is not None else _("None")),
+            (_("ID numbers"), _("In full where your role allows") if full_ids else _("Masked")),
+            (_("Exported at"), f"{timezone.localtime():%Y-%m-%d %H:%M}"),
+            (_("Exported by"), user.get_username()),
+        ],
+        totals=totals,
+    )
+
+
+def _federation_columns() -> list[Column]:
+    return [
+        Column(_("No."), INTEGER, 9),
+        Column(field_header(Federation, "code"), TEXT, 14),
+        Column(field_header(Federation, "name"), TEXT, 28),
+        Column(field_header(Federation, "level"), TEXT, 10),
+        Column(field_header(Federation, "parent"), TEXT, 28),
+    ]
+
+
+def _federation_row(f: Federation, full_ids: Callable) -> list:
+    return [f.pk, f.code, f.name, label(f, "level"), f.parent.name if f.parent_id else ""]
+
+
+register(
+    # Only the API lists federations; the page-style filters serve a caller
+    # that passes no queryset of its own.
+    ListExport(
+        "federations",
+        lambda: _("Federations"),
+        Federation,
+        filterset_factory(Federation, fields=["code", "level"]),
+        ("parent",),
+        _federation_columns,
+        _federation_row,
+        ordering=("path",),
+    ),
+)
