@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries import services
-from beneficiaries.models import Beneficiary, Unit
+from beneficiaries.models import Beneficiary, Unit, mask_phone
 from beneficiaries.resources import BeneficiaryResource, BeneficiaryWithIdNumbersResource, UnitResource
 from unionfunds.admin_scoping import ScopedImportExportAdmin, ServiceAddForm
 from unionfunds.models import Role
@@ -26,13 +26,14 @@ class BeneficiaryAdmin(ScopedImportExportAdmin):
         "masked_id_number",
         "gender",
         "birth_date",
-        "phone",
+        "masked_phone",
         "employer",
         "federation",
         "category_list",
     ]
-    # The full number is never on the page; it is shown masked above.
-    exclude = ["id_number", "categories"]
+    # The full numbers are never on the page; they are shown masked above. The
+    # person's page shows them to those who may see them, and logs that it did.
+    exclude = ["id_number", "phone", "categories"]
     autocomplete_fields = ["federation"]
     resource_classes = [BeneficiaryResource]
     add_role = Role.CLERK
@@ -42,6 +43,10 @@ class BeneficiaryAdmin(ScopedImportExportAdmin):
     @admin.display(description=_("resident ID number"))
     def masked_id_number(self, person: Beneficiary) -> str:
         return person.masked_id_number
+
+    @admin.display(description=_("phone"))
+    def masked_phone(self, person: Beneficiary) -> str:
+        return mask_phone(person.phone)
 
     @admin.display(description=_("categories"))
     def category_list(self, person: Beneficiary) -> str:

@@ -56,9 +56,11 @@ def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def masked_history(person: Beneficiary) -> list:
-    """The record's audit events with ID numbers and phones masked: the
-    registration recorded them in full, and the history is shown to everyone
-    who may open the page."""
+    """The record's audit events with ID numbers and phones masked. The trail
+    stores them masked already (beneficiaries/migrations/0003 masked the events
+    written before it did); masking again costs nothing and keeps the page safe
+    from any writer that forgot, as the history is shown to everyone who may
+    open the page."""
     events = list(audit.history(person).select_related("user"))
     for event in events:
         for name, mask in MASKED_IN_HISTORY.items():
