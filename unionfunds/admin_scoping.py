@@ -19,7 +19,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 
-from unionfunds import exportlog
+from unionfunds import exportlog, sheetreader
 from unionfunds.forms_support import show_refusal
 from unionfunds.models import Federation
 from unionfunds.permissions import grants, has_role_anywhere, role_q, sees_everything
@@ -187,6 +187,14 @@ class ScopedImportExportAdmin(ImportExportMixin, ScopedAdmin):
 
     def get_resource_kwargs(self, request, *args, **kwargs):
         return {"user": request.user}
+
+    def add_data_read_fail_error_to_form(self, form, e):
+        # The reader says what is wrong with the file, in the user's language;
+        # the library's own message would only name the exception's class.
+        if isinstance(e, sheetreader.SheetError):
+            form.add_error("import_file", str(e))
+        else:
+            super().add_data_read_fail_error_to_form(form, e)
 
     def get_export_data(self, file_format, request, queryset, **kwargs):
         # The same export log as the pages and the API: who, what, how many rows.

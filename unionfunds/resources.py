@@ -11,6 +11,7 @@ the role the resource asks for.
 
 import re
 
+import tablib
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
@@ -30,6 +31,10 @@ NOT_UPDATABLE = _("An import cannot change this column of an existing row; it is
 
 # An admin import is a few thousand rows at most; 50 MB of XML is far more.
 MAX_XLSX_UNPACKED = 50 * 1024 * 1024
+MAX_ROWS = 100_000  # as a list may hold (allocations.lists.MAX_ROWS)
+FORMULA_CELL = _(
+    "Row %(line)s, column %(column)s holds a formula. Paste the values instead (in Excel: Paste Special → Values)."
+)
 
 
 # The preview's diff marks, as diff-match-patch writes them: <ins style="...">.
@@ -74,8 +79,26 @@ class XLSX(base_formats.XLSX):
     measured before they are unpacked."""
 
     def create_dataset(self, in_stream):
-        sheetreader.check_xlsx(in_stream, max_unpacked=MAX_XLSX_UNPACKED)
-        return super().create_dataset(in_stream)
+        # The guarded reader of the list imports, not the library's own: it
+        # measures the file, refuses a cell far outside any sheet before a
+        # reader lays out the range up to it, and never pads a row to what the
+        # file's <dimension> claims.
+        reading = sheetreader.read(in_stream, max_rows=MAX_ROWS + 1, max_unpacked=MAX_XLSX_UNPACKED)
+        dataset = tablib.Dataset()
+        for line in reading.lines:
+            values = []
+            for index, cell in enumerate(line.cells):
+                if cell.formula:
+                    raise sheetreader.SheetError(
+                        str(FORMULA_CELL % {"line": line.number, "column": sheetreader.column_letter(index)})
+                    )
+                values.append(cell.value)
+            if dataset.headers is None:
+                dataset.headers = values
+                continue
+            values = values[: len(dataset.headers)] + [None] * (len(dataset.headers) - len(values))
+            dataset.append(values)
+        return dataset
 
     def export_data(self, dataset, **kwargs):
         return super().export_data(_neutralised(dataset), **kwargs)

@@ -23,6 +23,10 @@ from django.utils.translation import gettext_lazy as _
 # Excel's own limits: longer cells or more rows cannot come from a real sheet.
 MAX_CELL_CHARS = 32_767
 MAX_SHEET_ROWS = 1_048_576
+# Columns A to BL. A list has about ten; a cell further right is a stray mark,
+# or a file made to have its reader lay out 16,384 columns for every row (the
+# readers allocate the used range whole: one cell at XFD20000 costs 10 GB).
+MAX_COLUMNS = 64
 # A 100,000-row list unpacks to about 60 MB of XML; 20x that is no real list.
 MAX_UNPACKED_BYTES = 400 * 1024 * 1024
 MAX_PACKING_RATIO = 200
@@ -36,6 +40,10 @@ BROKEN_XLSX = _("This Excel file cannot be read; it may be damaged. Open it in E
 TOO_BIG_UNPACKED = _("This Excel file unpacks to more than %(limit)s MB, far more than any list; it was not opened.")
 CELL_TOO_LONG = _("Row %(line)s, column %(column)s holds more than %(limit)s characters, more than Excel allows.")
 TOO_MANY_ROWS = _("The sheet has more than %(limit)s rows.")
+FAR_CELL = _(
+    "Cell %(cell)s is far outside any list (beyond column %(column)s or row %(row)s): delete what is there, "
+    "or copy the list into a new sheet, and upload again."
+)
 UNKNOWN_ENCODING = _("This CSV file is neither UTF-8 nor GBK text. Save it from Excel as CSV again.")
 EMPTY_FILE = _("The file is empty.")
 
@@ -65,12 +73,12 @@ class Reading:
     size_hint: int  # about how many lines there are, for a progress bar
 
 
-def read(content: bytes, *, max_rows: int = MAX_SHEET_ROWS) -> Reading:
+def read(content: bytes, *, max_rows: int = MAX_SHEET_ROWS, max_unpacked: int = MAX_UNPACKED_BYTES) -> Reading:
     """The lines of the first sheet of an XLSX file, or of a CSV file."""
     if not content:
         raise SheetError(str(EMPTY_FILE))
     if content.startswith(XLSX_MAGIC):
-        return _xlsx_lines(content, max_rows)
+        return _xlsx_lines(content, max_rows, max_unpacked)
     if content.startswith(OLD_EXCEL_MAGIC):
         raise SheetError(str(OLD_EXCEL))
     return read_text(decode(content), max_rows=max_rows)
@@ -127,9 +135,9 @@ def decode(content: bytes) -> str:
     raise SheetError(str(UNKNOWN_ENCODING))
 
 
-def _xlsx_lines(content: bytes, max_rows: int) -> Reading:
-    check_xlsx(content)
-    if not _has_formulas(content):
+def _xlsx_lines(content: bytes, max_rows: int, max_unpacked: int) -> Reading:
+    check_xlsx(content, max_unpacked=max_unpacked)
+    if not _scan_worksheets(content, max_rows):
         return _calamine_lines(content, max_rows)
     # Only openpyxl tells which cells hold formulas; such a sheet is refused
     # anyway, so its slower reading costs little.
@@ -139,6 +147,9 @@ def _xlsx_lines(content: bytes, max_rows: int) -> Reading:
         raise SheetError(str(BROKEN_XLSX)) from error
     try:
         size_hint = book.worksheets[0].max_row or 0
+        # Rows as the file holds them, not padded to what its <dimension> claims
+        # (A1:XFD1048576 would make every row 16,384 cells).
+        book.worksheets[0].reset_dimensions()
     except Exception:  # a missing or odd <dimension> only costs the progress bar
         size_hint = 0
     return Reading(_xlsx_rows(book, max_rows), size_hint)
@@ -174,12 +185,19 @@ def _xlsx_rows(book, max_rows: int) -> Iterator[Line]:
 # <f>, <f t="shared" .../>, <x:f>; not <formula1> (data validation) or <font>.
 FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
 WORKSHEET = re.compile(r"xl/worksheets/[^/]+\.xml")
+# A cell reference (r="BM7", however quoted or spaced) beyond column BL, or with a row number of `{digits}`
+# digits or more (checked against the limit): what only a stray or hostile cell has.
+FAR_REFERENCE = r"""r\s*=\s*["']((?:[A-Z]{{3,}}|[C-Z][A-Z]|B[M-Z])[0-9]+|[A-Z]{{1,2}}[0-9]{{{digits},}})["']"""
 
 
-def _has_formulas(content: bytes) -> bool:
-    """Whether any worksheet holds a formula, read in chunks (the sizes were
-    checked, but a whole sheet's XML need not sit in memory)."""
+def _scan_worksheets(content: bytes, max_rows: int) -> bool:
+    """Whether any worksheet holds a formula; refuses a sheet with a cell far
+    outside any list before a reader lays out the range up to it. Read in
+    chunks (the sizes were checked, but a whole sheet's XML need not sit in
+    memory)."""
     overlap = 64
+    far = re.compile(FAR_REFERENCE.format(digits=len(str(max_rows))).encode())
+    formulas = False
     with zipfile.ZipFile(io.BytesIO(content)) as book:
         for member in book.infolist():
             if not WORKSHEET.fullmatch(member.filename):
@@ -187,10 +205,24 @@ def _has_formulas(content: bytes) -> bool:
             with book.open(member) as xml:
                 tail = b""
                 while chunk := xml.read(1 << 20):
-                    if FORMULA_TAG.search(tail + chunk):
-                        return True
+                    text = tail + chunk
+                    formulas = formulas or FORMULA_TAG.search(text) is not None
+                    for match in far.finditer(text):
+                        _refuse_far(match.group(1).decode(), max_rows)
                     tail = chunk[-overlap:]
-    return False
+    return formulas
+
+
+def _refuse_far(reference: str, max_rows: int) -> None:
+    letters = reference.rstrip("0123456789")
+    row = int(reference[len(letters) :])
+    width = 0
+    for letter in letters:
+        width = width * 26 + ord(letter) - 64
+    if width > MAX_COLUMNS or row > max_rows:
+        raise SheetError(
+            str(FAR_CELL % {"cell": reference, "column": column_letter(MAX_COLUMNS - 1), "row": f"{max_rows:,}"})
+        )
 
 
 def _calamine_lines(content: bytes, max_rows: int) -> Reading:
