@@ -166,4 +166,3 @@ def test_the_admin_import_refuses_the_far_cell_too(client, tree, django_user_mod
     )
     page = response.content.decode()
     assert "既不是 UTF-8 也不是 GBK" in page and "SheetError" not in page
-
