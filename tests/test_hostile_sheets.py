@@ -16,11 +16,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from allocations.models import Disbursement
 from beneficiaries.models import Unit
-from tests.test_list_import import clerk_client, frontline_rows, upload, xlsx_bytes  # noqa: F401 (fixture)
+from tests.test_list_import import frontline_rows, upload, xlsx_bytes
 from unionfunds import sheetreader
 from unionfunds.models import Job
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def clerk_client(client, alice):
+    client.force_login(alice)
+    return client
 
 
 def with_cells(content: bytes, cells: str, *, dimension: str | None = None, formula: bool = False) -> bytes:
@@ -124,7 +130,7 @@ def test_the_reader_stays_small_on_the_file_that_aborted_the_worker():
 
 
 @pytest.mark.django_db
-def test_the_import_job_fails_naming_the_cell_and_the_next_list_is_read(clerk_client, rich_fund):  # noqa: F811
+def test_the_import_job_fails_naming_the_cell_and_the_next_list_is_read(clerk_client, rich_fund):
     hostile = with_cells(a_list(), far_row("XFD20000"), dimension="A1:XFD20000")
     job, location = upload(clerk_client, rich_fund, hostile)
     assert job.state == Job.State.FAILED

@@ -46,6 +46,8 @@ FAR_CELL = _(
 )
 UNKNOWN_ENCODING = _("This CSV file is neither UTF-8 nor GBK text. Save it from Excel as CSV again.")
 EMPTY_FILE = _("The file is empty.")
+NUL_IN_CELL = _("Row %(line)s, column %(column)s holds a NUL character, which no text may contain.")
+NUL_IN_LINE = _("Line %(line)s of the file holds a NUL character, which no text may contain.")
 
 
 class SheetError(ValueError):
@@ -125,6 +127,8 @@ def decode(content: bytes) -> str:
     byte-order mark) or the Chinese code page."""
     if b"\0" in content[:4096]:
         raise SheetError(str(NOT_A_SPREADSHEET))
+    if (nul := content.find(b"\0")) >= 0:  # further in: a text file with one bad byte
+        raise SheetError(str(NUL_IN_LINE % {"line": content.count(b"\n", 0, nul) + 1}))
     # Excel saves "CSV UTF-8" with a byte-order mark and plain "CSV" in the
     # system code page, GBK on Chinese Windows (GB18030 is its superset).
     for encoding in ("utf-8-sig", "gb18030"):
@@ -259,6 +263,8 @@ def _calamine_cells(row: list, number: int, first_column: int) -> list[Cell]:
                 raise SheetError(
                     str(CELL_TOO_LONG % {"line": number, "column": column_letter(index), "limit": MAX_CELL_CHARS})
                 )
+            elif "\x00" in value:  # XML may not hold one, but calamine passes it through
+                raise SheetError(str(NUL_IN_CELL % {"line": number, "column": column_letter(index)}))
         elif kind is float:
             if value.is_integer() and abs(value) < 1e15:
                 value = int(value)  # as openpyxl reads <v>1000</v>: a whole number, not 1000.0

@@ -1,0 +1,118 @@
+"""NUL characters, which PostgreSQL refuses in text and JSON: every door answers
+a clear 400 before any query runs, and an export is never sent without its
+record in the export log. Files with a NUL byte fail their job naming the line
+or cell, and the worker reads the next one."""
+
+import pytest
+
+from allocations.models import Disbursement
+from tests.test_list_import import (
+    HEADERS,
+    csv_bytes,
+    frontline_rows,
+    upload,
+    xlsx_bytes,
+)
+from unionfunds.models import ExportRecord, Job
+
+REFUSED = "含有空字符"
+
+
+@pytest.fixture
+def clerk_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def staff_alice(alice):
+    alice.is_staff = True
+    alice.save(update_fields=["is_staff"])
+    return alice
+
+
+PAGES = [
+    "/federations/search/?q=%00",
+    "/disbursements/?q=%00",
+    "/disbursements/export.xlsx?batch=%00",
+    "/disbursements/export.xlsx?full_ids=1&note=x%00",
+    "/funds/export.csv?%00=1",
+    "/rollup/{fed}/export.xlsx?year=2022%00",
+    "/admin/allocations/disbursement/?q=%00",
+    "/admin/allocations/disbursement/?status__exact=%00",
+    "/admin/autocomplete/?app_label=allocations&model_name=disbursement&field_name=fund&term=%00",
+]
+API = [
+    "/api/v1/disbursements/?format=xlsx&batch=%00",
+    "/api/v1/disbursements/?format=csv&note=%00",
+    "/api/v1/federations/?search=%00",
+    "/api/v1/rollups/{fed}/?year=%00",
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", PAGES)
+def test_a_nul_in_a_pages_query_string_is_refused_with_a_page_in_chinese(client, tree, rich_fund, staff_alice, url):
+    client.force_login(staff_alice)
+    response = client.get(url.format(fed=tree["chengzhong"].pk))
+    assert response.status_code == 400
+    assert REFUSED in response.content.decode()
+    assert not ExportRecord.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", API)
+def test_a_nul_in_an_api_query_string_is_refused_in_the_apis_error_shape(client, tree, rich_fund, alice, url):
+    client.force_login(alice)
+    response = client.get(url.format(fed=tree["chengzhong"].pk), HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "null_character" and "NUL" in body["message"]
+    assert not ExportRecord.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_nul_in_the_path_is_refused(client, alice):
+    client.force_login(alice)
+    assert client.get("/disbursements/%00/").status_code == 400
+
+
+@pytest.mark.django_db
+def test_the_same_export_without_the_nul_is_sent_and_logged(client, rich_fund, alice):
+    client.force_login(alice)
+    response = client.get("/disbursements/export.csv?batch=x")
+    assert response.status_code == 200
+    b"".join(response.streaming_content)
+    assert ExportRecord.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_csv_with_a_nul_byte_after_its_first_four_kilobytes_fails_naming_the_line(clerk_client, rich_fund):
+    content = csv_bytes(frontline_rows(200))
+    cut = content.index(b"\r\n", 5000)
+    content = content[:cut] + b"\0" + content[cut:]
+    assert content.find(b"\0") > 4096
+    job, _ = upload(clerk_client, rich_fund, content, name="名单.csv")
+    line = content.count(b"\n", 0, content.find(b"\0")) + 1
+    assert job.state == Job.State.FAILED
+    assert f"第 {line} 行" in job.message and "空字符" in job.message
+    assert Disbursement.objects.count() == 0
+    job, _ = upload(clerk_client, rich_fund, csv_bytes(frontline_rows(2)), name="名单.csv")
+    assert job.state == Job.State.PREVIEW, job.message
+
+
+@pytest.mark.django_db
+def test_an_xlsx_cell_with_a_nul_fails_naming_the_cell(clerk_client, rich_fund):
+    rows = frontline_rows(2)
+    rows[1][0] = "PLACEHOLDER"
+    import io
+    import zipfile
+
+    original, hostile = zipfile.ZipFile(io.BytesIO(xlsx_bytes(rows, HEADERS))), io.BytesIO()
+    with zipfile.ZipFile(hostile, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member in original.infolist():
+            archive.writestr(member, original.read(member).replace(b"PLACEHOLDER", "职工\0三".encode()))
+    job, _ = upload(clerk_client, rich_fund, hostile.getvalue())
+    assert job.state == Job.State.FAILED
+    assert "第 3 行 A 列" in job.message and "空字符" in job.message
+    assert Disbursement.objects.count() == 0
