@@ -116,3 +116,63 @@ def test_an_xlsx_cell_with_a_nul_fails_naming_the_cell(clerk_client, rich_fund):
     assert job.state == Job.State.FAILED
     assert "第 3 行 A 列" in job.message and "空字符" in job.message
     assert Disbursement.objects.count() == 0
+
+
+# Amounts -------------------------------------------------------------------------
+
+LOOKS_LIKE_A_NUMBER = ["1e3", "1E+3", "1e-2", "１０００", "١٠٠٠", "1_000", "1e30", "Infinity", "0x10", " 1 000"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("amount", [*LOOKS_LIKE_A_NUMBER, 1e30, "1000000000000.00"])
+def test_the_api_takes_an_amount_only_as_decimal_digits(client, fund, worker, alice, amount):
+    client.force_login(alice)
+    body = {"fund": fund.pk, "beneficiary": worker.pk, "assistance_type": "living", "amount": amount}
+    response = client.post("/api/v1/disbursements/", body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid_amount"
+    assert not Disbursement.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("amount", ["1000", "1000.5", "0.01", 100, 12.5])
+def test_ordinary_amounts_still_pass(client, rich_fund, worker, alice, amount):
+    client.force_login(alice)
+    body = {"fund": rich_fund.pk, "beneficiary": worker.pk, "assistance_type": "living", "amount": amount}
+    response = client.post("/api/v1/disbursements/", body, content_type="application/json")
+    assert response.status_code == 201, response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("amount", LOOKS_LIKE_A_NUMBER)
+def test_the_entry_form_takes_an_amount_only_as_decimal_digits(client, fund, worker, alice, amount):
+    client.force_login(alice)
+    response = client.post(
+        "/entries/new/disbursement/",
+        {
+            "fund": fund.pk,
+            "beneficiary": worker.pk,
+            "assistance_type": "living",
+            "amount": amount,
+            "date": "2022-11-03",
+        },
+    )
+    assert response.status_code == 200
+    assert "金额" in response.content.decode() and not Disbursement.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_sheet_amount_of_1e30_or_1_0_is_named_by_its_cell_not_an_unexpected_error(clerk_client, rich_fund):
+    rows = frontline_rows(3)
+    rows[0][2] = 1e30  # a number cell
+    rows[1][2] = "1_0"  # a text cell that Python would read as 10
+    rows[2][2] = "1e3"
+    job, _ = upload(clerk_client, rich_fund, xlsx_bytes(rows))
+    assert job.state == Job.State.PREVIEW, job.message
+    assert {(p["line"], p["column"], p["code"]) for p in job.problems} == {
+        (2, "金额", "invalid_amount"),
+        (3, "金额", "invalid_amount"),
+        (4, "金额", "invalid_amount"),
+    }
+    assert "999,999,999,999.99" in next(p["message"] for p in job.problems if p["line"] == 2)
+    assert Disbursement.objects.count() == 0

@@ -6,7 +6,8 @@ the field below converts at the edge so that the rest of the code only sees
 `Decimal` yuan with two places.
 """
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django import forms
@@ -23,29 +24,46 @@ from django.utils.translation import gettext_lazy as _
 from unionfunds.errors import refuse
 
 INVALID_AMOUNT = _("Enter an amount in yuan, more than zero, with at most two decimal places.")
+AMOUNT_TOO_LARGE = _("An amount is at most 999,999,999,999.99 yuan.")
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 MAX_DIGITS = 14
 
 
+# What an amount looks like as text: ASCII digits, an optional sign and point, and
+# no exponent, underscore or other script's digits, all of which Decimal() would
+# take (1e3, 1_000, full-width １０００, Arabic-Indic ١٠٠٠).
+AMOUNT_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+# Yuan with two places in MAX_DIGITS digits: 999,999,999,999.99 at most.
+LARGEST = Decimal(10) ** (MAX_DIGITS - 2) - CENT
+
+
+class AmountTooLarge(ValueError):
+    pass
+
+
 def to_yuan(value: object) -> Decimal:
     """Parse an amount that must already be exact to the fen.
 
     Refuses a third decimal place instead of rounding it away: a list that says
-    1000.005 is a typo, and silently paying 1000.01 would hide it.
+    1000.005 is a typo, and silently paying 1000.01 would hide it. Refuses what
+    only looks like a number to Python (see `AMOUNT_TEXT`), and more than
+    `LARGEST` yuan, which no column holds.
     """
     if isinstance(value, float):
         raise TypeError("Money must not be a float; pass a Decimal or a string.")
     if type(value) is Decimal:  # checked amounts come back here on every write: no text round trip
         amount = value
     else:
-        try:
-            amount = Decimal(str(value).strip().replace(",", ""))
-        except (InvalidOperation, ValueError) as error:
-            raise ValueError(f"Not an amount: {value!r}") from error
+        text = str(value).strip().replace(",", "")
+        if not AMOUNT_TEXT.fullmatch(text):
+            raise ValueError(f"Not an amount: {value!r}")
+        amount = Decimal(text)
     if not amount.is_finite():
         raise ValueError(f"Not an amount: {value!r}")
+    if abs(amount) > LARGEST:
+        raise AmountTooLarge(f"More than {LARGEST} yuan: {value!r}")
     if amount != amount.quantize(CENT):
         raise ValueError(f"More than two decimal places: {value!r}")
     return amount.quantize(CENT)
@@ -53,9 +71,11 @@ def to_yuan(value: object) -> Decimal:
 
 def valid_amount(value: object) -> Decimal:
     """An amount that an entry may carry: exact to the fen and more than zero;
-    anything else is refused with `INVALID_AMOUNT`, whatever the door."""
+    anything else is refused with `INVALID_AMOUNT` (`AMOUNT_TOO_LARGE`), whatever the door."""
     try:
         amount = to_yuan(value)
+    except AmountTooLarge:
+        raise refuse(AMOUNT_TOO_LARGE, "invalid_amount", field="amount") from None
     except (TypeError, ValueError):
         raise refuse(INVALID_AMOUNT, "invalid_amount", field="amount") from None
     if amount <= 0:
@@ -73,6 +93,23 @@ def yuan_to_fen(yuan: Decimal) -> int:
 
 def format_yuan(amount: Decimal) -> str:
     return f"{amount:,.2f}"
+
+
+def is_amount_text(value: object) -> bool:
+    """Whether a value typed or sent as an amount is written as one (`AMOUNT_TEXT`)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        return False
+    return AMOUNT_TEXT.fullmatch(str(value).strip().replace(",", "")) is not None
+
+
+class MoneyFormField(forms.DecimalField):
+    """A form's amount: Django's DecimalField, but written as `AMOUNT_TEXT` (it
+    takes 1e3 and other scripts' digits)."""
+
+    def to_python(self, value: Any) -> Decimal | None:
+        if value not in self.empty_values and not is_amount_text(value):
+            raise exceptions.ValidationError(INVALID_AMOUNT, code="invalid_amount")
+        return super().to_python(value)
 
 
 class MoneyField(models.Field[Decimal | str | int, Decimal]):  # never null in this project
@@ -127,7 +164,7 @@ class MoneyField(models.Field[Decimal | str | int, Decimal]):  # never null in t
         return models.Field.formfield(
             self,
             **{
-                "form_class": forms.DecimalField,
+                "form_class": MoneyFormField,
                 "max_digits": MAX_DIGITS,
                 "decimal_places": 2,
                 "min_value": CENT,
