@@ -23,6 +23,7 @@ import datetime
 import hashlib
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import cast
 
 from allocations.models import (
     LEDGER_GENESIS,
@@ -87,14 +88,14 @@ _STATUS: dict[int, int] = {kind: fields.index("status") for kind, fields in FIEL
 # The serialisation ---------------------------------------------------------------
 
 
-def text(value) -> str:
+def text(value: object) -> str:
     """One value as hashed: amounts with two decimals, dates ISO, times as
     microseconds since 1970-01-01 UTC, booleans 1/0, None empty (only ids and
     times may be None). Ordered by how often each comes, as it runs millions of
     times in `verify_ledger`."""
     kind = type(value)
     if kind is str:
-        return value
+        return cast(str, value)  # mypy narrows on `type(value) is str`, not on `kind`
     if kind is int:
         return str(value)
     if value is None:
@@ -110,22 +111,22 @@ def text(value) -> str:
     return str(value)  # a choice's value
 
 
-def token(value) -> str:
+def token(value: object) -> str:
     """A value with its length in front, so that no text can pass for two."""
-    value = text(value)
-    return f"{len(value)}:{value}"
+    written = text(value)
+    return f"{len(written)}:{written}"
 
 
 def content_prefix(kind: int) -> str:
     return f"{int(kind)}|"
 
 
-def content_digest(kind: int, values: Sequence) -> str:
+def content_digest(kind: int, values: Sequence[object]) -> str:
     """SHA-256 (hex) of what an entry says: `values` in the order of `FIELDS[kind]`."""
     parts = [content_prefix(kind)]
     for value in values:
-        value = text(value)
-        parts.append(f"{len(value)}:{value}")
+        written = text(value)
+        parts.append(f"{len(written)}:{written}")
     return hashlib.sha256("".join(parts).encode()).hexdigest()
 
 
@@ -143,20 +144,24 @@ def link(prev: str, fund_id: int, seq: int, kind: int, movement_id: int, amount_
     return hashlib.sha256(message.encode()).hexdigest()
 
 
-def legs(kind: int, values: Sequence) -> dict[int, int]:
+def legs(kind: int, values: Sequence[object]) -> dict[int, int]:
     """{fund id: signed fen} that an approved entry moves, from its `FIELDS` values:
     the same effect as `Movement.debited_funds()` and `credited_funds()`."""
-    amount = int(values[_AMOUNT[kind]] * 100)
+    # A row mixes types; `FIELDS` fixes where each is: the amount (a MoneyField,
+    # so Decimal), the fund first (the sending one of an allocation), and the
+    # receiving fund of an allocation third.
+    amount = int(cast(Decimal, values[_AMOUNT[kind]]) * 100)
     if values[_REVERSES[kind]] is not None:
         amount = -amount
+    fund_id = cast(int, values[0])
     if kind == LedgerKind.CONTRIBUTION:
-        return {values[0]: amount}
+        return {fund_id: amount}
     if kind == LedgerKind.DISBURSEMENT:
-        return {values[0]: -amount}
-    return {values[0]: -amount, values[2]: amount}
+        return {fund_id: -amount}
+    return {fund_id: -amount, cast(int, values[2]): amount}
 
 
-def is_approved(kind: int, values: Sequence) -> bool:
+def is_approved(kind: int, values: Sequence[object]) -> bool:
     return values[_STATUS[kind]] == Status.APPROVED
 
 

@@ -25,8 +25,9 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeVar
 
-from django.db.models import Case, Count, F, IntegerField, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, Model, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, Substr
 
 from allocations.models import (
@@ -37,6 +38,7 @@ from allocations.models import (
     Disbursement,
     DisbursementTotal,
     Fund,
+    Movement,
     PersonCount,
     Status,
 )
@@ -45,6 +47,10 @@ from unionfunds.models import Federation
 from unionfunds.money import ZERO, MoneyField, money_sum
 
 OWN = "own"
+
+M = TypeVar("M", Contribution, Allocation, Disbursement)
+E = TypeVar("E", bound=Movement)
+T = TypeVar("T", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -87,10 +93,10 @@ class _Sources:
     """Where the amounts come from: running totals (one row per fund and kind)
     or, when a date range asks for part of them, the approved entries."""
 
-    contributions: QuerySet
-    allocations_in: QuerySet  # filtered on the receiving fund
-    allocations_out: QuerySet  # filtered on the sending fund
-    disbursements: QuerySet
+    contributions: QuerySet[Contribution | ContributionTotal]
+    allocations_in: QuerySet[Allocation | AllocationTotal]  # filtered on the receiving fund
+    allocations_out: QuerySet[Allocation | AllocationTotal]  # filtered on the sending fund
+    disbursements: QuerySet[Disbursement | DisbursementTotal]
     amount: str
     person_times: str
 
@@ -209,7 +215,7 @@ def rollup(federation: Federation, filters: Filters = Filters(), *, from_entries
         )
         for row in (
             _by_scope(standing, "fund__federation__path", path, child_length)
-            .values("scope")
+            .values("scope")  # type: ignore[misc]  # `scope` is lost in _by_scope's TypeVar (django-stubs#1046)
             .annotate(persons=Count("beneficiary", distinct=True))
         ):
             scopes[row["scope"]].persons = row["persons"]
@@ -240,7 +246,7 @@ def _counted_persons(filters: Filters) -> bool:
     return not (filters.purpose or filters.assistance_type or filters.date_from or filters.date_to)
 
 
-def _fund_filtered(queryset: QuerySet, filters: Filters, fund_lookup: str | None) -> QuerySet:
+def _fund_filtered(queryset: QuerySet[T], filters: Filters, fund_lookup: str | None) -> QuerySet[T]:
     prefix = f"{fund_lookup}__" if fund_lookup else ""
     if filters.fiscal_year:
         queryset = queryset.filter(**{f"{prefix}fiscal_year": filters.fiscal_year})
@@ -249,14 +255,14 @@ def _fund_filtered(queryset: QuerySet, filters: Filters, fund_lookup: str | None
     return queryset
 
 
-def _disbursed(filters: Filters) -> QuerySet:
+def _disbursed(filters: Filters) -> QuerySet[Disbursement]:
     disbursements = _approved(Disbursement, filters, "fund")
     if filters.assistance_type:
         disbursements = disbursements.filter(assistance_type=filters.assistance_type)
     return disbursements
 
 
-def _approved(model, filters: Filters, fund_lookup: str) -> QuerySet:
+def _approved(model: type[M], filters: Filters, fund_lookup: str) -> QuerySet[M]:
     """Approved entries of `model` matching the filters; `fund_lookup` names the
     fund whose purpose and year the filters apply to."""
     queryset = _fund_filtered(model.objects.filter(status=Status.APPROVED), filters, fund_lookup)
@@ -270,18 +276,21 @@ def _approved(model, filters: Filters, fund_lookup: str) -> QuerySet:
     return queryset
 
 
-def _net(queryset: QuerySet) -> QuerySet:
+def _net(queryset: QuerySet[E]) -> QuerySet[E]:
     """Amounts signed: + for an entry, − for the reversal that cancels it."""
-    return queryset.annotate(
+    # Named with its type: django-stubs types annotate() on a TypeVar's queryset
+    # as Any (typeddjango/django-stubs#1046).
+    netted: QuerySet[E] = queryset.annotate(
         net=Case(
             When(reverses__isnull=True, then=F("amount")),
             default=Value(0, output_field=MoneyField()) - F("amount"),
             output_field=MoneyField(),
         )
     )
+    return netted
 
 
-def _person_times(queryset: QuerySet) -> QuerySet:
+def _person_times(queryset: QuerySet[Disbursement]) -> QuerySet[Disbursement]:
     """+1 per payment to a person, −1 per reversal of one; payments to units are no person-times."""
     return queryset.annotate(
         times=Case(
@@ -293,7 +302,7 @@ def _person_times(queryset: QuerySet) -> QuerySet:
     )
 
 
-def _scope_of(path_lookup: str, path: str, child_length: int):
+def _scope_of(path_lookup: str, path: str, child_length: int) -> Case:
     """The child path prefix a row falls under, or OWN for F's own funds."""
     return Case(
         When(**{path_lookup: path}, then=Value(OWN)),
@@ -302,11 +311,13 @@ def _scope_of(path_lookup: str, path: str, child_length: int):
     )
 
 
-def _by_scope(queryset: QuerySet, path_lookup: str, path: str, child_length: int) -> QuerySet:
-    return queryset.annotate(scope=_scope_of(path_lookup, path, child_length))
+def _by_scope(queryset: QuerySet[T], path_lookup: str, path: str, child_length: int) -> QuerySet[T]:
+    # Named with its type, as in `_net`: annotate() on a TypeVar's queryset is Any.
+    scoped: QuerySet[T] = queryset.annotate(scope=_scope_of(path_lookup, path, child_length))
+    return scoped
 
 
-def _sum_int(name: str):
+def _sum_int(name: str) -> Coalesce:
     return Coalesce(Sum(name), Value(0))
 
 
@@ -315,13 +326,15 @@ def _sum_int(name: str):
 FIGURES_WITH_ROWS = ("raised", "allocated_out", "disbursed", "balance")
 
 
-def _in(lookup: str, federation: Federation, *, own: bool) -> dict:
+def _in(lookup: str, federation: Federation, *, own: bool) -> dict[str, str]:
     """Filter kwargs for "the federation at `lookup` lies in the scope": F's own
     funds only (本级), or F's whole subtree."""
     return {lookup: federation.path} if own else {f"{lookup}__startswith": federation.path}
 
 
-def rows_behind(figure: str, federation: Federation, *, own: bool = False, filters: Filters = Filters()) -> dict:
+def rows_behind(
+    figure: str, federation: Federation, *, own: bool = False, filters: Filters = Filters()
+) -> dict[str, QuerySet[Movement] | QuerySet[Fund]]:
     """The entries a figure of `rollup` sums, as querysets by kind, for the scope
     "federation's subtree" (or its own funds with `own`). Reversals are included
     and subtract, as in the figure."""
@@ -354,5 +367,6 @@ def rows_behind(figure: str, federation: Federation, *, own: bool = False, filte
     raise ValueError(f"No rows behind {figure!r}")
 
 
-def net_total(queryset: QuerySet) -> Decimal:
-    return _net(queryset).aggregate(total=money_sum("net"))["total"]
+def net_total(queryset: QuerySet[Movement]) -> Decimal:
+    total: Decimal = _net(queryset).aggregate(total=money_sum("net"))["total"]
+    return total

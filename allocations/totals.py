@@ -3,6 +3,7 @@ rebuilt from the entries on demand (after a bulk load, or to check them)."""
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -15,6 +16,7 @@ from allocations.models import (
     Disbursement,
     DisbursementTotal,
     Fund,
+    Movement,
     PersonCount,
     PersonReach,
     RunningTotal,
@@ -28,41 +30,54 @@ ALL_YEARS = 0  # PersonReach/PersonCount rows for every fiscal year together
 ALL_TYPES = ""
 CHUNK = 500
 
+# The key columns of a total and their values, in the order of its unique constraint.
+Fields = tuple[tuple[str, int | str], ...]
+# A person in a scope: (federation id, own funds only, fiscal year or ALL_YEARS, beneficiary id).
+Reach = tuple[int, bool, int, int]
 
-def record(movements: Iterable) -> None:
+
+@dataclass
+class _Delta:
+    amount: Decimal = Decimal("0.00")
+    times: int = 0
+
+
+def record(movements: Iterable[Movement]) -> None:
     """Add approved entries (a reversal subtracts) to the totals. The caller holds
     the locks of the funds involved."""
     movements = list(movements)
-    deltas: dict[tuple, list] = defaultdict(lambda: [Decimal("0.00"), 0])
+    deltas: dict[tuple[type[RunningTotal], Fields], _Delta] = defaultdict(_Delta)
     for movement in movements:
         sign = -1 if movement.is_reversal else 1
-        keys: list[tuple[type[RunningTotal], tuple[tuple[str, object], ...]]]
+        keys: list[tuple[type[RunningTotal], Fields]]
         if isinstance(movement, Contribution):
             keys = [(ContributionTotal, (("fund_id", movement.fund_id), ("source", movement.source)))]
         elif isinstance(movement, Allocation):
             keys = [(AllocationTotal, (("from_fund_id", movement.from_fund_id), ("to_fund_id", movement.to_fund_id)))]
         else:
+            assert isinstance(movement, Disbursement)  # the third and last kind of entry
             keys = [
                 (DisbursementTotal, (("fund_id", movement.fund_id), ("assistance_type", assistance_type)))
                 for assistance_type in (movement.assistance_type, ALL_TYPES)
             ]
         for key in keys:
-            deltas[key][0] += sign * movement.amount
+            deltas[key].amount += sign * movement.amount
             if isinstance(movement, Disbursement) and movement.beneficiary_id is not None:
-                deltas[key][1] += sign
-    by_model: dict = defaultdict(list)
-    for (model, fields), (amount, times) in deltas.items():
-        by_model[model].append((fields, amount, times))
+                deltas[key].times += sign
+    by_model: dict[type[RunningTotal], list[tuple[Fields, Decimal, int]]] = defaultdict(list)
+    for (model, fields), delta in deltas.items():
+        by_model[model].append((fields, delta.amount, delta.times))
     for model, rows in by_model.items():
         _add(model, rows)
     _record_persons([m for m in movements if isinstance(m, Disbursement) and m.beneficiary_id is not None])
 
 
-def _add(model, rows: list[tuple[tuple, Decimal, int]]) -> None:
+def _add(model: type[RunningTotal], rows: list[tuple[Fields, Decimal, int]]) -> None:
     """Add each row's amount (and person-times) to its total, creating the total
     if need be: one upsert for all of them."""
     table = model._meta.db_table
-    keys = [model._meta.get_field(name).column for name, _ in rows[0][0]]
+    columns = {field.attname: field.column for field in model._meta.concrete_fields}
+    keys = [columns[name] for name, _ in rows[0][0]]
     with_times = model is DisbursementTotal
     counted = ["amount", "person_times"] if with_times else ["amount"]
     to_fen = model._meta.get_field("amount").get_prep_value
@@ -126,9 +141,10 @@ def _record_persons(payments: list[Disbursement]) -> None:
     }
     prefixes = {path[:end] for _, _, path in funds.values() for end in _prefix_ends(path)}
     federation_ids = dict(Federation.objects.filter(path__in=prefixes).values_list("path", "pk"))
-    deltas: Counter = Counter()
+    deltas: Counter[Reach] = Counter()
     for payment in payments:
         year, federation_id, path = funds[payment.fund_id]
+        assert payment.beneficiary_id is not None  # record() passes the payments to persons only
         sign = -1 if payment.is_reversal else 1
         for each_year in (year, ALL_YEARS):
             deltas[(federation_id, True, each_year, payment.beneficiary_id)] += sign
@@ -137,7 +153,7 @@ def _record_persons(payments: list[Disbursement]) -> None:
     _apply_reach({key: delta for key, delta in deltas.items() if delta})
 
 
-def _apply_reach(deltas: dict[tuple, int]) -> None:
+def _apply_reach(deltas: dict[Reach, int]) -> None:
     """Upsert the reach rows in one sorted pass (a fixed lock order, so two
     approvals touching the same people cannot deadlock), then move the counts
     of the scopes a person entered or left."""
@@ -161,14 +177,14 @@ def _apply_reach(deltas: dict[tuple, int]) -> None:
             "WHERE federation_id = %s AND own = %s AND fiscal_year = %s AND beneficiary_id = %s",
             [(deltas[key], *key) for key in keys if deltas[key] < 0],
         )
-    now = {}
+    now: dict[Reach, int] = {}
     beneficiaries = sorted({key[3] for key in keys})
     for start in range(0, len(beneficiaries), CHUNK):
         for row in PersonReach.objects.filter(beneficiary_id__in=beneficiaries[start : start + CHUNK]).values_list(
             "federation_id", "own", "fiscal_year", "beneficiary_id", "payments"
         ):
             now[row[:4]] = row[4]
-    changes: Counter = Counter()
+    changes: Counter[tuple[int, bool, int]] = Counter()
     for key in keys:
         delta, payments = deltas[key], now.get(key, 0)
         if delta > 0 and payments == delta:
@@ -202,7 +218,7 @@ _STANDING = "SUM(CASE WHEN d.reverses_id IS NULL THEN 1 ELSE -1 END)"
 
 
 @transaction.atomic
-def recount_moved(sender, *, federations: Iterable[Federation], **kwargs) -> None:
+def recount_moved(sender: type[Federation], *, federations: Iterable[Federation], **kwargs: object) -> None:
     """`unionfunds.signals.federation_moved`: the subtrees that gained or lost a
     federation count their people again."""
     rebuild_persons(federations)

@@ -5,10 +5,17 @@ read once per user object (one per request) and kept on it.
 """
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from unionfunds.actors import Visitor
+
+if TYPE_CHECKING:
+    # unionfunds.models builds its querysets on these functions.
+    from unionfunds.models import Federation
 
 ROLE_REQUIRED = _("Your role does not allow this.")
 _CACHE_ATTRIBUTE = "_unionfunds_grants"
@@ -20,10 +27,10 @@ class Grant:
     role: str
 
 
-def grants(user) -> tuple[Grant, ...]:
+def grants(user: Visitor | None) -> tuple[Grant, ...]:
     if user is None or not user.is_authenticated or not user.is_active:
         return ()
-    cached = getattr(user, _CACHE_ATTRIBUTE, None)
+    cached: tuple[Grant, ...] | None = getattr(user, _CACHE_ATTRIBUTE, None)
     if cached is None:
         from unionfunds.models import Membership
 
@@ -35,17 +42,17 @@ def grants(user) -> tuple[Grant, ...]:
     return cached
 
 
-def forget_grants(user) -> None:
+def forget_grants(user: Visitor) -> None:
     """Drop the cached memberships, after they (or the tree under them) changed."""
     if hasattr(user, _CACHE_ATTRIBUTE):
         delattr(user, _CACHE_ATTRIBUTE)
 
 
-def sees_everything(user) -> bool:
+def sees_everything(user: Visitor | None) -> bool:
     return bool(user is not None and user.is_active and user.is_superuser)
 
 
-def scope_paths(user) -> list[str]:
+def scope_paths(user: Visitor | None) -> list[str]:
     """The tops of the subtrees the user sees, none inside another."""
     paths = sorted({grant.path for grant in grants(user)})
     tops: list[str] = []
@@ -55,7 +62,7 @@ def scope_paths(user) -> list[str]:
     return tops
 
 
-def subtree_q(user, path_lookup: str) -> Q:
+def subtree_q(user: Visitor | None, path_lookup: str) -> Q:
     """Filter for rows whose federation path (reached by `path_lookup`) lies in the
     user's subtrees. Unknown or member-less users see nothing."""
     if sees_everything(user):
@@ -66,22 +73,22 @@ def subtree_q(user, path_lookup: str) -> Q:
     return condition
 
 
-def has_role(user, role: str, federation) -> bool:
+def has_role(user: Visitor | None, role: str, federation: "Federation") -> bool:
     if sees_everything(user):
         return True
     return any(grant.role == role and federation.path.startswith(grant.path) for grant in grants(user))
 
 
-def can_see(user, federation) -> bool:
+def can_see(user: Visitor | None, federation: "Federation") -> bool:
     return sees_everything(user) or any(federation.path.startswith(top) for top in scope_paths(user))
 
 
-def require_role(user, role: str, federation) -> None:
+def require_role(user: Visitor | None, role: str, federation: "Federation") -> None:
     if not has_role(user, role, federation):
         raise PermissionDenied(ROLE_REQUIRED)
 
 
-def role_q(user, role: str, path_lookup: str):
+def role_q(user: Visitor | None, role: str, path_lookup: str) -> Q:
     """Filter for rows in the subtrees where the user holds `role`."""
     if sees_everything(user):
         return Q()
@@ -92,5 +99,5 @@ def role_q(user, role: str, path_lookup: str):
     return condition
 
 
-def has_role_anywhere(user, role: str) -> bool:
+def has_role_anywhere(user: Visitor | None, role: str) -> bool:
     return sees_everything(user) or any(grant.role == role for grant in grants(user))
