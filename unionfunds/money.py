@@ -106,7 +106,7 @@ class MoneyFormField(forms.DecimalField):
     """A form's amount: Django's DecimalField, but written as `AMOUNT_TEXT` (it
     takes 1e3 and other scripts' digits)."""
 
-    def to_python(self, value: Any) -> Decimal | None:
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]  # the stubs give it IntegerField's int
         if value not in self.empty_values and not is_amount_text(value):
             raise exceptions.ValidationError(INVALID_AMOUNT, code="invalid_amount")
         return super().to_python(value)
