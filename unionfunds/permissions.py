@@ -7,6 +7,7 @@ read once per user object (one per request) and kept on it.
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -32,12 +33,11 @@ def grants(user: Visitor | None) -> tuple[Grant, ...]:
         return ()
     cached: tuple[Grant, ...] | None = getattr(user, _CACHE_ATTRIBUTE, None)
     if cached is None:
-        from unionfunds.models import Membership
-
-        cached = tuple(
-            Grant(path, role)
-            for path, role in Membership.objects.filter(user=user).values_list("federation__path", "role")
-        )
+        # Through the user's own relation, not the Membership model: the models
+        # ask this module for their subtree filters, and it imports none of them.
+        assert isinstance(user, AbstractBaseUser)  # signed in, as checked above
+        rows = user.memberships.values_list("federation__path", "role")
+        cached = tuple(Grant(path, role) for path, role in rows)
         setattr(user, _CACHE_ATTRIBUTE, cached)
     return cached
 
