@@ -176,3 +176,55 @@ def test_a_sheet_amount_of_1e30_or_1_0_is_named_by_its_cell_not_an_unexpected_er
     }
     assert "999,999,999,999.99" in next(p["message"] for p in job.problems if p["line"] == 2)
     assert Disbursement.objects.count() == 0
+
+
+# Malformed parameters and keys ---------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("cursor", ["cD1hYmM=", "cD0tMQ==", "cD05OTk5OTk5OTk5OTk5OTk5OTk5OTk5", "cj0xJnA9eA=="])
+def test_a_malformed_cursor_is_a_clear_404(client, alice, cursor):
+    client.force_login(alice)
+    response = client.get("/api/v1/disbursements/", {"cursor": cursor}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found" and "cursor" in response.json()["message"].lower()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    ["date__year=99999999999", "date__year=2022&date__month=99999999999", "date__year=-5", "date__year=abc"],
+)
+def test_the_admins_date_drill_down_refuses_impossible_dates_without_a_500(client, fund, django_user_model, query):
+    root = django_user_model.objects.create_superuser("root", password="x")
+    client.force_login(root)
+    response = client.get(f"/admin/allocations/contribution/?{query}")
+    assert response.status_code in (200, 302)
+    if response.status_code == 302:
+        assert "e=1" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_an_api_key_that_spells_a_forms_submission_cannot_stand_for_it(client, fund, alice):
+    """The form's hidden submission key and the API's Idempotency-Key are apart:
+    a key sent first through the API does not make the form's save a no-op."""
+    import uuid
+
+    from allocations.models import Contribution
+
+    client.force_login(alice)
+    submission = str(uuid.uuid4())
+    body = {"fund": fund.pk, "source": "own_funds", "amount": "50.00"}
+    for key in (f"form:{submission}", submission):
+        response = client.post(
+            "/api/v1/contributions/", body, content_type="application/json", headers={"Idempotency-Key": key}
+        )
+        assert response.status_code == 201
+    before = Contribution.objects.count()
+    form = {"fund": fund.pk, "source": "own_funds", "amount": "60.00", "date": "2022-04-01", "submission": submission}
+    response = client.post("/entries/new/contribution/", form)
+    assert response.status_code == 302 and response["Location"].startswith("/entries/contribution/")
+    assert Contribution.objects.count() == before + 1
+    assert Contribution.objects.order_by("-pk").first().amount == 60
+    again = client.post("/entries/new/contribution/", form)  # the same form sent twice saves once
+    assert again["Location"] == response["Location"] and Contribution.objects.count() == before + 1

@@ -12,6 +12,8 @@ from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin.exceptions import NotRegistered
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
@@ -53,6 +55,18 @@ class ServiceAddForm(forms.ModelForm):
             self.add_error(None, str(error))
 
 
+class BoundedChangeList(ChangeList):
+    """Django turns a date drill-down it cannot build (?date__year=abc) into the
+    list's "wrong filter" redirect, but a year past what a date holds raises
+    OverflowError instead: the same redirect for that."""
+
+    def get_filters(self, request):
+        try:
+            return super().get_filters(request)
+        except OverflowError as error:
+            raise IncorrectLookupParameters(error) from error
+
+
 class ScopedAdmin(admin.ModelAdmin):
     """Lists only what `visible_to(user)` returns; writes go through services.
 
@@ -67,6 +81,9 @@ class ScopedAdmin(admin.ModelAdmin):
     add_fields: tuple[str, ...] = ()
     add_form = ServiceAddForm
     path_lookup = "federation__path"
+
+    def get_changelist(self, request, **kwargs):
+        return BoundedChangeList
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)

@@ -36,13 +36,15 @@ def submit_once(request, submission, make) -> str | None:
     A refusal rolls the key back with everything else, so the user can retry."""
     if not submission:
         return make()
-    key = f"form:{submission}"
+    form = IdempotencyKey.Door.FORM
     with transaction.atomic():
         try:
             with transaction.atomic():
-                claimed = IdempotencyKey.objects.create(user=request.user, key=key, fingerprint="form")
+                claimed = IdempotencyKey.objects.create(
+                    user=request.user, door=form, key=submission, fingerprint="form"
+                )
         except IntegrityError:
-            earlier = IdempotencyKey.objects.get(user=request.user, key=key)
+            earlier = IdempotencyKey.objects.get(user=request.user, door=form, key=submission)
             return (earlier.response or {}).get("location")
         location = make()
         claimed.status_code = 302

@@ -205,9 +205,15 @@ class IdempotencyKey(models.Model):
     waits on the insert and then finds the stored answer instead of writing again.
     """
 
+    class Door(models.TextChoices):
+        # Apart, so that no key a client sends can stand for a form's submission.
+        API = "api", _("API (Idempotency-Key)")
+        FORM = "form", _("form (submitted once)")
+
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="+"
     )
+    door = models.CharField(_("door"), max_length=8, choices=Door.choices, default=Door.API)
     key = models.CharField(_("key"), max_length=255)
     fingerprint = models.CharField(
         _("request fingerprint"), max_length=64, help_text=_("SHA-256 of the method, path and body.")
@@ -219,7 +225,9 @@ class IdempotencyKey(models.Model):
     class Meta:
         verbose_name = _("idempotency key")
         verbose_name_plural = _("idempotency keys")
-        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "door", "key"], name="idempotency_key_unique_per_user_and_door")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id} · {self.key}"

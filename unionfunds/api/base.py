@@ -137,6 +137,15 @@ class CursorPagination(_StrictPageSize, pagination.CursorPagination):
     max_page_size = 1000
     ordering = "-id"
 
+    def decode_cursor(self, request):
+        # DRF checks a cursor's shape, not its position, which goes into the
+        # query as an id: "abc" or a number past bigint would fail there.
+        cursor = super().decode_cursor(request)
+        position = cursor.position if cursor is not None else None
+        if position is not None and not (position.isascii() and position.isdigit() and 0 < int(position) <= BIGINT_MAX):
+            raise exceptions.NotFound(self.invalid_cursor_message)
+        return cursor
+
 
 # Filters ----------------------------------------------------------------------
 

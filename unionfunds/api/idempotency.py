@@ -54,9 +54,11 @@ def claim(request) -> IdempotencyKey:
     fingerprint = _fingerprint(request)
     try:
         with transaction.atomic():
-            return IdempotencyKey.objects.create(user=request.user, key=key, fingerprint=fingerprint)
+            return IdempotencyKey.objects.create(
+                user=request.user, door=IdempotencyKey.Door.API, key=key, fingerprint=fingerprint
+            )
     except IntegrityError:
-        stored = IdempotencyKey.objects.get(user=request.user, key=key)
+        stored = IdempotencyKey.objects.get(user=request.user, door=IdempotencyKey.Door.API, key=key)
     if stored.fingerprint != fingerprint:
         raise IdempotencyConflict()
     raise Replay(stored)
