@@ -56,7 +56,7 @@ from tests.factories import ZERO, assert_ledger_consistent, codes, ledger_state,
 from tests.test_api_helpers import API
 from unionfunds import sheetreader
 from unionfunds.models import Role
-from unionfunds.money import money_sum
+from unionfunds.money import LARGEST, money_sum
 from unionfunds.permissions import has_role
 
 CENT = Decimal("0.01")
@@ -181,11 +181,12 @@ class LedgerMachine(RuleBasedStateMachine):
         kind = data.draw(st.sampled_from(["part", "all", "one fen more", "fixed", "part"]), label="amount kind")
         if kind == "fixed" or room <= 0:
             return Decimal(data.draw(AMOUNTS, label="amount"))
-        if kind == "all":
-            return room
+        # One entry carries at most LARGEST (a fund may hold more, from many).
+        if kind == "all" or (kind == "one fen more" and room >= LARGEST):
+            return min(room, LARGEST)
         if kind == "one fen more":
             return room + CENT
-        fen = data.draw(st.integers(min_value=1, max_value=int(room * 100)), label="fen")
+        fen = data.draw(st.integers(min_value=1, max_value=int(min(room, LARGEST) * 100)), label="fen")
         return Decimal(fen) / 100
 
     def attempt(self, call, refusal: str | None):

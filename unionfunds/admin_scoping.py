@@ -14,10 +14,11 @@ from django.contrib import admin, messages
 from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 
@@ -58,12 +59,19 @@ class ServiceAddForm(forms.ModelForm):
 class BoundedChangeList(ChangeList):
     """Django turns a date drill-down it cannot build (?date__year=abc) into the
     list's "wrong filter" redirect, but a year past what a date holds raises
-    OverflowError instead: the same redirect for that."""
+    OverflowError, and on a time column a year before 1 a ValueError from the
+    time zone: the same redirect for those."""
 
     def get_filters(self, request):
         try:
             return super().get_filters(request)
-        except OverflowError as error:
+        except (OverflowError, ValueError) as error:
+            raise IncorrectLookupParameters(error) from error
+
+    def get_results(self, request):
+        try:
+            return super().get_results(request)
+        except (OverflowError, ValueError) as error:  # the bounds of a time column's year, made aware
             raise IncorrectLookupParameters(error) from error
 
 
@@ -87,6 +95,24 @@ class ScopedAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
+
+    def get_changeform_initial_data(self, request):
+        """The add page's prefill from the query string (?federation=12), less
+        what no such field could hold: Django renders a related field's initial
+        value by querying for it, and ?federation=abc would fail there."""
+        usable = {}
+        for name, value in super().get_changeform_initial_data(request).items():
+            try:
+                field = self.model._meta.get_field(name)
+                column = field.target_field if field.is_relation else field
+                for single in value if isinstance(value, list) else [value]:
+                    prepared = column.get_prep_value(column.to_python(single))
+                    if isinstance(prepared, int) and not -(2**63) <= prepared < 2**63:
+                        raise ValueError(single)
+            except (FieldDoesNotExist, ValueError, TypeError, ValidationError, OverflowError):
+                continue
+            usable[name] = value
+        return usable
 
     def get_object(self, request, object_id, from_field=None):
         # A 404, the same as for a row that does not exist, rather than the
@@ -204,6 +230,15 @@ class ScopedImportExportAdmin(ImportExportMixin, ScopedAdmin):
 
     def get_resource_kwargs(self, request, *args, **kwargs):
         return {"user": request.user}
+
+    def export_action(self, request):
+        # The export reads the list's filters from the query string, as the list
+        # does, but without the list's redirect for a filter it cannot apply.
+        try:
+            return super().export_action(request)
+        except IncorrectLookupParameters:
+            opts = self.model._meta
+            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist") + "?e=1")
 
     def add_data_read_fail_error_to_form(self, form, e):
         # The reader says what is wrong with the file, in the user's language;
