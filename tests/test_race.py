@@ -33,7 +33,7 @@ from allocations.models import Allocation, Contribution, Disbursement, Fund, Sta
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, Unit
 from tests.conftest import member, synthetic_id
-from tests.factories import assert_ledger_consistent, codes
+from tests.oracle import assert_ledger_consistent, codes
 from unionfunds.models import AuditEvent, Federation, Role
 
 pytestmark = pytest.mark.django_db(transaction=True)

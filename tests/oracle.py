@@ -1,4 +1,4 @@
-"""Helpers shared by the ledger property tests and the race tests.
+"""The ledger oracle, shared by the ledger property tests and the race tests.
 
 `recompute_ledger` is the bookkeeping done a second time, in plain Python, from
 the entries alone: it never reads `Fund.balance` or `Fund.reserved`, so that the
