@@ -23,6 +23,10 @@ hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 hypothesis_settings.register_profile("hunt", derandomize=False, print_blob=True)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# Helper modules that assert for the tests: their failures explain themselves
+# the way a test's own asserts do.
+pytest.register_assert_rewrite("tests.oracle", "tests.probe")
+
 
 @pytest.fixture
 def tree(db) -> dict[str, Federation]:

@@ -1,0 +1,27 @@
+"""The probe's summary line and its table of answers with problems."""
+
+from collections import Counter
+
+from tests.probe.leaks import Answer
+from tests.probe.probe import Probe
+
+
+def summary(probe: Probe, routes: int, seconds: float) -> str:
+    statuses = Counter(answer.status for answer in probe.answers)
+    clients = Counter(answer.client.removesuffix(" (own)") for answer in probe.answers)
+    return (
+        f"subtree probe: {routes} URL patterns, {len(probe.answers)} requests in {seconds:.1f}s "
+        f"({', '.join(f'{c} {n}' for c, n in sorted(clients.items()))}); "
+        f"status {', '.join(f'{s}×{n}' for s, n in sorted(statuses.items()))}; "
+        f"{len(probe.own_traces)} rows of the clerk's own export log and audit; "
+        f"{len(probe.known)} known problems ({', '.join(sorted({a.problem for a in probe.known})) or 'none'})"
+    )
+
+
+def table(answers: list[Answer], limit: int = 200) -> str:
+    lines = [f"{'route':34} {'client':14} {'method':6} {'status':6} url / problem"]
+    for a in answers[:limit]:
+        lines.append(f"{a.route[:34]:34} {a.client:14} {a.method:6} {a.status:<6} {a.url}\n{'':63}{a.problem}")
+    if len(answers) > limit:
+        lines.append(f"… and {len(answers) - limit} more")
+    return "\n".join(lines)
