@@ -80,7 +80,7 @@ def form_data(body: dict) -> dict:
         if isinstance(value, list):
             if all(not isinstance(item, dict) for item in value):
                 data[key] = [str(item) for item in value]
-        elif value is not None:
+        else:
             data[key] = str(value)
     return data
 
@@ -109,7 +109,7 @@ def neighbour_queries(world: World) -> dict[str, list[str]]:
     }
 
 
-def autocomplete_queries(world: World) -> list[dict]:
+def autocomplete_queries() -> list[dict]:
     """The admin's autocomplete: every autocomplete box of every admin page, empty and searching."""
     queries = []
     for model, model_admin in admin.site._registry.items():

@@ -106,8 +106,6 @@ def fingerprint() -> dict[str, dict]:
     with connection.cursor() as cursor:
         for model in concrete_models():
             table = model._meta.db_table
-            if table in state:
-                continue
             pk = connection.ops.quote_name(model._meta.pk.column)
             cursor.execute(f"SELECT {pk}, * FROM {connection.ops.quote_name(table)}")
             state[table] = {row[0]: row[1:] for row in cursor.fetchall()}

@@ -1,7 +1,6 @@
 """The probe: sends the requests, checks every answer, keeps the tally."""
 
 import contextlib
-import inspect
 import itertools
 import json
 
@@ -33,7 +32,6 @@ class Probe:
     def __init__(self, world: World):
         self.world = world
         self.answers: list[Answer] = []
-        self.known: list[Answer] = []
         self.own_traces: list[str] = []
         self.twins: dict[tuple, Answer] = {}
         self.session = Client(raise_request_exception=False)
@@ -171,7 +169,7 @@ def note(answer: Answer, problem: str) -> None:
 
 # Parameters that only choose how the same rows are shown: their first value gets
 # every filter and body, the others a few.
-PRESENTATION = ("format", "extension")
+PRESENTATION = ("extension",)
 
 
 def probe_lists(probe: Probe, route: Route, world: World, failures: list[str]) -> None:
@@ -185,13 +183,13 @@ def probe_lists(probe: Probe, route: Route, world: World, failures: list[str]) -
         if url is None:
             failures.append(f"{route.label}: {filling.kwargs} does not resolve to its own view")
             continue
-        full = all(filling.kwargs[p] == VALUES[p](route)[0] for p in PRESENTATION if p in filling.kwargs)
+        full = all(filling.kwargs[p] == VALUES[p][0] for p in PRESENTATION if p in filling.kwargs)
         for client in ("session", "token"):
             reads = QueryReads()
             probe.send(route, client, "get", url, reads=reads)
             if client == door(route):
                 if route.name == "admin:autocomplete":
-                    variants = autocomplete_queries(world)
+                    variants = autocomplete_queries()
                 else:
                     variants = [{key: value} for key in queries if key in reads.keys for value in queries[key]]
                 for query in variants if full else variants[:1]:
@@ -209,17 +207,3 @@ def routes_by_kind(world: World) -> tuple[list[Route], list[Route]]:
         filled = fillings(route, pick_for(world, "missing"))
         (with_records if any(filling.records for filling in filled) else without).append(route)
     return with_records, without
-
-
-def takes_format(route: Route, method: str) -> bool:
-    handler = getattr(route.view_class, route.actions.get(method, method), None)
-    parameters = inspect.signature(handler).parameters.values() if handler else ()
-    return any(p.name == "format" or p.kind is p.VAR_KEYWORD for p in parameters)
-
-
-def known_problem(route: Route, answer: Answer) -> str | None:
-    """Problems the probe found that are no leak of the neighbour's data: reported,
-    each with a strict xfail test of its own below, and to go when that passes."""
-    if "shows the neighbour's" in answer.problem or " a row of " in answer.problem:
-        return None  # a leak is never a known problem
-    return None

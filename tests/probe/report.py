@@ -13,15 +13,18 @@ def summary(probe: Probe, routes: int, seconds: float) -> str:
         f"subtree probe: {routes} URL patterns, {len(probe.answers)} requests in {seconds:.1f}s "
         f"({', '.join(f'{c} {n}' for c, n in sorted(clients.items()))}); "
         f"status {', '.join(f'{s}×{n}' for s, n in sorted(statuses.items()))}; "
-        f"{len(probe.own_traces)} rows of the clerk's own export log and audit; "
-        f"{len(probe.known)} known problems ({', '.join(sorted({a.problem for a in probe.known})) or 'none'})"
+        f"{len(probe.own_traces)} rows of the clerk's own export log and audit"
     )
 
 
-def table(answers: list[Answer], limit: int = 200) -> str:
+# Enough to see what went wrong; the rest is counted, not shown.
+TABLE_ROWS = 200
+
+
+def table(answers: list[Answer]) -> str:
     lines = [f"{'route':34} {'client':14} {'method':6} {'status':6} url / problem"]
-    for a in answers[:limit]:
+    for a in answers[:TABLE_ROWS]:
         lines.append(f"{a.route[:34]:34} {a.client:14} {a.method:6} {a.status:<6} {a.url}\n{'':63}{a.problem}")
-    if len(answers) > limit:
-        lines.append(f"… and {len(answers) - limit} more")
+    if len(answers) > TABLE_ROWS:
+        lines.append(f"… and {len(answers) - TABLE_ROWS} more")
     return "\n".join(lines)

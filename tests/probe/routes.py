@@ -119,15 +119,6 @@ def declared_methods(view) -> set[str] | None:
     return None
 
 
-def offered_formats(route: Route) -> tuple[str, ...]:
-    """What `format` may be for an API route: the formats of the renderers its GET offers."""
-    if route.view_class is None or (route.actions and "get" not in route.actions):
-        return ("json",)
-    view = route.view_class()
-    view.action = route.actions.get("get")
-    return tuple(renderer.format for renderer in view.get_renderers())
-
-
 def model_named(name: str):
     for model in apps.get_models():
         if model._meta.model_name == name.replace("_", ""):
@@ -157,24 +148,23 @@ def alternatives(route: Route, param: str) -> tuple[str, ...] | None:
 
 
 # Parameters that name no record, and what the probe puts in them.
-VALUES: dict[str, Callable[[Route], tuple[str, ...]]] = {
-    "format": lambda route: tuple(
-        f".{f}" if r"(?P<format>\." in route.regex else f for f in offered_formats(route)
-    ),  # the API root's suffix keeps its dot
-    "extension": lambda route: ("xlsx", "csv"),
-    "figure": lambda route: tuple(FIGURE_TITLES),
-    "url": lambda route: ("no-such-page/",),  # the admin's catch-all
+VALUES: dict[str, tuple[str, ...]] = {
+    "extension": ("xlsx", "csv"),
+    "figure": tuple(FIGURE_TITLES),
+    "url": ("no-such-page/",),  # the admin's catch-all
 }
+
+
+def entries_of_every_kind(pick: Callable) -> list[dict[str, str]]:
+    """The kind in the path names the model (allocations.views.entries.KINDS)."""
+    return [{"kind": kind, "pk": pk} for kind, model in KINDS.items() for pk in pick(model)]
+
 
 # Routes whose parameters the rules above cannot fill: which of them name a record,
 # and, for a side, the values to fill them with (`pick(model)`: ids of its records).
 SPECIAL: dict[str, tuple[tuple[str, ...], Callable]] = {
-    # The kind in the path names the model (allocations.views.entries.KINDS).
-    "entry": (("pk",), lambda pick: [{"kind": kind, "pk": pk} for kind, model in KINDS.items() for pk in pick(model)]),
-    "entry_decide": (
-        ("pk",),
-        lambda pick: [{"kind": kind, "pk": pk} for kind, model in KINDS.items() for pk in pick(model)],
-    ),
+    "entry": (("pk",), entries_of_every_kind),
+    "entry_decide": (("pk",), entries_of_every_kind),
     # The admin's "view on site": any record, by its content type.
     "admin:view_on_site": (
         ("object_id",),
@@ -220,7 +210,7 @@ class Filling:
 
     @property
     def values(self) -> tuple:
-        """The other parameters' values (kind, format...): the same for every record."""
+        """The other parameters' values (kind, extension...): the same for every record."""
         return tuple(sorted((k, v) for k, v in self.kwargs.items() if k not in self.records))
 
 
@@ -231,7 +221,7 @@ def fillings(route: Route, pick: Callable) -> list[Filling]:
         return [Filling(kwargs, frozenset(records)) for kwargs in fill(pick)]
     choices, records = [], set()
     for param in route.params:
-        values = VALUES[param](route) if param in VALUES else alternatives(route, param)
+        values = VALUES[param] if param in VALUES else alternatives(route, param)
         if values is None:
             model = record_model(route, param)
             if model is None:
