@@ -1,12 +1,14 @@
 """The cast: a province (青海) with a city (西宁) and three counties, and a
 neighbouring province (甘肃) for scope tests. Alice is 城中区's clerk, Bob its
-approver; Carol audits the province; Dave is a clerk in the neighbouring 城东区."""
+approver, Olga its administrator; Carol audits the province, Erin administers it;
+Dave is a clerk in the neighbouring 城东区; Gus holds every role in 甘肃."""
 
 import datetime
 import os
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from hypothesis import settings as hypothesis_settings
 
 from allocations import services as money
@@ -58,6 +60,13 @@ def member(username: str, federation: Federation, *roles: str):
     return membership.user
 
 
+def staff(user):
+    """Let a member into the admin, which then shows her only her own subtree."""
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    return user
+
+
 @pytest.fixture
 def alice(tree):
     return member("alice", tree["chengzhong"], Role.CLERK)
@@ -76,6 +85,40 @@ def carol(tree):
 @pytest.fixture
 def dave(tree):
     return member("dave", tree["chengdong"], Role.CLERK)
+
+
+@pytest.fixture
+def olga(tree):
+    """城中区's administrator, made staff: the scoped admin opens to her."""
+    return staff(member("olga", tree["chengzhong"], Role.ADMIN))
+
+
+@pytest.fixture
+def admin_user(tree):
+    """An administrator of 青海省总工会."""
+    return member("erin", tree["qinghai"], Role.ADMIN)
+
+
+@pytest.fixture
+def outsider(tree):
+    """A clerk, approver and auditor of 甘肃: sees nothing of 青海."""
+    return member("gus", tree["gansu"], Role.CLERK, Role.APPROVER, Role.AUDITOR)
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    """A browser signed in as alice."""
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def fresh_throttles():
+    """Throttle counters live in the cache, which outlives a test's database:
+    the API's modules take this (pytestmark) so that no test inherits another's."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -119,6 +162,19 @@ def worker(tree, alice):
     return people.beneficiary_register(
         name="张三", id_number=synthetic_id(1), federation=tree["chengzhong"], categories=["migrant_worker"], by=alice
     )
+
+
+@pytest.fixture
+def neighbours_worker(tree, dave):
+    """李四, registered in 城东区 next door."""
+    return people.beneficiary_register(
+        name="李四", id_number=synthetic_id(2, area="630102"), federation=tree["chengdong"], by=dave
+    )
+
+
+@pytest.fixture
+def hospital(tree, alice):
+    return people.unit_create(name="城中区人民医院", kind="hospital", federation=tree["chengzhong"], by=alice)
 
 
 @pytest.fixture

@@ -16,19 +16,8 @@ from allocations import services as money
 from allocations.models import Contribution, Fund, Status
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, Category, Unit
-from tests.conftest import member, synthetic_id
+from tests.conftest import member, staff, synthetic_id
 from unionfunds.models import AuditEvent, Federation, Membership, Role
-
-
-def staff(user):
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    return user
-
-
-@pytest.fixture
-def olga(tree):
-    return staff(member("olga", tree["chengzhong"], Role.ADMIN))
 
 
 @pytest.fixture
@@ -37,7 +26,7 @@ def ned(tree):
 
 
 @pytest.fixture
-def world(tree, fund, worker, alice, bob, dave):
+def world(tree, fund, worker, hospital, alice, bob, dave, neighbours_worker):
     """One row of every kind in 城中区 (mine) and one in 城东区 (theirs)."""
     east_approver = member("eve", tree["chengdong"], Role.APPROVER)
     east_fund = money.fund_create(
@@ -47,9 +36,7 @@ def world(tree, fund, worker, alice, bob, dave):
         movement=money.contribution_create(fund=east_fund, source="own_funds", amount="5000", by=dave),
         by=east_approver,
     )
-    east_worker = people.beneficiary_register(
-        name="李四", id_number=synthetic_id(2, area="630102"), federation=tree["chengdong"], by=dave
-    )
+    east_worker = neighbours_worker
     return {
         "federation": (tree["chengzhong"], tree["chengdong"]),
         "fund": (fund, east_fund),
@@ -74,7 +61,7 @@ def world(tree, fund, worker, alice, bob, dave):
         ),
         "beneficiary": (worker, east_worker),
         "unit": (
-            people.unit_create(name="城中区人民医院", kind="hospital", federation=tree["chengzhong"], by=alice),
+            hospital,
             people.unit_create(name="城东区人民医院", kind="hospital", federation=tree["chengdong"], by=dave),
         ),
         "membership": (

@@ -18,11 +18,13 @@ from rest_framework.test import APIClient
 
 from allocations import services as money
 from beneficiaries import services as people
+from tests.api_helpers import API, client_for, codes
 from tests.conftest import synthetic_id
-from tests.test_api_helpers import API, client_for, codes, fresh_throttles  # noqa: F401  (autouse fixture)
 from tests.test_api_lists import HUNDRED, pay_list
 from unionfunds.models import ExportRecord
 from unionfunds.services import federation_create
+
+pytestmark = pytest.mark.usefixtures("fresh_throttles")
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DAY = datetime.date(2022, 4, 20)

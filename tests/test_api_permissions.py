@@ -16,12 +16,13 @@ from rest_framework.test import APIClient
 
 from allocations import services as money
 from allocations.models import Allocation, Contribution, Disbursement, Fund
-from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, Unit
+from tests.api_helpers import API, client_for
 from tests.conftest import synthetic_id
-from tests.test_api_helpers import API, admin_user, client_for, fresh_throttles, outsider  # noqa: F401
 from unionfunds.models import AuditEvent, Federation, IdempotencyKey
 from unionfunds.services import federation_create
+
+pytestmark = pytest.mark.usefixtures("fresh_throttles")
 
 ANONYMOUS = "anonymous"
 INSIDE = ("alice", "bob", "carol", "erin")
@@ -29,8 +30,8 @@ OUTSIDE = ("dave", "gus")
 
 
 @pytest.fixture
-def world(tree, fund, worker, alice, bob, carol, dave, admin_user, outsider):  # noqa: F811
-    unit = people.unit_create(name="城中区人民医院", kind="hospital", federation=tree["chengzhong"], by=alice)
+def world(tree, fund, worker, alice, bob, carol, dave, admin_user, outsider, hospital):
+    unit = hospital
     street = federation_create(
         code="630103-S01", name="城中区南关街道工会", level="township", parent=tree["chengzhong"]
     )

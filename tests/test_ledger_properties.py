@@ -51,9 +51,9 @@ from allocations import services as money
 from allocations.lists import ListRow
 from allocations.models import Allocation, AssistanceType, Contribution, Disbursement, Fund, Source, Status
 from beneficiaries import services as people
+from tests.api_helpers import API
 from tests.conftest import member, synthetic_id
 from tests.oracle import ZERO, assert_ledger_consistent, codes, ledger_state, load_entries
-from tests.test_api_helpers import API
 from unionfunds import sheetreader
 from unionfunds.models import Role
 from unionfunds.money import money_sum
