@@ -15,8 +15,9 @@ from allocations import services as money
 from allocations.models import Fund
 from beneficiaries import idnumber
 from beneficiaries import services as people
+from tests.factories import FundFactory, UnitFactory, UserFactory, approved_contribution
 from unionfunds.models import Federation, Role
-from unionfunds.services import federation_create, membership_grant
+from unionfunds.services import federation_create
 
 # The property tests walk the same examples on every run, so that CI is
 # reproducible and a red build is red again on a laptop. HYPOTHESIS_PROFILE=hunt
@@ -55,9 +56,7 @@ def tree(db) -> dict[str, Federation]:
 
 
 def member(username: str, federation: Federation, *roles: str):
-    for role in roles:
-        membership = membership_grant(username=username, federation=federation, role=role, password="pw-" + username)
-    return membership.user
+    return UserFactory(username=username, federation=federation, roles=roles)
 
 
 def staff(user):
@@ -134,11 +133,8 @@ def province_approver(tree):
 @pytest.fixture
 def fund(tree, alice, bob) -> Fund:
     """城中区's 2022 pandemic fund holding 10,000.00, approved."""
-    fund = money.fund_create(
-        federation=tree["chengzhong"], name="疫情防控专项资金", purpose="pandemic", fiscal_year=2022, by=alice
-    )
-    contribution = money.contribution_create(fund=fund, source="own_funds", amount=Decimal("10000.00"), by=alice)
-    money.movement_approve(movement=contribution, by=bob)
+    fund = FundFactory(federation=tree["chengzhong"], by=alice)
+    approved_contribution(fund, Decimal("10000.00"), by=alice, approver=bob)
     fund.refresh_from_db()
     return fund
 
@@ -146,9 +142,7 @@ def fund(tree, alice, bob) -> Fund:
 @pytest.fixture
 def rich_fund(fund, alice, bob) -> Fund:
     """The same fund with another 1,000,000.00 approved: room for long lists."""
-    money.movement_approve(
-        movement=money.contribution_create(fund=fund, source="own_funds", amount="1000000", by=alice), by=bob
-    )
+    approved_contribution(fund, "1000000", by=alice, approver=bob)
     fund.refresh_from_db()
     return fund
 
@@ -174,7 +168,7 @@ def neighbours_worker(tree, dave):
 
 @pytest.fixture
 def hospital(tree, alice):
-    return people.unit_create(name="城中区人民医院", kind="hospital", federation=tree["chengzhong"], by=alice)
+    return UnitFactory(name="城中区人民医院", federation=tree["chengzhong"], by=alice)
 
 
 @pytest.fixture
@@ -192,19 +186,17 @@ def qinghai_2022(tree, clerk, approver):
     """804万 raised: the province 260万, 西宁 361万 (matching), grassroots 183万;
     then 20万 down to 西宁, 50万 on to 城中区, and payments there."""
 
-    def fund(federation):
-        return money.fund_create(
-            federation=federation, name="疫情防控专项资金", purpose="pandemic", fiscal_year=2022, by=clerk
-        )
-
     def approve(movement):
         return money.movement_approve(movement=movement, by=approver)
 
-    province, city, grassroots = fund(tree["qinghai"]), fund(tree["xining"]), fund(tree["grassroots"])
+    province, city, grassroots = (
+        FundFactory(federation=tree[place], by=clerk) for place in ("qinghai", "xining", "grassroots")
+    )
     day = datetime.date(2022, 4, 1)
-    approve(money.contribution_create(fund=province, source="own_funds", amount="2600000", date=day, by=clerk))
-    approve(money.contribution_create(fund=city, source="matching", amount="3610000", date=day, by=clerk))
-    approve(money.contribution_create(fund=grassroots, source="self_raised", amount="1830000", date=day, by=clerk))
+    raised = {"by": clerk, "approver": approver, "date": day}
+    approved_contribution(province, "2600000", source="own_funds", **raised)
+    approved_contribution(city, "3610000", source="matching", **raised)
+    approved_contribution(grassroots, "1830000", source="self_raised", **raised)
     approve(
         money.allocation_create(from_fund=province, to_federation=tree["xining"], amount="200000", date=day, by=clerk)
     )

@@ -17,6 +17,7 @@ from allocations.models import Contribution, Fund, Status
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, Category, Unit
 from tests.conftest import member, staff, synthetic_id
+from tests.factories import FundFactory, approved_contribution
 from unionfunds.models import AuditEvent, Federation, Membership, Role
 
 
@@ -29,13 +30,8 @@ def ned(tree):
 def world(tree, fund, worker, hospital, alice, bob, dave, neighbours_worker):
     """One row of every kind in 城中区 (mine) and one in 城东区 (theirs)."""
     east_approver = member("eve", tree["chengdong"], Role.APPROVER)
-    east_fund = money.fund_create(
-        federation=tree["chengdong"], name="送温暖资金", purpose="warmth", fiscal_year=2022, by=dave
-    )
-    east_contribution = money.movement_approve(
-        movement=money.contribution_create(fund=east_fund, source="own_funds", amount="5000", by=dave),
-        by=east_approver,
-    )
+    east_fund = FundFactory(federation=tree["chengdong"], name="送温暖资金", purpose="warmth", by=dave)
+    east_contribution = approved_contribution(east_fund, "5000", by=dave, approver=east_approver)
     east_worker = neighbours_worker
     return {
         "federation": (tree["chengzhong"], tree["chengdong"]),
@@ -46,9 +42,7 @@ def world(tree, fund, worker, hospital, alice, bob, dave, neighbours_worker):
             money.allocation_create(
                 from_fund=east_fund,
                 to_federation=tree["chengdong"],
-                to_fund=money.fund_create(
-                    federation=tree["chengdong"], name="备用金", purpose="warmth", fiscal_year=2022, by=dave
-                ),
+                to_fund=FundFactory(federation=tree["chengdong"], name="备用金", purpose="warmth", by=dave),
                 amount="100",
                 by=dave,
             ),

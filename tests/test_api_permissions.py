@@ -19,6 +19,7 @@ from allocations.models import Allocation, Contribution, Disbursement, Fund
 from beneficiaries.models import Beneficiary, Unit
 from tests.api_helpers import API, client_for
 from tests.conftest import synthetic_id
+from tests.factories import FundFactory
 from unionfunds.models import AuditEvent, Federation, IdempotencyKey
 from unionfunds.services import federation_create
 
@@ -51,9 +52,7 @@ def world(tree, fund, worker, alice, bob, carol, dave, admin_user, outsider, hos
     for entry in approved.values():
         money.movement_approve(movement=entry, by=bob)
     pending = entries("10.00")
-    dave_fund = money.fund_create(
-        federation=tree["chengdong"], name="送温暖资金", purpose="warmth", fiscal_year=2022, by=dave
-    )
+    dave_fund = FundFactory(federation=tree["chengdong"], name="送温暖资金", purpose="warmth", by=dave)
     users = {"alice": alice, "bob": bob, "carol": carol, "erin": admin_user, "dave": dave, "gus": outsider}
     return SimpleNamespace(
         street=street,

@@ -33,6 +33,7 @@ from allocations.models import Allocation, Contribution, Disbursement, Fund, Sta
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, Unit
 from tests.conftest import member, synthetic_id
+from tests.factories import BeneficiaryFactory, FundFactory, approved_contribution
 from tests.oracle import assert_ledger_consistent, codes
 from unionfunds.models import AuditEvent, Federation, Role
 
@@ -227,11 +228,8 @@ def test_a_reversal_and_a_payment_cannot_both_take_the_same_money(tree, alice, b
     """A fund holds 10,000.00 from one contribution. At the same moment one clerk
     asks to reverse the contribution (it needs the whole 10,000.00) and another
     pays 0.01 out: one of them must be refused."""
-    fund = money.fund_create(
-        federation=tree["chengzhong"], name="送温暖资金", purpose="warmth", fiscal_year=2022, by=alice
-    )
-    contribution = money.contribution_create(fund=fund, source="donation", amount="10000.00", by=alice)
-    money.movement_approve(movement=contribution, by=bob)
+    fund = FundFactory(federation=tree["chengzhong"], name="送温暖资金", purpose="warmth", by=alice)
+    contribution = approved_contribution(fund, "10000.00", source="donation", by=alice, approver=bob)
 
     outcomes = at_once(
         [
@@ -381,11 +379,8 @@ def test_a_list_and_twenty_single_payments_at_once_spend_only_what_the_fund_hold
     list, the same month. Whatever the order, the outcome is one a clerk entering
     them one after another could get: the list is written whole or not at all,
     the fund never gives more than it holds, and the worker is paid once."""
-    workers = [
-        people.beneficiary_register(name=f"职工{i}", id_number=synthetic_id(i), federation=tree["chengzhong"], by=alice)
-        for i in range(20)
-    ]
-    rows = [ListRow(name="职工0", id_number=workers[0].id_number, amount=LIST_SHARE)] + [
+    workers = BeneficiaryFactory.create_batch(20, federation=tree["chengzhong"], by=alice)
+    rows = [ListRow(name=workers[0].name, id_number=workers[0].id_number, amount=LIST_SHARE)] + [
         ListRow(name=f"名单{i}", id_number=synthetic_id(i % 1000, birth=datetime.date(1971, 1, 1)), amount=LIST_SHARE)
         for i in range(1, LIST_ROWS)
     ]
@@ -586,12 +581,8 @@ def test_two_federations_allocating_to_each_other_at_once_both_go_through(tree, 
     """城中区 sends to 城东区 while 城东区 sends to 城中区 (sideways, both ways, at once).
     Both can afford it, so all must succeed: a deadlock is a refusal nobody asked for."""
     erin = member("erin", tree["chengdong"], Role.APPROVER)
-    other = money.fund_create(
-        federation=tree["chengdong"], name="疫情防控专项资金", purpose="pandemic", fiscal_year=2022, by=dave
-    )
-    money.movement_approve(
-        movement=money.contribution_create(fund=other, source="own_funds", amount="10000.00", by=dave), by=erin
-    )
+    other = FundFactory(federation=tree["chengdong"], by=dave)
+    approved_contribution(other, "10000.00", by=dave, approver=erin)
 
     def send(from_pk, to_pk, clerk):
         def job():

@@ -22,6 +22,7 @@ from beneficiaries import idnumber
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, Unit, mask_phone
 from tests.conftest import member, synthetic_id
+from tests.factories import FundFactory, approved_contribution
 from unionfunds.models import Federation, Role
 from unionfunds.services import federation_create
 
@@ -266,17 +267,8 @@ class World:
 def build_world(tree, *, province_clerk, province_approver) -> World:
     """城中区 (alice's) and 城东区 next door, both under 西宁, which allocates to both;
     alice, the prober, made staff so that the admin opens to her."""
-    city_fund = money.fund_create(
-        federation=tree["xining"],
-        name="西宁市疫情防控专项资金",
-        purpose="pandemic",
-        fiscal_year=2022,
-        by=province_clerk,
-    )
-    money.movement_approve(
-        movement=money.contribution_create(fund=city_fund, source="matching", amount="1000000", by=province_clerk),
-        by=province_approver,
-    )
+    city_fund = FundFactory(federation=tree["xining"], name="西宁市疫情防控专项资金", by=province_clerk)
+    approved_contribution(city_fund, "1000000", source="matching", by=province_clerk, approver=province_approver)
     common = {"city_fund": city_fund, "province_clerk": province_clerk, "province_approver": province_approver}
     own = build_side(OWN, county=tree["chengzhong"], **common)
     neighbour = build_side(NEIGHBOUR, county=tree["chengdong"], **common)
