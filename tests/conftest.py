@@ -1,20 +1,23 @@
 """The cast: a province (青海) with a city (西宁) and three counties, and a
 neighbouring province (甘肃) for scope tests. Alice is 城中区's clerk, Bob its
-approver; Carol audits the province; Dave is a clerk in the neighbouring 城东区."""
+approver, Olga its administrator; Carol audits the province, Erin administers it;
+Dave is a clerk in the neighbouring 城东区; Gus holds every role in 甘肃."""
 
 import datetime
 import os
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from hypothesis import settings as hypothesis_settings
 
 from allocations import services as money
 from allocations.models import Fund
 from beneficiaries import idnumber
 from beneficiaries import services as people
+from tests.factories import FundFactory, UnitFactory, UserFactory, approved_contribution
 from unionfunds.models import Federation, Role
-from unionfunds.services import federation_create, membership_grant
+from unionfunds.services import federation_create
 
 # The property tests walk the same examples on every run, so that CI is
 # reproducible and a red build is red again on a laptop. HYPOTHESIS_PROFILE=hunt
@@ -22,6 +25,10 @@ from unionfunds.services import federation_create, membership_grant
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 hypothesis_settings.register_profile("hunt", derandomize=False, print_blob=True)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# Helper modules that assert for the tests: their failures explain themselves
+# the way a test's own asserts do.
+pytest.register_assert_rewrite("tests.oracle", "tests.probe")
 
 
 @pytest.fixture
@@ -49,9 +56,14 @@ def tree(db) -> dict[str, Federation]:
 
 
 def member(username: str, federation: Federation, *roles: str):
-    for role in roles:
-        membership = membership_grant(username=username, federation=federation, role=role, password="pw-" + username)
-    return membership.user
+    return UserFactory(username=username, federation=federation, roles=roles)
+
+
+def staff(user):
+    """Let a member into the admin, which then shows her only her own subtree."""
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    return user
 
 
 @pytest.fixture
@@ -75,6 +87,40 @@ def dave(tree):
 
 
 @pytest.fixture
+def olga(tree):
+    """城中区's administrator, made staff: the scoped admin opens to her."""
+    return staff(member("olga", tree["chengzhong"], Role.ADMIN))
+
+
+@pytest.fixture
+def admin_user(tree):
+    """An administrator of 青海省总工会."""
+    return member("erin", tree["qinghai"], Role.ADMIN)
+
+
+@pytest.fixture
+def outsider(tree):
+    """A clerk, approver and auditor of 甘肃: sees nothing of 青海."""
+    return member("gus", tree["gansu"], Role.CLERK, Role.APPROVER, Role.AUDITOR)
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    """A browser signed in as alice."""
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def fresh_throttles():
+    """Throttle counters live in the cache, which outlives a test's database:
+    the API's modules take this (pytestmark) so that no test inherits another's."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
 def province_clerk(tree):
     return member("pclerk", tree["qinghai"], Role.CLERK)
 
@@ -87,11 +133,8 @@ def province_approver(tree):
 @pytest.fixture
 def fund(tree, alice, bob) -> Fund:
     """城中区's 2022 pandemic fund holding 10,000.00, approved."""
-    fund = money.fund_create(
-        federation=tree["chengzhong"], name="疫情防控专项资金", purpose="pandemic", fiscal_year=2022, by=alice
-    )
-    contribution = money.contribution_create(fund=fund, source="own_funds", amount=Decimal("10000.00"), by=alice)
-    money.movement_approve(movement=contribution, by=bob)
+    fund = FundFactory(federation=tree["chengzhong"], by=alice)
+    approved_contribution(fund, Decimal("10000.00"), by=alice, approver=bob)
     fund.refresh_from_db()
     return fund
 
@@ -99,9 +142,7 @@ def fund(tree, alice, bob) -> Fund:
 @pytest.fixture
 def rich_fund(fund, alice, bob) -> Fund:
     """The same fund with another 1,000,000.00 approved: room for long lists."""
-    money.movement_approve(
-        movement=money.contribution_create(fund=fund, source="own_funds", amount="1000000", by=alice), by=bob
-    )
+    approved_contribution(fund, "1000000", by=alice, approver=bob)
     fund.refresh_from_db()
     return fund
 
@@ -115,6 +156,19 @@ def worker(tree, alice):
     return people.beneficiary_register(
         name="张三", id_number=synthetic_id(1), federation=tree["chengzhong"], categories=["migrant_worker"], by=alice
     )
+
+
+@pytest.fixture
+def neighbours_worker(tree, dave):
+    """李四, registered in 城东区 next door."""
+    return people.beneficiary_register(
+        name="李四", id_number=synthetic_id(2, area="630102"), federation=tree["chengdong"], by=dave
+    )
+
+
+@pytest.fixture
+def hospital(tree, alice):
+    return UnitFactory(name="城中区人民医院", federation=tree["chengzhong"], by=alice)
 
 
 @pytest.fixture
@@ -132,19 +186,17 @@ def qinghai_2022(tree, clerk, approver):
     """804万 raised: the province 260万, 西宁 361万 (matching), grassroots 183万;
     then 20万 down to 西宁, 50万 on to 城中区, and payments there."""
 
-    def fund(federation):
-        return money.fund_create(
-            federation=federation, name="疫情防控专项资金", purpose="pandemic", fiscal_year=2022, by=clerk
-        )
-
     def approve(movement):
         return money.movement_approve(movement=movement, by=approver)
 
-    province, city, grassroots = fund(tree["qinghai"]), fund(tree["xining"]), fund(tree["grassroots"])
+    province, city, grassroots = (
+        FundFactory(federation=tree[place], by=clerk) for place in ("qinghai", "xining", "grassroots")
+    )
     day = datetime.date(2022, 4, 1)
-    approve(money.contribution_create(fund=province, source="own_funds", amount="2600000", date=day, by=clerk))
-    approve(money.contribution_create(fund=city, source="matching", amount="3610000", date=day, by=clerk))
-    approve(money.contribution_create(fund=grassroots, source="self_raised", amount="1830000", date=day, by=clerk))
+    raised = {"by": clerk, "approver": approver, "date": day}
+    approved_contribution(province, "2600000", source="own_funds", **raised)
+    approved_contribution(city, "3610000", source="matching", **raised)
+    approved_contribution(grassroots, "1830000", source="self_raised", **raised)
     approve(
         money.allocation_create(from_fund=province, to_federation=tree["xining"], amount="200000", date=day, by=clerk)
     )

@@ -17,8 +17,7 @@ from beneficiaries import idnumber
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, Unit
 from beneficiaries.resources import BeneficiaryResource, BeneficiaryWithIdNumbersResource, UnitResource
-from tests.conftest import member, synthetic_id
-from tests.test_admin_pages import staff
+from tests.conftest import member, staff, synthetic_id
 from unionfunds.models import AuditEvent, ExportRecord, Federation, Role
 from unionfunds.resources import FederationResource
 
@@ -26,11 +25,6 @@ FEDERATIONS = "/admin/unionfunds/federation/"
 BENEFICIARIES = "/admin/beneficiaries/beneficiary/"
 UNITS = "/admin/beneficiaries/unit/"
 FUNDS = "/admin/allocations/fund/"
-
-
-@pytest.fixture
-def olga(tree):
-    return staff(member("olga", tree["chengzhong"], Role.ADMIN))
 
 
 @pytest.fixture
@@ -258,13 +252,6 @@ def test_a_csv_saved_by_chinese_excel_in_gbk_is_read(client, tree, clerk_alice):
     previewed = preview(client, BENEFICIARIES, f"name,id_number,federation\n王五,{number},630103\n", encoding="gbk")
     assert confirm(client, BENEFICIARIES, previewed).status_code == 302
     assert Beneficiary.objects.get(id_number=number).name == "王五"
-
-
-@pytest.fixture
-def neighbours_worker(tree, dave):
-    return people.beneficiary_register(
-        name="李四", id_number=synthetic_id(2, area="630102"), federation=tree["chengdong"], by=dave
-    )
 
 
 @pytest.mark.django_db

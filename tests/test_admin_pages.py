@@ -16,19 +16,9 @@ from allocations import services as money
 from allocations.models import Contribution, Fund, Status
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, Category, Unit
-from tests.conftest import member, synthetic_id
+from tests.conftest import member, staff, synthetic_id
+from tests.factories import FundFactory, approved_contribution
 from unionfunds.models import AuditEvent, Federation, Membership, Role
-
-
-def staff(user):
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    return user
-
-
-@pytest.fixture
-def olga(tree):
-    return staff(member("olga", tree["chengzhong"], Role.ADMIN))
 
 
 @pytest.fixture
@@ -37,19 +27,12 @@ def ned(tree):
 
 
 @pytest.fixture
-def world(tree, fund, worker, alice, bob, dave):
+def world(tree, fund, worker, hospital, alice, bob, dave, neighbours_worker):
     """One row of every kind in 城中区 (mine) and one in 城东区 (theirs)."""
     east_approver = member("eve", tree["chengdong"], Role.APPROVER)
-    east_fund = money.fund_create(
-        federation=tree["chengdong"], name="送温暖资金", purpose="warmth", fiscal_year=2022, by=dave
-    )
-    east_contribution = money.movement_approve(
-        movement=money.contribution_create(fund=east_fund, source="own_funds", amount="5000", by=dave),
-        by=east_approver,
-    )
-    east_worker = people.beneficiary_register(
-        name="李四", id_number=synthetic_id(2, area="630102"), federation=tree["chengdong"], by=dave
-    )
+    east_fund = FundFactory(federation=tree["chengdong"], name="送温暖资金", purpose="warmth", by=dave)
+    east_contribution = approved_contribution(east_fund, "5000", by=dave, approver=east_approver)
+    east_worker = neighbours_worker
     return {
         "federation": (tree["chengzhong"], tree["chengdong"]),
         "fund": (fund, east_fund),
@@ -59,9 +42,7 @@ def world(tree, fund, worker, alice, bob, dave):
             money.allocation_create(
                 from_fund=east_fund,
                 to_federation=tree["chengdong"],
-                to_fund=money.fund_create(
-                    federation=tree["chengdong"], name="备用金", purpose="warmth", fiscal_year=2022, by=dave
-                ),
+                to_fund=FundFactory(federation=tree["chengdong"], name="备用金", purpose="warmth", by=dave),
                 amount="100",
                 by=dave,
             ),
@@ -74,7 +55,7 @@ def world(tree, fund, worker, alice, bob, dave):
         ),
         "beneficiary": (worker, east_worker),
         "unit": (
-            people.unit_create(name="城中区人民医院", kind="hospital", federation=tree["chengzhong"], by=alice),
+            hospital,
             people.unit_create(name="城东区人民医院", kind="hospital", federation=tree["chengdong"], by=dave),
         ),
         "membership": (

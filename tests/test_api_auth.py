@@ -7,7 +7,9 @@ from django.test import override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.test_api_helpers import API, codes, fresh_throttles  # noqa: F401
+from tests.api_helpers import API, codes
+
+pytestmark = pytest.mark.usefixtures("fresh_throttles")
 
 
 def get_token(username: str, password: str):

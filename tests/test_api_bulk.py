@@ -8,9 +8,11 @@ import pytest
 
 from allocations.models import Disbursement, Fund, Status
 from beneficiaries.models import Beneficiary
+from tests.api_helpers import API, client_for, codes
 from tests.conftest import synthetic_id
-from tests.test_api_helpers import API, client_for, codes, fresh_throttles  # noqa: F401
 from unionfunds.models import AuditEvent
+
+pytestmark = pytest.mark.usefixtures("fresh_throttles")
 
 
 def a_list(fund, count: int = 5, **overrides) -> dict:

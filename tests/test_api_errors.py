@@ -12,9 +12,11 @@ from rest_framework.test import APIClient
 from allocations.models import Disbursement, Fund, Status
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary
+from tests.api_helpers import API, client_for, codes
 from tests.conftest import member, synthetic_id
-from tests.test_api_helpers import API, client_for, codes, fresh_throttles  # noqa: F401
 from unionfunds.models import Role
+
+pytestmark = pytest.mark.usefixtures("fresh_throttles")
 
 
 def pay(fund, worker, amount: str = "100.00", **extra) -> dict:

@@ -18,11 +18,14 @@ from rest_framework.test import APIClient
 
 from allocations import services as money
 from beneficiaries import services as people
+from tests.api_helpers import API, client_for, codes
 from tests.conftest import synthetic_id
-from tests.test_api_helpers import API, client_for, codes, fresh_throttles  # noqa: F401  (autouse fixture)
+from tests.factories import FundFactory
 from tests.test_api_lists import HUNDRED, pay_list
 from unionfunds.models import ExportRecord
 from unionfunds.services import federation_create
+
+pytestmark = pytest.mark.usefixtures("fresh_throttles")
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DAY = datetime.date(2022, 4, 20)
@@ -77,9 +80,7 @@ def _contributions(fund, tree, alice, bob):
 
 def _funds(fund, tree, alice, bob):
     for year in (2021, 2022, 2023):
-        money.fund_create(
-            federation=tree["chengzhong"], name=f"送温暖{year}", purpose="warmth", fiscal_year=year, by=alice
-        )
+        FundFactory(federation=tree["chengzhong"], name=f"送温暖{year}", purpose="warmth", fiscal_year=year, by=alice)
     return {"purpose": "warmth"}, 3
 
 

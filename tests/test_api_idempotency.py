@@ -10,9 +10,11 @@ from django.db import connections
 
 from allocations import services as money
 from allocations.models import Disbursement, Fund
+from tests.api_helpers import API, client_for, codes
 from tests.conftest import synthetic_id
-from tests.test_api_helpers import API, client_for, codes, fresh_throttles  # noqa: F401
 from unionfunds.models import IdempotencyKey
+
+pytestmark = pytest.mark.usefixtures("fresh_throttles")
 
 
 def pay(fund, worker, amount: str = "100.00") -> dict:

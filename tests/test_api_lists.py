@@ -11,9 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from allocations import lists
 from allocations import services as money
 from beneficiaries import services as people
+from tests.api_helpers import API, client_for
 from tests.conftest import synthetic_id
-from tests.test_api_helpers import API, client_for, fresh_throttles  # noqa: F401
 from unionfunds.models import AuditEvent
+
+pytestmark = pytest.mark.usefixtures("fresh_throttles")
 
 DAY = datetime.date(2022, 4, 20)
 

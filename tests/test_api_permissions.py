@@ -16,12 +16,14 @@ from rest_framework.test import APIClient
 
 from allocations import services as money
 from allocations.models import Allocation, Contribution, Disbursement, Fund
-from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, Unit
+from tests.api_helpers import API, client_for
 from tests.conftest import synthetic_id
-from tests.test_api_helpers import API, admin_user, client_for, fresh_throttles, outsider  # noqa: F401
+from tests.factories import FundFactory
 from unionfunds.models import AuditEvent, Federation, IdempotencyKey
 from unionfunds.services import federation_create
+
+pytestmark = pytest.mark.usefixtures("fresh_throttles")
 
 ANONYMOUS = "anonymous"
 INSIDE = ("alice", "bob", "carol", "erin")
@@ -29,8 +31,8 @@ OUTSIDE = ("dave", "gus")
 
 
 @pytest.fixture
-def world(tree, fund, worker, alice, bob, carol, dave, admin_user, outsider):  # noqa: F811
-    unit = people.unit_create(name="城中区人民医院", kind="hospital", federation=tree["chengzhong"], by=alice)
+def world(tree, fund, worker, alice, bob, carol, dave, admin_user, outsider, hospital):
+    unit = hospital
     street = federation_create(
         code="630103-S01", name="城中区南关街道工会", level="township", parent=tree["chengzhong"]
     )
@@ -50,9 +52,7 @@ def world(tree, fund, worker, alice, bob, carol, dave, admin_user, outsider):  #
     for entry in approved.values():
         money.movement_approve(movement=entry, by=bob)
     pending = entries("10.00")
-    dave_fund = money.fund_create(
-        federation=tree["chengdong"], name="送温暖资金", purpose="warmth", fiscal_year=2022, by=dave
-    )
+    dave_fund = FundFactory(federation=tree["chengdong"], name="送温暖资金", purpose="warmth", by=dave)
     users = {"alice": alice, "bob": bob, "carol": carol, "erin": admin_user, "dave": dave, "gus": outsider}
     return SimpleNamespace(
         street=street,

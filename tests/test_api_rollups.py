@@ -2,7 +2,9 @@
 
 import pytest
 
-from tests.test_api_helpers import API, client_for, codes, fresh_throttles  # noqa: F401  (autouse fixture)
+from tests.api_helpers import API, client_for, codes
+
+pytestmark = pytest.mark.usefixtures("fresh_throttles")
 
 
 @pytest.mark.django_db

@@ -17,21 +17,22 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from allocations import services as money
 from beneficiaries import services as people
+from tests.api_helpers import API
 from tests.conftest import member, synthetic_id
-from tests.test_api_helpers import API, fresh_throttles  # noqa: F401
 from unionfunds.models import Role
 from unionfunds.wsgi import application
+
+pytestmark = pytest.mark.usefixtures("fresh_throttles")
 
 EXAMPLES_PER_OPERATION = 8
 
 
 @pytest.fixture
-def sam(tree, fund, worker, alice, bob):
+def sam(tree, fund, worker, alice, bob, hospital):
     """Every role at 青海, so that generated requests can get past the role checks;
     with a few records for them to find."""
     sam = member("sam", tree["qinghai"], Role.CLERK, Role.APPROVER, Role.AUDITOR, Role.ADMIN)
-    unit = people.unit_create(name="城中区人民医院", kind="hospital", federation=tree["chengzhong"], by=alice)
-    money.disbursement_create(fund=fund, unit=unit, assistance_type="medical", amount="10", by=alice)
+    money.disbursement_create(fund=fund, unit=hospital, assistance_type="medical", amount="10", by=alice)
     money.disbursement_create(fund=fund, beneficiary=worker, assistance_type="living", amount="10", by=alice)
     money.allocation_create(from_fund=fund, to_federation=tree["grassroots"], amount="10", by=alice)
     people.beneficiary_register(name="李四", id_number=synthetic_id(5), federation=tree["chengzhong"], by=alice)

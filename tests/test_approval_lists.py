@@ -11,10 +11,9 @@ from unionfunds.models import Role
 
 
 @pytest.fixture
-def imported(client, alice, rich_fund):
-    client.force_login(alice)
-    _job, location = upload(client, rich_fund, xlsx_bytes(frontline_rows(250)))
-    client.post(f"{location}confirm/")
+def imported(alice_client, rich_fund):
+    _job, location = upload(alice_client, rich_fund, xlsx_bytes(frontline_rows(250)))
+    alice_client.post(f"{location}confirm/")
     assert Disbursement.objects.filter(status=Status.PENDING).count() == 250
     return rich_fund
 

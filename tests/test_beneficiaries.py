@@ -10,6 +10,7 @@ from beneficiaries import idnumber
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary
 from tests.conftest import synthetic_id
+from tests.factories import FundFactory
 from unionfunds.models import AuditEvent
 
 # Published example numbers (GB 11643 worked examples); they pass the checksum.
@@ -145,9 +146,7 @@ def test_a_payment_by_id_number_finds_the_person_or_registers_them_and_refuses_a
     assert (new.name, new.federation) == ("孙八", tree["chengzhong"])
     registered = AuditEvent.objects.get(action="beneficiary.registered", object_id=new.pk)
     assert registered.changes["id_number"]["after"] == idnumber.mask(synthetic_id(8))
-    dave_fund = money.fund_create(
-        federation=tree["chengdong"], name="城东区专项", purpose="other", fiscal_year=2022, by=dave
-    )
+    dave_fund = FundFactory(federation=tree["chengdong"], name="城东区专项", purpose="other", by=dave)
     with pytest.raises(ValidationError) as refused:
         pay("李四", worker.id_number, by=dave, fund=dave_fund)
     message = refused.value.error_dict["name"][0].messages[0]

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from allocations import services as money
 from beneficiaries import services as people
 from tests.conftest import synthetic_id
+from tests.factories import FundFactory
 from unionfunds.models import AuditEvent
 
 SHOWN = "beneficiary.id_number_shown"
@@ -75,7 +76,7 @@ def test_home_shows_recent_activity_linking_to_each_record(client, alice, fund, 
 
 @pytest.mark.django_db
 def test_home_shows_no_activity_from_outside_the_subtree(client, alice, dave, fund, tree):
-    money.fund_create(federation=tree["chengdong"], name="高温送清凉", purpose="cooling", fiscal_year=2022, by=dave)
+    FundFactory(federation=tree["chengdong"], name="高温送清凉", purpose="cooling", by=dave)
     client.force_login(alice)
     assert "高温送清凉" not in client.get("/").content.decode()
     client.force_login(dave)

@@ -13,6 +13,7 @@ from allocations import services as money
 from allocations.models import Disbursement
 from beneficiaries.models import Beneficiary
 from tests.conftest import member, synthetic_id
+from tests.factories import FundFactory, approved_contribution
 from tests.test_list_import import upload
 from unionfunds.models import ExportRecord, Job, Role
 
@@ -144,13 +145,8 @@ def test_a_disbursement_export_imports_back_as_the_same_rows(client, tree, qingh
     alice = member("alice", tree["chengzhong"], Role.CLERK)
     client.force_login(alice)
     exported = b"".join(client.get("/disbursements/export.xlsx?full_ids=1").streaming_content)
-    other = money.fund_create(
-        federation=tree["chengzhong"], name="第二笔资金", purpose="pandemic", fiscal_year=2023, by=alice
-    )
-    money.movement_approve(
-        movement=money.contribution_create(fund=other, source="own_funds", amount="100000", by=alice),
-        by=member("approver2", tree["chengzhong"], Role.APPROVER),
-    )
+    other = FundFactory(federation=tree["chengzhong"], name="第二笔资金", fiscal_year=2023, by=alice)
+    approved_contribution(other, "100000", by=alice, approver=member("approver2", tree["chengzhong"], Role.APPROVER))
     job, location = upload(client, other, exported)
     assert (job.problems, job.summary["rows"], job.summary["skipped_lines"]) == ([], 3, [11])
     client.post(f"{location}confirm/")

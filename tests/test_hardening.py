@@ -28,12 +28,11 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from allocations.models import Contribution
-from tests.conftest import member
+from tests.api_helpers import API, client_for, codes
 from tests.test_admin_import_export import FEDERATIONS, preview
-from tests.test_admin_pages import staff
-from tests.test_api_helpers import API, client_for, codes, fresh_throttles  # noqa: F401
 from unionfunds import lockout
-from unionfunds.models import Role
+
+pytestmark = pytest.mark.usefixtures("fresh_throttles")
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN = "/accounts/login/"
@@ -136,8 +135,7 @@ def test_a_successful_sign_in_forgets_earlier_mistakes(client, alice):
 
 
 @pytest.mark.django_db
-def test_the_admin_login_counts_towards_the_same_lockout(client, tree):
-    olga = staff(member("olga", tree["chengzhong"], Role.ADMIN))
+def test_the_admin_login_counts_towards_the_same_lockout(client, olga):
     assert fail(client, "olga", 3, path=ADMIN_LOGIN) == [200, 200, 200]
     assert fail(client, "olga", 1) == [200]
 
@@ -338,8 +336,8 @@ def test_the_admin_pages_have_no_inline_code(client, fund, django_user_model):
 
 
 @pytest.mark.django_db
-def test_the_admin_import_preview_marks_changes_without_style_attributes(client, tree):
-    client.force_login(staff(member("olga", tree["chengzhong"], Role.ADMIN)))
+def test_the_admin_import_preview_marks_changes_without_style_attributes(client, olga):
+    client.force_login(olga)
     previewed = preview(client, FEDERATIONS, "code,name,level,parent\n630103,城中区总工会（新）,county,6301\n")
     assert previewed.status_code == 200
     html = previewed.content.decode()

@@ -41,12 +41,6 @@ GONE_CHECKING = "后台处理程序在检查名单时停止运行，未写入任
 
 
 @pytest.fixture
-def clerk_client(client, alice):
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
 def queue(settings):
     """django-tasks-db's queue, as in production: enqueued tasks wait for a worker."""
     settings.TASKS = QUEUE
@@ -96,13 +90,13 @@ def previewed(client, fund, rows: int = 5) -> tuple[Job, str]:
 
 
 @pytest.mark.django_db
-def test_a_list_whose_worker_died_while_writing_fails_on_its_page_with_nothing_written(clerk_client, rich_fund, queue):
-    job, location = previewed(clerk_client, rich_fund)
-    clerk_client.post(f"{location}confirm/")
+def test_a_list_whose_worker_died_while_writing_fails_on_its_page_with_nothing_written(alice_client, rich_fund, queue):
+    job, location = previewed(alice_client, rich_fund)
+    alice_client.post(f"{location}confirm/")
     task = taken_by_a_worker(job)
     silent_for(job, STALE + 1)
 
-    page = clerk_client.get(location).content.decode()
+    page = alice_client.get(location).content.decode()
 
     job.refresh_from_db()
     assert job.state == Job.State.FAILED and job.message == GONE_WRITING
@@ -114,27 +108,27 @@ def test_a_list_whose_worker_died_while_writing_fails_on_its_page_with_nothing_w
 
 
 @pytest.mark.django_db
-def test_the_progress_poll_and_the_job_list_find_an_abandoned_check_too(clerk_client, rich_fund, queue):
-    polled, location = upload(clerk_client, rich_fund, xlsx_bytes(frontline_rows(3)))
-    listed, _ = upload(clerk_client, rich_fund, xlsx_bytes(frontline_rows(3)))
+def test_the_progress_poll_and_the_job_list_find_an_abandoned_check_too(alice_client, rich_fund, queue):
+    polled, location = upload(alice_client, rich_fund, xlsx_bytes(frontline_rows(3)))
+    listed, _ = upload(alice_client, rich_fund, xlsx_bytes(frontline_rows(3)))
     for job in (polled, listed):
         taken_by_a_worker(job)
         Job.objects.filter(pk=job.pk).update(state=Job.State.CHECKING)
         silent_for(job, STALE + 1)
 
-    assert clerk_client.get(f"{location}progress/").json()["state"] == "failed"
+    assert alice_client.get(f"{location}progress/").json()["state"] == "failed"
     assert Job.objects.get(pk=listed.pk).state == Job.State.CHECKING
-    assert "失败" in clerk_client.get("/jobs/").content.decode()
+    assert "失败" in alice_client.get("/jobs/").content.decode()
     assert set(Job.objects.values_list("state", "message")) == {(Job.State.FAILED, GONE_CHECKING)}
 
 
 @pytest.mark.django_db
-def test_a_job_waiting_for_a_worker_is_left_waiting_however_long(clerk_client, rich_fund, queue):
+def test_a_job_waiting_for_a_worker_is_left_waiting_however_long(alice_client, rich_fund, queue):
     """No worker running for an hour is not a dead worker: the task is still in the queue."""
-    job, location = upload(clerk_client, rich_fund, xlsx_bytes(frontline_rows(3)))
+    job, location = upload(alice_client, rich_fund, xlsx_bytes(frontline_rows(3)))
     Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - datetime.timedelta(hours=1))
 
-    assert clerk_client.get(f"{location}progress/").json()["state"] == "queued"
+    assert alice_client.get(f"{location}progress/").json()["state"] == "queued"
     assert jobs.recover() == []
 
     work_the_queue()  # the worker comes back and does it
@@ -143,11 +137,11 @@ def test_a_job_waiting_for_a_worker_is_left_waiting_however_long(clerk_client, r
 
 
 @pytest.mark.django_db
-def test_a_confirmed_list_long_in_preview_is_not_taken_for_abandoned(clerk_client, rich_fund, queue):
+def test_a_confirmed_list_long_in_preview_is_not_taken_for_abandoned(alice_client, rich_fund, queue):
     """Its check ended long ago; confirming queues it afresh."""
-    job, location = previewed(clerk_client, rich_fund)
+    job, location = previewed(alice_client, rich_fund)
     silent_for(job, 3600)
-    clerk_client.post(f"{location}confirm/")
+    alice_client.post(f"{location}confirm/")
 
     assert jobs.recover() == []
     work_the_queue()
@@ -156,21 +150,21 @@ def test_a_confirmed_list_long_in_preview_is_not_taken_for_abandoned(clerk_clien
 
 
 @pytest.mark.django_db
-def test_a_worker_still_beating_is_left_alone(clerk_client, rich_fund, queue):
-    job, location = previewed(clerk_client, rich_fund)
-    clerk_client.post(f"{location}confirm/")
+def test_a_worker_still_beating_is_left_alone(alice_client, rich_fund, queue):
+    job, location = previewed(alice_client, rich_fund)
+    alice_client.post(f"{location}confirm/")
     taken_by_a_worker(job)
     silent_for(job, STALE - 5)
 
-    assert clerk_client.get(f"{location}progress/").json()["state"] == "committing"
+    assert alice_client.get(f"{location}progress/").json()["state"] == "committing"
     assert jobs.recover() == []
 
 
 @pytest.mark.django_db
-def test_a_task_that_ended_without_finishing_its_job_is_abandoned(clerk_client, rich_fund, queue):
+def test_a_task_that_ended_without_finishing_its_job_is_abandoned(alice_client, rich_fund, queue):
     """A worker stopped by a second Ctrl+C marks its task failed but not the job."""
-    job, location = previewed(clerk_client, rich_fund)
-    clerk_client.post(f"{location}confirm/")
+    job, location = previewed(alice_client, rich_fund)
+    alice_client.post(f"{location}confirm/")
     task = taken_by_a_worker(job)
     task.set_failed(SystemExit(1))
     silent_for(job, STALE + 1)
@@ -181,12 +175,12 @@ def test_a_task_that_ended_without_finishing_its_job_is_abandoned(clerk_client, 
 
 
 @pytest.mark.django_db
-def test_a_worker_fails_the_abandoned_jobs_before_it_starts_the_next(clerk_client, rich_fund, queue):
-    abandoned, _ = previewed(clerk_client, rich_fund)
-    clerk_client.post(f"/jobs/{abandoned.pk}/confirm/")
+def test_a_worker_fails_the_abandoned_jobs_before_it_starts_the_next(alice_client, rich_fund, queue):
+    abandoned, _ = previewed(alice_client, rich_fund)
+    alice_client.post(f"/jobs/{abandoned.pk}/confirm/")
     taken_by_a_worker(abandoned)
     silent_for(abandoned, STALE + 1)
-    upload(clerk_client, rich_fund, xlsx_bytes(frontline_rows(2, start=100)))
+    upload(alice_client, rich_fund, xlsx_bytes(frontline_rows(2, start=100)))
 
     work_the_queue()
 
@@ -228,14 +222,14 @@ def test_an_export_whose_worker_died_says_no_file_was_made(client, carol, qingha
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_list_is_never_written_behind_a_job_failed_meanwhile(clerk_client, rich_fund, queue, monkeypatch):
+def test_a_list_is_never_written_behind_a_job_failed_meanwhile(alice_client, rich_fund, queue, monkeypatch):
     """The worker pauses past the stale time in the middle of its commit (a frozen
     VM, a stopped process), and a page view takes it for dead. On PostgreSQL the
     page view fails the job while the commit is open, and the commit, finding its
     job failed, rolls back. SQLite lets no one write during the commit: the page
     view waits for it, then finds the job done. Either way the job tells the truth."""
-    job, location = previewed(clerk_client, rich_fund)
-    clerk_client.post(f"{location}confirm/")
+    job, location = previewed(alice_client, rich_fund)
+    alice_client.post(f"{location}confirm/")
     create = services.disbursements_create
     seen, views = [], []
 
@@ -318,9 +312,9 @@ CHILD = textwrap.dedent(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_in_the_middle_of_a_commit_leaves_nothing_and_its_job_fails(clerk_client, rich_fund, queue):
-    job, location = previewed(clerk_client, rich_fund, rows=300)
-    clerk_client.post(f"{location}confirm/")
+def test_a_worker_killed_in_the_middle_of_a_commit_leaves_nothing_and_its_job_fails(alice_client, rich_fund, queue):
+    job, location = previewed(alice_client, rich_fund, rows=300)
+    alice_client.post(f"{location}confirm/")
     env = {**os.environ, "RECOVERY_DATABASE_NAME": str(connection.settings_dict["NAME"])}
     worker = subprocess.Popen(
         [sys.executable, "-c", CHILD], cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -344,14 +338,14 @@ def test_a_worker_killed_in_the_middle_of_a_commit_leaves_nothing_and_its_job_fa
     assert Fund.objects.get(pk=rich_fund.pk).reserved == Decimal("0.00")
 
     silent_for(job, STALE + 1)
-    assert clerk_client.get(f"{location}progress/").json()["state"] == "failed"
+    assert alice_client.get(f"{location}progress/").json()["state"] == "failed"
     job.refresh_from_db()
     assert job.message == GONE_WRITING
     assert DBTaskResult.objects.get(pk=job.task_id).status == TaskResultStatus.FAILED
 
     # Uploaded again, the same list is written whole.
-    again, location = previewed(clerk_client, rich_fund, rows=300)
-    clerk_client.post(f"{location}confirm/")
+    again, location = previewed(alice_client, rich_fund, rows=300)
+    alice_client.post(f"{location}confirm/")
     work_the_queue()
     again.refresh_from_db()
     assert (again.state, Disbursement.objects.count()) == (Job.State.DONE, 300)

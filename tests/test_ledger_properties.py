@@ -12,7 +12,7 @@ that must be refused. Beside the database it keeps its own small model
 of what each fund holds, so that it knows in advance whether each attempt must
 succeed or be refused, and with which code. After every step it checks:
 
-- each fund against its entries, recomputed in Python (`tests.factories`):
+- each fund against its entries, recomputed in Python (`tests.oracle`):
   balance == approved in - approved out, reserved == pending outflows, and
   balance, reserved, available >= 0;
 - all balances + net approved disbursements == net approved contributions;
@@ -51,9 +51,9 @@ from allocations import services as money
 from allocations.lists import ListRow
 from allocations.models import Allocation, AssistanceType, Contribution, Disbursement, Fund, Source, Status
 from beneficiaries import services as people
+from tests.api_helpers import API
 from tests.conftest import member, synthetic_id
-from tests.factories import ZERO, assert_ledger_consistent, codes, ledger_state, load_entries
-from tests.test_api_helpers import API
+from tests.oracle import ZERO, assert_ledger_consistent, codes, ledger_state, load_entries
 from unionfunds import sheetreader
 from unionfunds.models import Role
 from unionfunds.money import LARGEST, money_sum

@@ -19,9 +19,11 @@ from allocations.lists import ListRow
 from allocations.models import Disbursement, Fund, Status
 from beneficiaries import idnumber
 from beneficiaries.models import Beneficiary, person_label
-from tests.conftest import member, synthetic_id
-from tests.test_api_helpers import API, client_for, fresh_throttles  # noqa: F401
+from tests.api_helpers import API, client_for
+from tests.conftest import member, staff, synthetic_id
 from unionfunds.models import AuditEvent, Role
+
+pytestmark = pytest.mark.usefixtures("fresh_throttles")
 
 DAY = "2022-11-03"
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,14 +133,8 @@ def approve_by_api_list(client, bob, entries):
     assert response.status_code == 200
 
 
-def as_staff(user):
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    return user
-
-
 def approve_in_the_admin(client, bob, entries):
-    client.force_login(as_staff(bob))
+    client.force_login(staff(bob))
     selection = {"action": "approve_selected", helpers.ACTION_CHECKBOX_NAME: [e.pk for e in entries]}
     assert client.post("/admin/allocations/disbursement/", selection).status_code == 302
 
@@ -172,7 +168,7 @@ def test_an_approval_is_audited_alike_from_every_door(client, rich_fund, alice, 
 @pytest.mark.django_db
 def test_a_rejection_and_a_reversal_are_audited_alike_in_the_admin_and_the_api(client, rich_fund, alice, bob):
     def in_the_admin(user, action: str, entry, reason: str):
-        client.force_login(as_staff(user))
+        client.force_login(staff(user))
         selection = {"action": action, "reason": reason, helpers.ACTION_CHECKBOX_NAME: [entry.pk]}
         assert client.post("/admin/allocations/disbursement/", selection).status_code == 302
 
@@ -205,7 +201,7 @@ def test_an_admin_approval_of_several_entries_is_all_or_nothing(client, rich_fun
     mine = money.disbursement_create(
         fund=rich_fund, beneficiary=entries[0].beneficiary, assistance_type="medical", amount="5", by=alice
     )
-    client.force_login(as_staff(member("alice", rich_fund.federation, Role.APPROVER)))
+    client.force_login(staff(member("alice", rich_fund.federation, Role.APPROVER)))
     selection = {"action": "approve_selected", helpers.ACTION_CHECKBOX_NAME: [entries[0].pk, mine.pk]}
     response = client.post("/admin/allocations/disbursement/", selection)
     assert response.status_code == 302

@@ -5,12 +5,6 @@ import pytest
 from allocations import services as money
 
 
-@pytest.fixture
-def signed_in(client, alice):
-    client.force_login(alice)
-    return client
-
-
 @pytest.mark.django_db
 def test_home_asks_to_sign_in_first(client):
     response = client.get("/")
@@ -19,9 +13,9 @@ def test_home_asks_to_sign_in_first(client):
 
 
 @pytest.mark.django_db
-def test_home_shows_my_funds_in_chinese_even_to_an_english_browser(signed_in, fund, tree, alice):
+def test_home_shows_my_funds_in_chinese_even_to_an_english_browser(alice_client, fund, tree, alice):
     money.allocation_create(from_fund=fund, to_federation=tree["grassroots"], amount="2000", by=alice)
-    page = signed_in.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    page = alice_client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
     assert "城中区总工会" in page
     assert "可用余额（元）" in page
     assert "10,000.00" in page and "8,000.00" in page
@@ -29,9 +23,9 @@ def test_home_shows_my_funds_in_chinese_even_to_an_english_browser(signed_in, fu
 
 
 @pytest.mark.django_db
-def test_english_on_request(signed_in, fund):
-    signed_in.cookies["django_language"] = "en"
-    page = signed_in.get("/").content.decode()
+def test_english_on_request(alice_client, fund):
+    alice_client.cookies["django_language"] = "en"
+    page = alice_client.get("/").content.decode()
     assert "Available (yuan)" in page
 
 

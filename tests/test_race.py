@@ -33,7 +33,8 @@ from allocations.models import Allocation, Contribution, Disbursement, Fund, Sta
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, Unit
 from tests.conftest import member, synthetic_id
-from tests.factories import assert_ledger_consistent, codes
+from tests.factories import BeneficiaryFactory, FundFactory, approved_contribution
+from tests.oracle import assert_ledger_consistent, codes
 from unionfunds.models import AuditEvent, Federation, Role
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -133,23 +134,6 @@ def fresh(model, pk):
 User = get_user_model()
 
 
-@pytest.fixture
-def second_approver(tree):
-    """Another approver over 城中区: the provincial head of finance."""
-    return member("papprover", tree["qinghai"], Role.APPROVER)
-
-
-@pytest.fixture
-def second_clerk(tree):
-    """Another clerk who may enter 城中区's payments: a provincial clerk."""
-    return member("pclerk", tree["qinghai"], Role.CLERK)
-
-
-@pytest.fixture
-def hospital(tree, alice):
-    return people.unit_create(name="城中区人民医院", kind="hospital", federation=tree["chengzhong"], by=alice)
-
-
 def outflow(kind: str, *, fund_pk: int, clerk_pk: int, amount: str, to_federation_pk: int, unit_pk: int, index: int):
     """A job that enters one allocation or one disbursement to a unit."""
 
@@ -176,12 +160,12 @@ AFFORDABLE = 3
 @pytest.mark.parametrize("held", [False, True], ids=["barrier", "queued"])
 @pytest.mark.parametrize("kinds", ["allocation", "disbursement", "mixed"])
 def test_only_what_the_fund_holds_goes_out_however_many_clerks_press_at_once(
-    tree, fund, alice, second_clerk, bob, second_approver, hospital, kinds, held
+    tree, fund, alice, province_clerk, bob, province_approver, hospital, kinds, held
 ):
     """Ten clerks' requests for 3,333.33 each hit a fund of 10,000.00 at once:
     three are entered, seven refused. Then two approvers approve the three at
     once: each is approved exactly once and the money lands where it should."""
-    clerks = [alice, second_clerk]
+    clerks = [alice, province_clerk]
     jobs = [
         outflow(
             ("allocation", "disbursement")[i % 2] if kinds == "mixed" else kinds,
@@ -220,7 +204,7 @@ def test_only_what_the_fund_holds_goes_out_however_many_clerks_press_at_once(
         [
             (lambda entry=entry, approver=approver: money.movement_approve(movement=entry, by=approver))
             for entry in entries
-            for approver in (bob, second_approver)
+            for approver in (bob, province_approver)
         ],
         hold=[fund.pk] if held else [],
     )
@@ -244,11 +228,8 @@ def test_a_reversal_and_a_payment_cannot_both_take_the_same_money(tree, alice, b
     """A fund holds 10,000.00 from one contribution. At the same moment one clerk
     asks to reverse the contribution (it needs the whole 10,000.00) and another
     pays 0.01 out: one of them must be refused."""
-    fund = money.fund_create(
-        federation=tree["chengzhong"], name="送温暖资金", purpose="warmth", fiscal_year=2022, by=alice
-    )
-    contribution = money.contribution_create(fund=fund, source="donation", amount="10000.00", by=alice)
-    money.movement_approve(movement=contribution, by=bob)
+    fund = FundFactory(federation=tree["chengzhong"], name="送温暖资金", purpose="warmth", by=alice)
+    contribution = approved_contribution(fund, "10000.00", source="donation", by=alice, approver=bob)
 
     outcomes = at_once(
         [
@@ -269,7 +250,7 @@ def test_a_reversal_and_a_payment_cannot_both_take_the_same_money(tree, alice, b
     assert_ledger_consistent()
 
 
-def test_two_clerks_reversing_the_same_entry_at_once_make_one_reversal(tree, fund, alice, second_clerk, bob):
+def test_two_clerks_reversing_the_same_entry_at_once_make_one_reversal(tree, fund, alice, province_clerk, bob):
     allocation = money.allocation_create(from_fund=fund, to_federation=tree["grassroots"], amount="600", by=alice)
     money.movement_approve(movement=allocation, by=bob)
 
@@ -280,7 +261,7 @@ def test_two_clerks_reversing_the_same_entry_at_once_make_one_reversal(tree, fun
                     movement=fresh(Allocation, allocation.pk), by=clerk, reason="错"
                 )
             )
-            for clerk in (alice, second_clerk, alice, second_clerk)
+            for clerk in (alice, province_clerk, alice, province_clerk)
         ],
         hold=[allocation.to_fund_id],
     )
@@ -298,7 +279,7 @@ def test_two_clerks_reversing_the_same_entry_at_once_make_one_reversal(tree, fun
 
 @pytest.mark.parametrize("second_decision", ["approve", "reject"])
 def test_two_approvers_deciding_the_same_entries_at_once_decide_each_once(
-    tree, fund, alice, bob, second_approver, hospital, second_decision
+    tree, fund, alice, bob, province_approver, hospital, second_decision
 ):
     """Three pending entries (two allocations to different federations and a
     payment), each decided by two approvers at the same moment."""
@@ -320,7 +301,7 @@ def test_two_approvers_deciding_the_same_entries_at_once_decide_each_once(
     jobs = []
     for entry in pending:
         jobs.append(decide(entry, bob, "approve"))
-        jobs.append(decide(entry, second_approver, second_decision))
+        jobs.append(decide(entry, province_approver, second_decision))
     outcomes = at_once(jobs, hold=[fund.pk])
 
     assert len(succeeded(outcomes)) == len(pending)
@@ -349,7 +330,7 @@ def test_two_approvers_deciding_the_same_entries_at_once_decide_each_once(
 # Real-name payments -------------------------------------------------------------
 
 
-def test_two_clerks_paying_the_same_person_the_same_month_pay_once(tree, fund, alice, second_clerk):
+def test_two_clerks_paying_the_same_person_the_same_month_pay_once(tree, fund, alice, province_clerk):
     """Five workers; for each, both clerks enter a living-aid payment for March at
     the same moment (on different days of the month). One per worker goes through."""
     workers = [
@@ -369,7 +350,7 @@ def test_two_clerks_paying_the_same_person_the_same_month_pay_once(tree, fund, a
             by=fresh(User, clerk.pk),
         )
 
-    jobs = [pay(worker, clerk, day) for worker in workers for clerk, day in ((alice, 1), (second_clerk, 31))]
+    jobs = [pay(worker, clerk, day) for worker in workers for clerk, day in ((alice, 1), (province_clerk, 31))]
     outcomes = at_once(jobs, hold=[fund.pk])
 
     assert len(succeeded(outcomes)) == len(workers)
@@ -391,18 +372,15 @@ SINGLE = Decimal("300.00")  # twenty singles ask for 6,000.00
 
 @pytest.mark.parametrize("held", [False, True], ids=["barrier", "queued"])
 def test_a_list_and_twenty_single_payments_at_once_spend_only_what_the_fund_holds(
-    tree, fund, alice, second_clerk, held
+    tree, fund, alice, province_clerk, held
 ):
     """A county's list of 500 payments and twenty payments entered one by one hit
     the same fund together; one single entry pays a worker who is also on the
     list, the same month. Whatever the order, the outcome is one a clerk entering
     them one after another could get: the list is written whole or not at all,
     the fund never gives more than it holds, and the worker is paid once."""
-    workers = [
-        people.beneficiary_register(name=f"职工{i}", id_number=synthetic_id(i), federation=tree["chengzhong"], by=alice)
-        for i in range(20)
-    ]
-    rows = [ListRow(name="职工0", id_number=workers[0].id_number, amount=LIST_SHARE)] + [
+    workers = BeneficiaryFactory.create_batch(20, federation=tree["chengzhong"], by=alice)
+    rows = [ListRow(name=workers[0].name, id_number=workers[0].id_number, amount=LIST_SHARE)] + [
         ListRow(name=f"名单{i}", id_number=synthetic_id(i % 1000, birth=datetime.date(1971, 1, 1)), amount=LIST_SHARE)
         for i in range(1, LIST_ROWS)
     ]
@@ -425,7 +403,7 @@ def test_a_list_and_twenty_single_payments_at_once_spend_only_what_the_fund_hold
             assistance_type="living",
             amount=SINGLE,
             date=day,
-            by=fresh(User, second_clerk.pk),
+            by=fresh(User, province_clerk.pk),
         )
 
     outcomes = at_once([the_list, *(single(worker) for worker in workers)], hold=[fund.pk] if held else [])
@@ -454,7 +432,7 @@ def test_a_list_and_twenty_single_payments_at_once_spend_only_what_the_fund_hold
 
 
 def test_a_list_approved_whole_while_another_approver_approves_some_of_it_one_by_one(
-    tree, fund, alice, bob, second_approver
+    tree, fund, alice, bob, province_approver
 ):
     """All or nothing holds under contention too: the whole list and five of its
     entries are approved at the same moment by two approvers. Each entry is
@@ -469,7 +447,7 @@ def test_a_list_approved_whole_while_another_approver_approves_some_of_it_one_by
 
     def one(entry):
         return lambda: money.movement_approve(
-            movement=fresh(Disbursement, entry.pk), by=fresh(User, second_approver.pk)
+            movement=fresh(Disbursement, entry.pk), by=fresh(User, province_approver.pk)
         )
 
     outcomes = at_once([whole, *(one(entry) for entry in some)], hold=[fund.pk])
@@ -538,7 +516,7 @@ CHILD = textwrap.dedent(
 
 
 @pytest.mark.parametrize("held", [False, True], ids=["barrier", "queued"])
-def test_separate_processes_allocating_at_once_only_spend_what_the_fund_holds(tree, fund, alice, second_clerk, held):
+def test_separate_processes_allocating_at_once_only_spend_what_the_fund_holds(tree, fund, alice, province_clerk, held):
     """The same race with one OS process per clerk, each with its own Django and
     its own connection to the test database."""
     count = 6
@@ -548,7 +526,7 @@ def test_separate_processes_allocating_at_once_only_spend_what_the_fund_holds(tr
         for i in range(count):
             job = {
                 "fund": fund.pk,
-                "clerk": (alice, second_clerk)[i % 2].pk,
+                "clerk": (alice, province_clerk)[i % 2].pk,
                 "to_federation": tree[("grassroots", "chengxi")[i % 2]].pk,
                 "amount": str(SHARE),
             }
@@ -603,12 +581,8 @@ def test_two_federations_allocating_to_each_other_at_once_both_go_through(tree, 
     """城中区 sends to 城东区 while 城东区 sends to 城中区 (sideways, both ways, at once).
     Both can afford it, so all must succeed: a deadlock is a refusal nobody asked for."""
     erin = member("erin", tree["chengdong"], Role.APPROVER)
-    other = money.fund_create(
-        federation=tree["chengdong"], name="疫情防控专项资金", purpose="pandemic", fiscal_year=2022, by=dave
-    )
-    money.movement_approve(
-        movement=money.contribution_create(fund=other, source="own_funds", amount="10000.00", by=dave), by=erin
-    )
+    other = FundFactory(federation=tree["chengdong"], by=dave)
+    approved_contribution(other, "10000.00", by=dave, approver=erin)
 
     def send(from_pk, to_pk, clerk):
         def job():

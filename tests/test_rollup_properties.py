@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from allocations import services as money
 from allocations.models import Allocation, Contribution, Disbursement, Status
 from allocations.rollups import Filters, rollup
-from beneficiaries import services as people
-from tests.conftest import member, synthetic_id
+from tests.conftest import member
+from tests.factories import BeneficiaryFactory, FundFactory
 from unionfunds.models import Federation, Role
 
 PLACES = ["qinghai", "xining", "haidong", "chengzhong", "chengdong", "grassroots", "gansu"]
@@ -31,16 +31,8 @@ STEP = st.one_of(
 def world(tree):
     clerk = member("pclerk", tree["nation"], Role.CLERK)
     approver = member("pappr", tree["nation"], Role.APPROVER)
-    funds = {
-        place: money.fund_create(
-            federation=tree[place], name=f"{place}基金", purpose="pandemic", fiscal_year=2022, by=clerk
-        )
-        for place in PLACES
-    }
-    workers = [
-        people.beneficiary_register(name=f"职工{n}", id_number=synthetic_id(n), federation=tree["qinghai"], by=clerk)
-        for n in range(6)
-    ]
+    funds = {place: FundFactory(federation=tree[place], name=f"{place}基金", by=clerk) for place in PLACES}
+    workers = BeneficiaryFactory.create_batch(6, federation=tree["qinghai"], by=clerk)
     return {"tree": tree, "clerk": clerk, "approver": approver, "funds": funds, "workers": workers}
 
 

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from allocations import services as money
 from allocations.rollups import Filters, rollup
+from tests.factories import FundFactory, approved_contribution
 from unionfunds.models import Federation
 from unionfunds.services import federation_create, federation_move
 
@@ -95,12 +96,8 @@ def test_a_reversal_cancels_on_the_date_of_what_it_reverses(tree, qinghai_2022, 
 def zhejiang_to_hubei(tree, clerk, approver):
     zhejiang = federation_create(code="33", name="浙江省总工会", level="province", parent=tree["nation"])
     hubei = federation_create(code="42", name="湖北省总工会", level="province", parent=tree["nation"])
-    fund = money.fund_create(
-        federation=zhejiang, name="疫情防控专项资金", purpose="pandemic", fiscal_year=2020, by=clerk
-    )
-    money.movement_approve(
-        movement=money.contribution_create(fund=fund, source="own_funds", amount="30000000", by=clerk), by=approver
-    )
+    fund = FundFactory(federation=zhejiang, fiscal_year=2020, by=clerk)
+    approved_contribution(fund, "30000000", by=clerk, approver=approver)
     money.movement_approve(
         movement=money.allocation_create(from_fund=fund, to_federation=hubei, amount="2000000", by=clerk), by=approver
     )

@@ -10,6 +10,7 @@ from allocations import services as money
 from allocations.models import Allocation, Contribution, Disbursement, Fund
 from beneficiaries.models import Beneficiary, Unit
 from tests.conftest import member
+from tests.factories import FundFactory, approved_contribution
 from unionfunds.models import AuditEvent, Federation, Role
 from unionfunds.permissions import forget_grants
 from unionfunds.services import federation_move
@@ -38,9 +39,7 @@ def test_subtree_is_one_indexed_query_at_any_depth(tree):
 
 @pytest.mark.django_db
 def test_a_county_clerk_sees_nothing_of_a_neighbouring_county(tree, fund, alice, bob, dave, worker):
-    neighbour_fund = money.fund_create(
-        federation=tree["chengdong"], name="送温暖资金", purpose="warmth", fiscal_year=2022, by=dave
-    )
+    neighbour_fund = FundFactory(federation=tree["chengdong"], name="送温暖资金", purpose="warmth", by=dave)
     money.contribution_create(fund=neighbour_fund, source="own_funds", amount="5", by=dave)
     money.disbursement_create(fund=fund, beneficiary=worker, assistance_type="living", amount="10", by=alice)
 
@@ -65,13 +64,8 @@ def test_a_provincial_auditor_sees_the_whole_province_but_not_another(tree, fund
 
 @pytest.mark.django_db
 def test_both_ends_of_an_allocation_see_it(tree, alice, bob, dave, province_clerk, province_approver):
-    province_fund = money.fund_create(
-        federation=tree["qinghai"], name="疫情防控专项资金", purpose="pandemic", fiscal_year=2022, by=province_clerk
-    )
-    money.movement_approve(
-        movement=money.contribution_create(fund=province_fund, source="own_funds", amount="100", by=province_clerk),
-        by=province_approver,
-    )
+    province_fund = FundFactory(federation=tree["qinghai"], by=province_clerk)
+    approved_contribution(province_fund, "100", by=province_clerk, approver=province_approver)
     money.allocation_create(from_fund=province_fund, to_federation=tree["chengzhong"], amount="40", by=province_clerk)
     assert Allocation.objects.visible_to(alice).count() == 1
     assert Allocation.objects.visible_to(province_clerk).count() == 1
