@@ -35,8 +35,9 @@ MAX_DIGITS = 14
 # no exponent, underscore or other script's digits, all of which Decimal() would
 # take (1e3, 1_000, full-width １０００, Arabic-Indic ١٠٠٠).
 AMOUNT_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-# Yuan with two places in MAX_DIGITS digits: 999,999,999,999.99 at most.
+# One entry's amount: yuan with two places in MAX_DIGITS digits, 999,999,999,999.99 at most.
 LARGEST = Decimal(10) ** (MAX_DIGITS - 2) - CENT
+COLUMN_LIMIT = Decimal(2**63 - 1) / 100  # what a bigint of fen holds
 
 
 class AmountTooLarge(ValueError):
@@ -48,8 +49,9 @@ def to_yuan(value: object) -> Decimal:
 
     Refuses a third decimal place instead of rounding it away: a list that says
     1000.005 is a typo, and silently paying 1000.01 would hide it. Refuses what
-    only looks like a number to Python (see `AMOUNT_TEXT`), and more than
-    `LARGEST` yuan, which no column holds.
+    only looks like a number to Python (see `AMOUNT_TEXT`), and more than a
+    column holds (a bigint of fen). One entry's amount is held to `LARGEST` by
+    `valid_amount`; a fund's balance, the sum of many, may be more.
     """
     if isinstance(value, float):
         raise TypeError("Money must not be a float; pass a Decimal or a string.")
@@ -62,8 +64,8 @@ def to_yuan(value: object) -> Decimal:
         amount = Decimal(text)
     if not amount.is_finite():
         raise ValueError(f"Not an amount: {value!r}")
-    if abs(amount) > LARGEST:
-        raise AmountTooLarge(f"More than {LARGEST} yuan: {value!r}")
+    if abs(amount) > COLUMN_LIMIT:
+        raise AmountTooLarge(f"More than a column holds: {value!r}")
     if amount != amount.quantize(CENT):
         raise ValueError(f"More than two decimal places: {value!r}")
     return amount.quantize(CENT)
@@ -78,6 +80,8 @@ def valid_amount(value: object) -> Decimal:
         raise refuse(AMOUNT_TOO_LARGE, "invalid_amount", field="amount") from None
     except (TypeError, ValueError):
         raise refuse(INVALID_AMOUNT, "invalid_amount", field="amount") from None
+    if amount > LARGEST:
+        raise refuse(AMOUNT_TOO_LARGE, "invalid_amount", field="amount")
     if amount <= 0:
         raise refuse(INVALID_AMOUNT, "invalid_amount", field="amount")
     return amount
