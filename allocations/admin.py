@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from allocations import services
 from allocations.models import Allocation, Contribution, Disbursement, Fund, Status
 from allocations.resources import FundResource
+from beneficiaries import idnumber
 from unionfunds.admin_scoping import ScopedAdmin, ScopedImportExportAdmin
 from unionfunds.models import Role
 
@@ -150,3 +151,15 @@ class DisbursementAdmin(MovementAdmin):
     search_fields = ["beneficiary__name", "=beneficiary__id_number", "unit__name", "batch"]
     list_select_related = ["fund__federation", "beneficiary", "unit"]
     autocomplete_fields = ["fund", "beneficiary", "unit"]
+    # The ID number as paid is the person's: shown masked, as the person is.
+    exclude = ["payee_id_number"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [
+            *(name for name in super().get_readonly_fields(request, obj) if name != "payee_id_number"),
+            "paid_to_id",
+        ]
+
+    @admin.display(description=_("ID number as paid"))
+    def paid_to_id(self, obj):
+        return idnumber.mask(obj.payee_id_number) if obj.payee_id_number else "—"

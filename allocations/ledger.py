@@ -7,8 +7,10 @@ holds. So each fund has a chain of its own, in the order its entries were
 approved, and approvals in different funds never wait on each other.
 
 Each row's hash covers the hash of the fund's previous row, the row's place
-(fund, position), the signed amount and a digest of everything the entry says,
-serialised in a fixed, versioned way (`FIELDS`, `text`). The fund keeps the head
+(fund, position), the federation that owns the fund, the signed amount and a
+digest of everything the entry says (for a payment, also the name and ID number
+it was paid to), serialised in a fixed, versioned way (`FIELDS`, `text`). Each
+row records its version: rows keep the proof they were written with. The fund keeps the head
 of its chain (`Fund.ledger_seq`, `Fund.ledger_hash`), so that deleting the last
 rows shows as well as deleting one in the middle. `allocations.verify` checks
 it all again from the live rows (`manage.py verify_ledger`).
@@ -38,7 +40,9 @@ from allocations.models import (
 )
 from unionfunds.money import fen_to_yuan
 
-VERSION = "unionfunds-ledger/1"
+# Version 1 hashed neither the fund's owner nor the payee's words.
+VERSION = 2
+VERSIONS = (1, 2)
 GENESIS = LEDGER_GENESIS
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 MICROSECOND = datetime.timedelta(microseconds=1)
@@ -67,7 +71,7 @@ COMMON_FIELDS = (
     "decided_at",
     "rejection_reason",
 )
-FIELDS = {
+FIELDS_V1 = {
     LedgerKind.CONTRIBUTION: ("fund_id", "source", "reference", *COMMON_FIELDS),
     LedgerKind.ALLOCATION: ("from_fund_id", "to_federation_id", "to_fund_id", "batch", *COMMON_FIELDS),
     LedgerKind.DISBURSEMENT: (
@@ -80,6 +84,12 @@ FIELDS = {
         *COMMON_FIELDS,
     ),
 }
+# Version 2 appends, so that a version 1 row's values are the first ones of these.
+FIELDS = {
+    **FIELDS_V1,
+    LedgerKind.DISBURSEMENT: (*FIELDS_V1[LedgerKind.DISBURSEMENT], "payee_name", "payee_id_number"),
+}
+WIDTH = {1: {kind: len(fields) for kind, fields in FIELDS_V1.items()}, 2: {kind: len(f) for kind, f in FIELDS.items()}}
 _AMOUNT: dict[int, int] = {kind: fields.index("amount") for kind, fields in FIELDS.items()}
 _REVERSES: dict[int, int] = {kind: fields.index("reverses_id") for kind, fields in FIELDS.items()}
 _STATUS: dict[int, int] = {kind: fields.index("status") for kind, fields in FIELDS.items()}
@@ -137,10 +147,26 @@ def money_text(fen: int) -> str:
     return f"{sign}{fen // 100}.{fen % 100:02d}"
 
 
-def link(prev: str, fund_id: int, seq: int, kind: int, movement_id: int, amount_fen: int, content: str) -> str:
-    """The hash of a ledger row: the previous row's hash, the row's place and
-    amount, and the digest of the entry (`content_digest`)."""
-    message = f"{VERSION}|{prev}|{fund_id}|{seq}|{int(kind)}|{movement_id}|{money_text(amount_fen)}|{content}"
+def link(
+    prev: str,
+    fund_id: int,
+    seq: int,
+    kind: int,
+    movement_id: int,
+    amount_fen: int,
+    content: str,
+    *,
+    owner_id: int | None = None,
+    version: int = VERSION,
+) -> str:
+    """The hash of a ledger row: the previous row's hash, the row's place, the
+    fund's owner (from version 2), the amount, and the digest of the entry
+    (`content_digest` of its first `WIDTH[version][kind]` values)."""
+    amount = money_text(amount_fen)
+    if version == 1:
+        message = f"unionfunds-ledger/1|{prev}|{fund_id}|{seq}|{int(kind)}|{movement_id}|{amount}|{content}"
+    else:
+        message = f"unionfunds-ledger/2|{prev}|{fund_id}|{owner_id}|{seq}|{int(kind)}|{movement_id}|{amount}|{content}"
     return hashlib.sha256(message.encode()).hexdigest()
 
 
@@ -184,7 +210,16 @@ def record(movements: Iterable[Movement], funds: dict[int, Fund]) -> None:
         for fund_id, amount in sorted(legs(kind, values).items()):
             fund = funds[fund_id]
             fund.ledger_seq += 1
-            fund.ledger_hash = link(fund.ledger_hash, fund_id, fund.ledger_seq, kind, movement.pk, amount, content)
+            fund.ledger_hash = link(
+                fund.ledger_hash,
+                fund_id,
+                fund.ledger_seq,
+                kind,
+                movement.pk,
+                amount,
+                content,
+                owner_id=fund.federation_id,
+            )
             rows.append(
                 LedgerEntry(
                     fund_id=fund_id,
@@ -193,6 +228,7 @@ def record(movements: Iterable[Movement], funds: dict[int, Fund]) -> None:
                     movement_id=movement.pk,
                     amount=fen_to_yuan(amount),
                     hash=fund.ledger_hash,
+                    version=VERSION,
                 )
             )
     LedgerEntry.objects.bulk_create(rows, batch_size=CHUNK)

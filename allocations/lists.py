@@ -62,6 +62,9 @@ class Payment:
     unit_id: int | None = None
     note: str = ""
     confirm_duplicate: bool = False
+    # Who is paid, as the entry will say: the unit's or registered person's
+    # name and number when chosen, the list's words for a person by ID number.
+    payee: tuple[str, str] = ("", "")
     # Filled in by the checks:
     name: str = ""
     label: str = ""

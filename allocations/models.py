@@ -349,6 +349,10 @@ class Disbursement(Movement):
         default=False,
         help_text=_("The clerk confirmed a second payment to the same person in the same month."),
     )
+    # Who was paid, as the entry was written: the person's record may be
+    # corrected later, the payment's own words are not (and the hash chain covers them).
+    payee_name = models.CharField(_("paid to"), max_length=100, blank=True)
+    payee_id_number = models.CharField(_("ID number as paid"), max_length=18, blank=True)
 
     objects = DisbursementQuerySet.as_manager()
 
@@ -524,6 +528,9 @@ class LedgerEntry(models.Model):
     movement_id = models.BigIntegerField(_("entry"))
     amount = MoneyField(_("amount"), help_text=_("Positive into the fund, negative out of it."))
     hash = models.CharField(_("hash"), max_length=64)
+    # Which serialisation `hash` was made with (`allocations.ledger.VERSIONS`):
+    # rows keep the proof they were written with.
+    version = models.PositiveSmallIntegerField(_("version"), db_default=2)
 
     objects = LedgerEntryQuerySet.as_manager()
 

@@ -83,7 +83,16 @@ EDITABLE_FIELDS = {
 COPIED_ON_REVERSAL = {
     Contribution: ("fund_id", "source", "reference", "amount"),
     Allocation: ("from_fund_id", "to_federation_id", "to_fund_id", "batch", "amount"),
-    Disbursement: ("fund_id", "beneficiary_id", "unit_id", "assistance_type", "batch", "amount"),
+    Disbursement: (
+        "fund_id",
+        "beneficiary_id",
+        "unit_id",
+        "assistance_type",
+        "batch",
+        "amount",
+        "payee_name",
+        "payee_id_number",
+    ),
 }
 AUDITED_FIELDS = {
     Contribution: ("fund", "source", "amount", "date", "reference", "note", "status", "reverses"),
@@ -211,6 +220,7 @@ def disbursement_create(
         confirm_duplicate=confirm_duplicate,
         name=beneficiary.name if beneficiary else "",
         label=str(beneficiary or unit or ""),
+        payee=(beneficiary.name, beneficiary.id_number) if beneficiary else (unit.name, "") if unit else ("", ""),
     )
     try:
         created = _pay(fund, [payment], by=by, batch=batch, home_federation=fund.federation)
@@ -337,8 +347,8 @@ def _pay(
     ]
     ids = bulkload.insert(
         Disbursement,
-        [ATTNAMES[name] for name in columns],
-        entries,
+        [*(ATTNAMES[name] for name in columns), "payee_name", "payee_id_number"],
+        [(*entry, *_payee(p)) for entry, p in zip(entries, payments, strict=True)],
         same={"fund_id": locked.pk, "batch": batch, "created_by_id": by.pk, "created_at": timezone.now()},
     )
     changes = audit.CreatedJson(columns, fund=locked.pk, batch=batch, status=Status.PENDING.value)
@@ -387,6 +397,12 @@ def _recipient_label(payment: Payment) -> str:
     if payment.label or payment.person is None:
         return payment.label
     return person_label(payment.person.name, payment.person.number)
+
+
+def _payee(payment: Payment) -> tuple[str, str]:
+    if payment.person is not None:
+        return payment.person.name, payment.person.number
+    return payment.payee
 
 
 def _read_amount(payment: Payment) -> Decimal:

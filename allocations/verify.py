@@ -26,6 +26,7 @@ from allocations.holdings import holdings_sql
 from allocations.models import (
     AllocationTotal,
     ContributionTotal,
+    Disbursement,
     DisbursementTotal,
     Fund,
     LedgerEntry,
@@ -34,6 +35,8 @@ from allocations.models import (
     Status,
 )
 from allocations.totals import ALL_TYPES, ALL_YEARS
+from beneficiaries.idnumber import mask
+from beneficiaries.models import Beneficiary
 from unionfunds.models import AuditEvent, Federation
 from unionfunds.money import fen_to_yuan, format_yuan
 
@@ -77,6 +80,13 @@ ANCHOR = _(
     "its chain was rewritten or cut since."
 )
 ANCHOR_GONE = _("Fund #%(id)s of the saved heads no longer exists.")
+PAYEE_NUMBER = _(
+    "Fund %(fund)s: %(entry)s was paid to ID number %(paid)s, but its person now has another ID number "
+    "(changed outside the application)."
+)
+PERSON_UNAUDITED = _(
+    "Beneficiary #%(id)s: %(field)s is not what the audit trail last recorded (changed outside the application)."
+)
 OWN_FUNDS = _("own funds")
 SUBTREE = _("subtree")
 ALL_YEARS_LABEL = _("all years")
@@ -147,22 +157,26 @@ def verify(
     started = time.perf_counter()
     report = Report(limit=limit)
     scope = funds.order_by() if funds is not None else None
-    heads = {
-        pk: (seq, head, balance, reserved)
-        for pk, seq, head, balance, reserved in (scope if scope is not None else Fund.objects.order_by()).values_list(
-            "pk", "ledger_seq", "ledger_hash", "balance", "reserved"
-        )
-    }
+    heads = {}
+    owners = {}
+    for pk, seq, head, balance, reserved, owner in (
+        scope if scope is not None else Fund.objects.order_by()
+    ).values_list("pk", "ledger_seq", "ledger_hash", "balance", "reserved", "federation_id"):
+        heads[pk] = (seq, head, balance, reserved)
+        owners[pk] = owner
     report.funds = len(heads)
     report.heads = {pk: (seq, head) for pk, (seq, head, _balance, _reserved) in heads.items()}
     anchors = anchors or {}
     if scope is None:
         for fund_id in sorted(set(anchors) - set(heads)):
             report.add(ANCHOR_GONE, id=fund_id)
-    _check_chains(report, heads, scope, {pk: anchor for pk, anchor in anchors.items() if pk in heads})
+    _check_chains(report, heads, owners, scope, {pk: anchor for pk, anchor in anchors.items() if pk in heads})
     _check_unrecorded(report, scope)
+    _check_payees(report, scope)
     if audit:
         _check_audit_trail(report, scope)
+        if scope is None:
+            _check_people_against_trail(report)
     _check_holdings(report, heads, scope)
     if totals:
         _check_totals(report, scope)
@@ -175,12 +189,14 @@ def verify(
 # The chains ----------------------------------------------------------------------------
 
 
-def _check_chains(report: Report, heads: dict, scope: QuerySet | None, anchors: dict) -> None:
+def _check_chains(report: Report, heads: dict, owners: dict, scope: QuerySet | None, anchors: dict) -> None:
     rows = LedgerEntry.objects.order_by("fund_id", "seq")
     if scope is not None:
         rows = rows.filter(fund__in=scope.values("pk"))
-    rows = rows.values_list("fund_id", "seq", "kind", "movement_id", "amount", "hash").iterator(chunk_size=CHUNK)
-    walk = _Walk(report, heads, anchors)
+    rows = rows.values_list("fund_id", "seq", "kind", "movement_id", "amount", "hash", "version").iterator(
+        chunk_size=CHUNK
+    )
+    walk = _Walk(report, heads, owners, anchors)
     for batch in _batches(rows, CHUNK):
         entries = _entries(batch)
         for row in batch:
@@ -195,14 +211,14 @@ def _check_chains(report: Report, heads: dict, scope: QuerySet | None, anchors: 
 class _Walk:
     """One pass over the ledger in (fund, position) order."""
 
-    def __init__(self, report: Report, heads: dict, anchors: dict):
-        self.report, self.heads, self.anchors = report, heads, anchors
+    def __init__(self, report: Report, heads: dict, owners: dict, anchors: dict):
+        self.report, self.heads, self.owners, self.anchors = report, heads, owners, anchors
         self.fund: int | None = None
         self.seen: set[int] = set()
         self.expected, self.prev, self.last = 1, ledger.GENESIS, 0
         self.anchored = False  # the saved head of this fund was passed, as saved
 
-    def step(self, fund_id, seq, kind, movement_id, amount, stored, values) -> None:
+    def step(self, fund_id, seq, kind, movement_id, amount, stored, version, values) -> None:
         if fund_id != self.fund:
             self.close()
             self.fund, self.expected, self.prev, self.last = fund_id, 1, ledger.GENESIS, 0
@@ -222,13 +238,17 @@ class _Walk:
             status = values[ledger.FIELDS[kind].index("status")]
             label = Status(status).label if status in Status.values else status
             report.add(NOT_APPROVED, fund_id=fund_id, entry=entry, seq=seq, status=label)
+        elif version not in ledger.VERSIONS:
+            report.add(CHANGED, fund_id=fund_id, entry=entry, seq=seq)
         elif not broken:
             leg = ledger.legs(kind, values).get(fund_id)
+            said = ledger.content_digest(kind, values[: ledger.WIDTH[version][kind]])
+            owner = self.owners.get(fund_id)
             if (
                 leg is None
                 or int(amount * 100) != leg
                 or stored
-                != ledger.link(self.prev, fund_id, seq, kind, movement_id, leg, ledger.content_digest(kind, values))
+                != ledger.link(self.prev, fund_id, seq, kind, movement_id, leg, said, owner_id=owner, version=version)
             ):
                 report.add(CHANGED, fund_id=fund_id, entry=entry, seq=seq)
         anchor = self.anchors.get(fund_id)
@@ -346,6 +366,58 @@ def _check_audit_trail(report: Report, scope: QuerySet | None) -> None:
                         report.add(UNAUDITED, fund_id=fund_id, entry=(kind, pk))
                     if no_decision:
                         report.add(UNAUDITED_DECISION, fund_id=fund_id, entry=(kind, pk), status=Status(status).label)
+
+
+def _check_payees(report: Report, scope: QuerySet | None) -> None:
+    """A person's ID number is who they are: no service changes it. A payment's
+    own words are in the chain; the person it points at must still be the one."""
+    scope_sql, scope_params = _scope_sql(scope)
+    in_scope = f"AND d.fund_id IN ({scope_sql})" if scope_sql else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT d.id, d.fund_id, d.payee_id_number FROM {Disbursement._meta.db_table} d "
+            f"JOIN {Beneficiary._meta.db_table} b ON b.id = d.beneficiary_id "
+            f"WHERE d.payee_id_number <> '' AND d.payee_id_number <> b.id_number {in_scope} ORDER BY d.id",
+            [*scope_params],
+        )
+        while rows := cursor.fetchmany(CHUNK):
+            for pk, fund_id, paid in rows:
+                report.add(PAYEE_NUMBER, fund_id=fund_id, entry=(LedgerKind.DISBURSEMENT, pk), paid=mask(paid))
+
+
+# What the trail last recorded of each person: their registration, then each edit.
+PERSON_FIELDS = ("name", "id_number", "federation")
+
+
+def _check_people_against_trail(report: Report) -> None:
+    """Each person's name, ID number and federation as the audit trail last
+    recorded them (registration, then edits; ID numbers are recorded masked)."""
+    recorded: dict[int, dict[str, object]] = {}
+    events = (
+        AuditEvent.objects.filter(
+            content_type=ContentType.objects.get_for_model(Beneficiary),
+            action__in=("beneficiary.registered", "beneficiary.edited"),
+        )
+        .order_by("id")
+        .values_list("object_id", "changes")
+    )
+    for pk, changes in events.iterator(chunk_size=CHUNK):
+        said = recorded.setdefault(pk, {})
+        for name in PERSON_FIELDS:
+            if isinstance(changes, dict) and name in changes:
+                said[name] = changes[name].get("after")
+    people = Beneficiary.objects.order_by("pk").values_list("pk", *(f.attname for f in _person_fields()))
+    for pk, *values in people.iterator(chunk_size=CHUNK):
+        said = recorded.get(pk, {})
+        current = dict(zip(PERSON_FIELDS, values, strict=True))
+        current["id_number"] = mask(str(current["id_number"]))
+        for name in PERSON_FIELDS:
+            if said.get(name) != current[name]:
+                report.add(PERSON_UNAUDITED, id=pk, field=Beneficiary._meta.get_field(name).verbose_name)
+
+
+def _person_fields():
+    return [Beneficiary._meta.get_field(name) for name in PERSON_FIELDS]
 
 
 def _scope_sql(scope: QuerySet | None) -> tuple[str, tuple]:

@@ -29,6 +29,8 @@ from allocations.models import (
     Status,
 )
 from allocations.services import disbursements_create, movements_approve
+from beneficiaries import services as people
+from beneficiaries.models import Beneficiary
 from tests.conftest import synthetic_id
 
 DAY = datetime.date(2022, 4, 20)
@@ -128,6 +130,7 @@ def test_an_allocation_is_chained_out_of_one_fund_and_into_the_other(books):
         allocation.pk,
         120050,
         ledger.content_digest(LedgerKind.ALLOCATION, values),
+        owner_id=recipient.federation_id,
     )
     assert sum(row.amount for row in chain) == recipient.balance
 
@@ -147,8 +150,9 @@ def test_an_entry_inserted_as_approved_is_reported(books, alice, bob, worker):
     fund = books["fund"]
     sql(
         f"INSERT INTO {table(Disbursement)} (fund_id, beneficiary_id, assistance_type, amount, date, status, note, "
-        "reason, rejection_reason, batch, duplicate_confirmed, created_by_id, created_at, decided_by_id, decided_at) "
-        "VALUES (%s, %s, 'living', 99900, %s, 'approved', '', '', '', '', %s, %s, %s, %s, %s)",
+        "reason, rejection_reason, batch, duplicate_confirmed, created_by_id, created_at, decided_by_id, decided_at, "
+        "payee_name, payee_id_number) "
+        "VALUES (%s, %s, 'living', 99900, %s, 'approved', '', '', '', '', %s, %s, %s, %s, %s, '', '')",
         [
             fund.pk,
             worker.pk,
@@ -292,7 +296,18 @@ def rewrite_chain_from(fund: Fund, seq: int) -> None:
         kind = row.kind
         values = ledger.MODELS[kind].objects.filter(pk=row.movement_id).values_list(*ledger.FIELDS[kind]).get()
         amount = ledger.legs(kind, values)[fund.pk]
-        prev = ledger.link(prev, fund.pk, row.seq, kind, row.movement_id, amount, ledger.content_digest(kind, values))
+        digest = ledger.content_digest(kind, values[: ledger.WIDTH[row.version][kind]])
+        prev = ledger.link(
+            prev,
+            fund.pk,
+            row.seq,
+            kind,
+            row.movement_id,
+            amount,
+            digest,
+            owner_id=fund.federation_id,
+            version=row.version,
+        )
         sql(f"UPDATE {table(LedgerEntry)} SET hash = %s, amount = %s WHERE id = %s", [prev, amount, row.pk])
     sql(f"UPDATE {table(Fund)} SET ledger_hash = %s WHERE id = %s", [prev, fund.pk])
 
@@ -331,8 +346,11 @@ def test_the_serialisation_is_fixed():
     assert ledger.content_digest(LedgerKind.CONTRIBUTION, contribution) == (
         "d15a3998d4e0bd23d1cacd82548d59ed85f495ae6de897863ac6aa151f296e87"
     )
-    assert ledger.link(ledger.GENESIS, 1, 1, 3, 1, -100, "a" * 64) == (
+    assert ledger.link(ledger.GENESIS, 1, 1, 3, 1, -100, "a" * 64, version=1) == (
         "2d440416b27411cc17471167efc6bd083830d211b90ba31006f50ec795062476"
+    )
+    assert ledger.link(ledger.GENESIS, 1, 1, 3, 1, -100, "a" * 64, owner_id=9) == (
+        "1a0f18ee2b9dd2b50cf90ff5a68b9020cf18b899e3c124fe5dfca494358e7356"
     )
 
 
@@ -425,3 +443,71 @@ def test_the_national_dataset_is_chained_as_it_is_loaded():
     assert f"disbursement #{payment.pk} does not match its hash" in problems()[0]
     build("--disbursements", "500", "--reset")
     assert "no problems" in verify()
+
+
+# Who was paid, and whose fund it was -------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_payment_keeps_the_name_and_id_number_it_was_paid_to(books, worker, hospital, fund, alice, bob):
+    listed = books["listed"][1]
+    assert (listed.payee_name, listed.payee_id_number) == ("职工1", synthetic_id(11))
+    to_unit = money.disbursement_create(fund=fund, unit=hospital, assistance_type="medical", amount="5", by=alice)
+    assert (to_unit.payee_name, to_unit.payee_id_number) == ("城中区人民医院", "")
+    to_worker = money.disbursement_create(fund=fund, beneficiary=worker, assistance_type="living", amount="5", by=alice)
+    money.movement_approve(movement=to_worker, by=bob)
+    # A correction of the person's record later does not rewrite what was paid.
+    people.beneficiary_update(beneficiary=worker, name="张叁", by=alice)
+    to_worker.refresh_from_db()
+    assert (to_worker.payee_name, to_worker.payee_id_number) == ("张三", synthetic_id(1))
+    assert "no problems" in verify("--audit")
+
+
+@pytest.mark.django_db
+def test_the_name_paid_to_is_covered_by_the_chain(books):
+    paid = books["listed"][1]
+    sql(f"UPDATE {table(Disbursement)} SET payee_name = '李四' WHERE id = %s", [paid.pk])
+    printed, _error = problems()
+    assert f"disbursement #{paid.pk} does not match its hash" in printed
+
+
+@pytest.mark.django_db
+def test_a_fund_moved_to_another_federation_is_reported(books, tree):
+    fund = books["fund"]
+    sql(f"UPDATE {table(Fund)} SET federation_id = %s WHERE id = %s", [tree["haidong"].pk, fund.pk])
+    printed, _error = problems()
+    assert f"Fund #{fund.pk} " in printed and "does not match its hash" in printed
+
+
+@pytest.mark.django_db
+def test_a_person_whose_id_number_changes_behind_their_payments_is_reported(books):
+    paid = books["listed"][1]
+    sql(f"UPDATE {table(Beneficiary)} SET id_number = %s WHERE id = %s", [synthetic_id(99), paid.beneficiary_id])
+    printed, _error = problems()
+    assert f"disbursement #{paid.pk} was paid to ID number {synthetic_id(11)[:4]}" in printed
+    assert synthetic_id(11) not in printed  # the report is read by more people than may see it
+
+
+@pytest.mark.django_db
+def test_a_person_renamed_outside_the_application_is_found_by_the_audit_check(books, worker):
+    assert "no problems" in verify("--audit")
+    sql(
+        f"UPDATE {table(Beneficiary)} SET name = '王五', federation_id = %s WHERE id = %s",
+        [worker.federation.parent_id, worker.pk],
+    )
+    assert "no problems" in verify()  # the payments still say whom they paid
+    printed, error = problems("--audit")
+    assert f"Beneficiary #{worker.pk}: name is not what the audit trail last recorded" in printed
+    assert f"Beneficiary #{worker.pk}: home federation is not what" in printed
+    assert error.startswith("2 problems")
+
+
+@pytest.mark.django_db
+def test_existing_payments_take_their_payee_from_the_person_or_unit(books, hospital, fund, alice):
+    to_unit = money.disbursement_create(fund=fund, unit=hospital, assistance_type="medical", amount="5", by=alice)
+    sql(f"UPDATE {table(Disbursement)} SET payee_name = '', payee_id_number = ''")
+    migration = importlib.import_module("allocations.migrations.0007_payee_as_paid")
+    migration.copy_payees(apps, None)
+    listed = Disbursement.objects.get(pk=books["listed"][2].pk)
+    assert (listed.payee_name, listed.payee_id_number) == ("职工2", synthetic_id(12))
+    assert Disbursement.objects.get(pk=to_unit.pk).payee_name == "城中区人民医院"

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from allocations import services as money
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, mask_phone
 from tests.conftest import member, synthetic_id
@@ -59,6 +60,21 @@ def test_the_admin_shows_a_person_and_their_audit_trail_masked(client, person, c
     person_page = client.get(pages[0]).content.decode()
     assert person.masked_id_number in person_page and mask_phone(PHONE) in person_page
     assert "138****5678" in client.get(pages[3]).content.decode()
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_the_id_number_a_payment_was_paid_to_masked(client, person, fund, alice, tree):
+    paid = money.disbursement_create(fund=fund, beneficiary=person, assistance_type="living", amount="10", by=alice)
+    assert paid.payee_id_number == person.id_number
+    province_admin = member("pat", tree["qinghai"], Role.ADMIN)
+    province_admin.is_staff = True
+    province_admin.save(update_fields=["is_staff"])
+    client.force_login(province_admin)
+    response = client.get(f"/admin/allocations/disbursement/{paid.pk}/change/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert person.id_number not in page
+    assert person.masked_id_number in page and "李四" in page
 
 
 @pytest.mark.django_db(transaction=True)

@@ -304,6 +304,7 @@ class Builder:
             first_person = reserve_ids(Beneficiary._meta.db_table, persons)
             self.first_ids[Beneficiary._meta.db_table] = first_person
             counters = people.numbered_so_far()
+            payees: list[tuple[str, str]] = []
             with rebuilt_indexes(Beneficiary._meta.db_table, persons >= REBUILD_INDEXES_FROM):
                 copy_chunks(
                     Beneficiary._meta.db_table,
@@ -326,6 +327,7 @@ class Builder:
                         nodes=self.nodes,
                         counters=counters,
                         created=f"{self.years[0]}-01-01 08:00:00+08",
+                        said=payees,
                     ),
                 )
             note.append(f"{persons:,} persons")
@@ -368,15 +370,17 @@ class Builder:
                         "duplicate_confirmed",
                         "reverses_id",
                         "unit_id",
+                        "payee_name",
+                        "payee_id_number",
                     ),
-                    self._disbursement_rows(first, payments, reversals, first_person, home, payers),
+                    self._disbursement_rows(first, payments, reversals, first_person, home, payers, payees),
                 )
             note.append(f"{payments:,} payments, {reversals:,} reversals")
             if rebuilt:
                 note.append(f"{len(rebuilt)} indexes rebuilt")
             self.counts["disbursements"] += to_add
 
-    def _disbursement_rows(self, first, payments, reversals, first_person, home, payers) -> Iterator[str]:
+    def _disbursement_rows(self, first, payments, reversals, first_person, home, payers, payees) -> Iterator[str]:
         """The rows to COPY; on the way, each row's fund, signed amount and content
         digest (`ledger.content_digest` of the same values as the row) for
         `_ledger`, which chains them once the inflows before them are known."""
@@ -401,6 +405,8 @@ class Builder:
         at = {name: fields.index(name) for name in ("fund_id", "beneficiary_id", "assistance_type", "amount")}
         at_fund, at_person, at_kind, at_amount = at.values()
         at_reverses, at_reason = fields.index("reverses_id"), fields.index("reason")
+        at_payee, at_payee_number = fields.index("payee_name"), fields.index("payee_id_number")
+        paid_as = [f"\t{name}\t{number}\n" for name, number in payees]
         day_tail, day_values = {}, {}
         for year in self.years:
             days = (datetime.date(year, 12, 31) - datetime.date(year, 1, 1)).days + 1
@@ -453,10 +459,14 @@ class Builder:
             tails = day_tail[year]
             day = int(rnd() * len(tails))
             paid[fund] += pair_amount[pair]
-            append(f"{next_id}\t{fund}\t{first_person + person}\t{pair_text[pair]}\t{tails[day]}\t\t\t\tf\t\\N\t\\N\n")
+            append(
+                f"{next_id}\t{fund}\t{first_person + person}\t{pair_text[pair]}\t{tails[day]}\t\t\t\tf\t\\N\t\\N"
+                + paid_as[person]
+            )
             says = day_values[year][day].copy()
             says[at_fund], says[at_person] = fund, first_person + person
             says[at_kind], says[at_amount] = pair_kind[pair], pair_yuan[pair]
+            says[at_payee], says[at_payee_number] = payees[person]
             digests += bytes.fromhex(digest(kind_of_entry, says))
             chain_funds.append(fund)
             chain_amounts.append(-pair_amount[pair])
@@ -464,11 +474,12 @@ class Builder:
                 later = min(day + 1 + int(rnd() * 20), len(tails) - 1)
                 append(
                     f"{next_id + 1}\t{fund}\t{first_person + person}\t{pair_text[pair]}\t{tails[later]}\t\t"
-                    f"{REVERSAL_REASON}\t\tf\t{next_id}\t\\N\n"
+                    f"{REVERSAL_REASON}\t\tf\t{next_id}\t\\N" + paid_as[person]
                 )
                 says = day_values[year][later].copy()
                 says[at_fund], says[at_person] = fund, first_person + person
                 says[at_kind], says[at_amount] = pair_kind[pair], pair_yuan[pair]
+                says[at_payee], says[at_payee_number] = payees[person]
                 says[at_reverses], says[at_reason] = next_id, REVERSAL_REASON
                 digests += bytes.fromhex(digest(kind_of_entry, says))
                 chain_funds.append(fund)
@@ -626,8 +637,11 @@ class Builder:
         table = LedgerEntry._meta.db_table
         count = sum(len(legs) for _kind, _id, legs, _digest, _depth in self.inflows) + len(self.chain_funds)
         with self.step("ledger") as note:
-            heads = {pk: [seq, head] for pk, seq, head in Fund.objects.values_list("pk", "ledger_seq", "ledger_hash")}
-            before = {pk: seq for pk, (seq, _head) in heads.items()}
+            heads = {
+                pk: [seq, head, owner]
+                for pk, seq, head, owner in Fund.objects.values_list("pk", "ledger_seq", "ledger_hash", "federation_id")
+            }
+            before = {pk: seq for pk, (seq, _head, _owner) in heads.items()}
             first = reserve_ids(table, count)
             self.first_ids[table] = first
             with rebuilt_constraints(table, count >= REBUILD_INDEXES_FROM) as rebuilt:
@@ -651,7 +665,7 @@ class Builder:
             for fund, amount in sorted(legs.items()):
                 head = heads[fund]
                 head[0] += 1
-                head[1] = link(head[1], fund, head[0], kind, movement_id, amount, content)
+                head[1] = link(head[1], fund, head[0], kind, movement_id, amount, content, owner_id=head[2])
                 rows.append(f"{next_id}\t{fund}\t{head[0]}\t{kind}\t{movement_id}\t{amount}\t{head[1]}\n")
                 next_id += 1
         kind = int(LedgerKind.DISBURSEMENT)
@@ -662,7 +676,7 @@ class Builder:
             seq = head[0] = head[0] + 1
             amount = amounts[index]
             content = digests[32 * index : 32 * index + 32].hex()
-            head[1] = link(head[1], fund, seq, kind, movement_id, amount, content)
+            head[1] = link(head[1], fund, seq, kind, movement_id, amount, content, owner_id=head[2])
             rows.append(f"{next_id}\t{fund}\t{seq}\t{kind}\t{movement_id}\t{amount}\t{head[1]}\n")
             next_id += 1
             movement_id += 1

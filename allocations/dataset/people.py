@@ -77,9 +77,11 @@ def beneficiary_rows(
     nodes: dict[int, Place],
     counters: defaultdict[str, int],
     created: str,
+    said: list[tuple[str, str]],
 ) -> Iterator[str]:
     """COPY lines for one person per entry of `home` (the index of the payer who
-    pays them), with ids from `first`; `counters` advances as people are numbered."""
+    pays them), with ids from `first`; `counters` advances as people are numbered,
+    and `said` receives each person's (name, ID number), as their payments say them."""
     rnd = rng.random
     area = [area_code(node, nodes) for node in payers]
     births = [_ID_BIRTH_BASE + datetime.timedelta(days=day) for day in range(_ID_DAYS)]
@@ -96,8 +98,10 @@ def beneficiary_rows(
         name = surnames[int(rnd() * len(surnames))] + given[int(rnd() * len(given))]
         if rnd() < 0.6:
             name += given[int(rnd() * len(given))]
+        number = build(code, births[day], sequence)
+        said.append((name, number))
         rows.append(
-            f"{first + offset}\t{name}\t{build(code, births[day], sequence)}\t"
+            f"{first + offset}\t{name}\t{number}\t"
             f"{'male' if sequence % 2 else 'female'}\t{birth_text[day]}\t\t\t{payers[payer].id}\t{created}\n"
         )
         if len(rows) >= CHUNK_ROWS:

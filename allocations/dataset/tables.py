@@ -86,7 +86,7 @@ def rebuilt_constraints(table: str, enabled: bool):
 
 
 def set_heads(heads: dict[int, list]) -> int:
-    """Write each fund's chain head ({fund id: [position, hash]}); returns how many."""
+    """Write each fund's chain head ({fund id: [position, hash, ...]}); returns how many."""
     items = sorted(heads.items())
     with connection.cursor() as cursor:
         for start in range(0, len(items), 1000):
@@ -95,7 +95,7 @@ def set_heads(heads: dict[int, list]) -> int:
                 f"UPDATE {quoted(Fund._meta.db_table)} f SET ledger_seq = v.seq, ledger_hash = v.hash "
                 f"FROM (VALUES {', '.join(['(%s::bigint, %s::bigint, %s)'] * len(chunk))}) AS v(id, seq, hash) "
                 "WHERE f.id = v.id",
-                [value for pk, (seq, head) in chunk for value in (pk, seq, head)],
+                [value for pk, (seq, head, *_rest) in chunk for value in (pk, seq, head)],
             )
     return len(items)
 

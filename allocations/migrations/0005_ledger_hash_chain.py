@@ -14,12 +14,16 @@ CHUNK = 2000
 
 
 def chain_existing_entries(apps, schema_editor):
-    from allocations.ledger import FIELDS, GENESIS, content_digest, legs, link
+    # Version 1 of the serialisation: what these rows are, whatever comes later.
+    from allocations.ledger import FIELDS_V1 as FIELDS
+    from allocations.ledger import GENESIS, content_digest, legs, link
 
     db = schema_editor.connection.alias
     Fund = apps.get_model("allocations", "Fund")
     LedgerEntry = apps.get_model("allocations", "LedgerEntry")
     names = {1: "Contribution", 2: "Allocation", 3: "Disbursement"}
+    # Rows of version 1; said so where the model has the column (run with later models).
+    version = {"version": 1} if any(f.name == "version" for f in LedgerEntry._meta.fields) else {}
 
     def approved(kind):
         model = apps.get_model("allocations", names[kind])
@@ -39,10 +43,16 @@ def chain_existing_entries(apps, schema_editor):
         for fund_id, amount in sorted(legs(kind, values).items()):
             head = heads.setdefault(fund_id, [0, GENESIS])
             head[0] += 1
-            head[1] = link(head[1], fund_id, head[0], kind, pk, amount, content)
+            head[1] = link(head[1], fund_id, head[0], kind, pk, amount, content, version=1)
             batch.append(
                 LedgerEntry(
-                    fund_id=fund_id, seq=head[0], kind=kind, movement_id=pk, amount=fen_to_yuan(amount), hash=head[1]
+                    fund_id=fund_id,
+                    seq=head[0],
+                    kind=kind,
+                    movement_id=pk,
+                    amount=fen_to_yuan(amount),
+                    hash=head[1],
+                    **version,
                 )
             )
         if len(batch) >= CHUNK:
