@@ -65,7 +65,7 @@ def _disbursement_row(d: Disbursement, full_ids: Callable) -> list:
         d.date,
         d.fund.federation.name,
         d.fund.name,
-        person.name if person else d.unit.name,
+        d.payee_name or (person.name if person else d.unit.name),
         id_number,
         label(d, "assistance_type"),
         signed(d),

@@ -9,7 +9,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from beneficiaries.models import Beneficiary, Unit
+from beneficiaries.models import Beneficiary, Unit, person_label
 from unionfunds.models import Federation
 from unionfunds.money import MoneyField
 from unionfunds.permissions import subtree_q
@@ -382,7 +382,15 @@ class Disbursement(Movement):
     CREDITS = {False: (), True: ("fund_id",)}
 
     def __str__(self) -> str:
-        return self.describe(self.fund.name, str(self.beneficiary or self.unit), self.amount)
+        return self.describe(self.fund.name, self.paid_to, self.amount)
+
+    @property
+    def paid_to(self) -> str:
+        """The payee as the payment names them: the words it was paid to, which
+        for a person registered elsewhere are the list's, not the register's."""
+        if self.payee_id_number:
+            return person_label(self.payee_name, self.payee_id_number)
+        return self.payee_name or str(self.beneficiary or self.unit)
 
     @staticmethod
     def describe(fund: str, recipient: str, amount: Decimal) -> str:

@@ -28,7 +28,6 @@ from unionfunds.permissions import can_see, has_role, require_role
 
 ALREADY_REGISTERED = _("A beneficiary with this ID number is already registered.")
 NAME_MISMATCH = _("The ID number is registered to %(registered)s, not %(given)s.")
-NAME_MISMATCH_ELSEWHERE = _("The ID number is registered under another name, not %(given)s.")
 NAME_REQUIRED = _("Enter the name.")
 
 BENEFICIARY_FIELDS = ("name", "id_number", "phone", "employer", "federation", "categories")
@@ -101,8 +100,10 @@ def people_known(numbers: Iterable[str]) -> dict[str, Known]:
 
 
 def name_problems(lines: Iterable[tuple[int, PersonLine]], known: dict[str, Known], by) -> list[RowProblem]:
-    """A known ID number typed with another name: one of the two is wrong. The
-    registered name is told only to those who may see the person."""
+    """A known ID number typed with another name: one of the two is wrong. Only
+    for people the user may see: that a number is registered elsewhere, and
+    under which name, is not theirs to learn (docs/DOMAIN.md, rule 3). A person
+    registered elsewhere is paid under the name typed, which the payment keeps."""
     mismatches = [
         (row, known[line.number].pk, line.name)
         for row, line in lines
@@ -110,8 +111,9 @@ def name_problems(lines: Iterable[tuple[int, PersonLine]], known: dict[str, Know
     ]
     people = Beneficiary.objects.select_related("federation").in_bulk({pk for _, pk, _ in mismatches})
     return [
-        RowProblem(row, "name", "name_mismatch", str(name_mismatch(people[pk], given, by)))
+        RowProblem(row, "name", "name_mismatch", str(NAME_MISMATCH % {"registered": people[pk].name, "given": given}))
         for row, pk, given in mismatches
+        if can_see(by, people[pk].federation)
     ]
 
 
@@ -245,13 +247,6 @@ def unit_create(*, name: str, kind: str, federation: Federation, by) -> Unit:
         changes=audit.diff({}, audit.snapshot(unit, ("name", "kind", "federation"))),
     )
     return unit
-
-
-def name_mismatch(person: Beneficiary, given: str, user):
-    """The registered name is shown only to those who may see that person."""
-    if can_see(user, person.federation):
-        return NAME_MISMATCH % {"registered": person.name, "given": given}
-    return NAME_MISMATCH_ELSEWHERE % {"given": given}
 
 
 def may_see_id_number(user, beneficiary: Beneficiary) -> bool:

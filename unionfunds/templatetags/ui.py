@@ -74,15 +74,16 @@ def field_label(event, name: str) -> str:
     return str(capfirst(field.verbose_name)) if field else name
 
 
-@register.simple_tag
-def readable_history(events) -> list[tuple[object, list[tuple[str, str, str]]]]:
+@register.simple_tag(takes_context=True)
+def readable_history(context, events) -> list[tuple[object, list[tuple[str, str, str]]]]:
     """Each event with its changes as (label, before, after), values as a person
     reads them: choices by their label, amounts with separators, and related
     records by name, looked up once per model for the whole history. Fields come
     in the model's order; a change that reads the same on both sides (an empty
     note going from nothing to "") is left out."""
     events = list(events)
-    names = _related_names(events)
+    request = context.get("request")
+    names = _related_names(events, getattr(request, "user", None))
     rows = []
     for event in events:
         model = _model_of(event)
@@ -121,7 +122,12 @@ def _points_elsewhere(field, model) -> bool:
     return bool(field is not None and field.many_to_one and field.related_model is not model)
 
 
-def _related_names(events) -> dict[tuple[type, object], str]:
+# Records named in a history only to those who may see them: a payment to a
+# person registered elsewhere must not tell the payer the register's name.
+NAMED_IF_VISIBLE = {"beneficiaries.beneficiary"}
+
+
+def _related_names(events, user) -> dict[tuple[type, object], str]:
     wanted: dict[type, set] = {}
     for event in events:
         model = _model_of(event)
@@ -134,7 +140,10 @@ def _related_names(events) -> dict[tuple[type, object], str]:
     for related, pks in wanted.items():
         # Their own names often need the federation (a fund's does): fetch it in the same query.
         joined = [f.name for f in related._meta.concrete_fields if f.many_to_one and not f.null]
-        for record in related._base_manager.select_related(*joined).filter(pk__in=pks):
+        records = related._base_manager.all()
+        if related._meta.label_lower in NAMED_IF_VISIBLE:
+            records = related._default_manager.visible_to(user) if user is not None else records.none()
+        for record in records.select_related(*joined).filter(pk__in=pks):
             names[(related, record.pk)] = str(record)
     return names
 
