@@ -43,7 +43,7 @@ from allocations.models import (
 )
 from beneficiaries.models import Beneficiary, Unit, person_label
 from beneficiaries.services import PersonLine, name_problems, people_known, people_register
-from unionfunds import audit, bulkload
+from unionfunds import audit, bulkload, trail
 from unionfunds.actors import Actor
 from unionfunds.bulkload import AnyOf
 from unionfunds.errors import INVALID_CHOICE, ListRefused, RowProblem, one_row, refuse
@@ -170,7 +170,7 @@ def allocation_create(
         raise refuse(WRONG_RECIPIENT_FUND, "wrong_recipient_fund", field="to_fund")
     if to_fund.pk == from_fund.pk:
         raise refuse(SAME_FUND, "same_fund", field="to_federation")
-    _reserve(_lock_funds([from_fund.pk])[from_fund.pk], amount)
+    _reserve(_lock_funds([from_fund.pk], by)[from_fund.pk], amount)
     allocation = Allocation(
         from_fund=from_fund,
         to_federation=to_federation,
@@ -331,7 +331,7 @@ def _pay(
     people, reserve the total, write the entries and their audit records.
     `problems` already found in the cells are reported with the rest."""
     problems = list(problems or ())
-    locked, total = _check_payments(_lock_funds([fund.pk])[fund.pk], payments, by, problems)
+    locked, total = _check_payments(_lock_funds([fund.pk], by)[fund.pk], payments, by, problems)
     if problems:
         raise ListRefused(problems)
     new_people = [p.person for p in payments if p.person is not None and p.beneficiary_id is None]
@@ -462,7 +462,7 @@ def _duplicates(fund_id: int, payments: list[Payment], *, exclude: int | None = 
 @transaction.atomic
 def movement_update(*, movement: Movement, by: Actor, confirm_duplicate: bool = False, **changes: object) -> Movement:
     """Edit a pending entry; the reservation follows a changed amount."""
-    movement = _lock_movement(movement)
+    movement = _lock_movement(movement, by)
     _require_pending(movement)
     require_role(by, Role.CLERK, movement.owner())
     if movement.is_reversal:
@@ -479,7 +479,7 @@ def movement_update(*, movement: Movement, by: Actor, confirm_duplicate: bool = 
         setattr(movement, name, valid_amount(value) if name == "amount" else value)
     if "assistance_type" in changes:
         _require_choice("assistance_type", str(changes["assistance_type"]), AssistanceType)
-    funds = _lock_funds(movement.debited_funds())
+    funds = _lock_funds(movement.debited_funds(), by)
     if isinstance(movement, Disbursement) and movement.beneficiary_id is not None:
         payment = Payment(
             row=1,
@@ -525,7 +525,7 @@ def movements_approve(*, movements: Sequence[Movement], by: Actor) -> int:
             debits[pk] += movement.amount
         for pk in movement.credited_funds():
             credits[pk] += movement.amount
-    funds = _lock_funds(list(set(debits) | set(credits)))
+    funds = _lock_funds(list(set(debits) | set(credits)), by)
     for pk, fund in funds.items():
         fund.balance += credits[pk] - debits[pk]
         fund.reserved -= debits[pk]
@@ -546,7 +546,7 @@ def movements_reject(*, movements: Sequence[Movement], by: Actor, reason: str) -
     for movement in locked:
         for pk in movement.debited_funds():
             reserved[pk] += movement.amount
-    for pk, fund in _lock_funds(list(reserved)).items():
+    for pk, fund in _lock_funds(list(reserved), by).items():
         fund.reserved -= reserved[pk]
         fund.save(update_fields=["reserved"])
     _decide(model, locked, owners, Status.REJECTED, by=by, reason=reason)
@@ -574,6 +574,7 @@ def movements_reverse(*, movements: Sequence[Movement], by: Actor, reason: str) 
     if not movements:
         raise refuse(NOTHING_TO_DECIDE, "nothing_to_decide")
     model = type(movements[0])
+    _lock_author(by)
     originals = list(
         model._default_manager.select_for_update(no_key=True).filter(pk__in=[m.pk for m in movements]).order_by("pk")
     )
@@ -595,7 +596,7 @@ def movements_reverse(*, movements: Sequence[Movement], by: Actor, reason: str) 
         )
         for original in originals
     ]
-    funds = _lock_funds([pk for reversal in reversals for pk in reversal.debited_funds()])
+    funds = _lock_funds([pk for reversal in reversals for pk in reversal.debited_funds()], by)
     needed: defaultdict[int, Decimal] = defaultdict(Decimal)
     for reversal in reversals:
         for pk in reversal.debited_funds():
@@ -674,6 +675,7 @@ def _recipient_fund(*, to_federation: Federation, like: Fund, by: Actor) -> Fund
     Locking the recipient federation's row keeps two simultaneous allocations
     from creating two such funds.
     """
+    _lock_author(by)
     list(Federation.objects.select_for_update(no_key=True).filter(pk=to_federation.pk).order_by().values_list("pk"))
     existing = Fund.objects.filter(
         federation=to_federation, purpose=like.purpose, fiscal_year=like.fiscal_year
@@ -686,17 +688,25 @@ def _recipient_fund(*, to_federation: Federation, like: Fund, by: Actor) -> Fund
     return fund
 
 
-def _lock_funds(pks: Iterable[int]) -> dict[int, Fund]:
+def _lock_author(by: Actor) -> None:
+    """The head of `by`'s audit chain, locked before any row the change locks:
+    two requests of one user then take their locks in one order (unionfunds.trail)."""
+    trail.lock_head(trail.AUDIT, by.pk)
+
+
+def _lock_funds(pks: Iterable[int], by: Actor) -> dict[int, Fund]:
     # FOR NO KEY UPDATE, not FOR UPDATE: inserting an entry that references a fund
     # takes a KEY SHARE lock on it, which FOR UPDATE would block. Two clerks
     # allocating to each other's funds at once would then deadlock.
     pks = set(pks)
     if not pks:
         return {}
+    _lock_author(by)
     return {fund.pk: fund for fund in Fund.objects.select_for_update(no_key=True).filter(pk__in=pks).order_by("pk")}
 
 
-def _lock_movement(movement: Movement) -> Movement:
+def _lock_movement(movement: Movement, by: Actor) -> Movement:
+    _lock_author(by)
     return type(movement)._default_manager.select_for_update(no_key=True).get(pk=movement.pk)
 
 
@@ -733,6 +743,7 @@ def _lock_for_decision(movements: Sequence[Movement], by: Actor) -> tuple[list[M
     if not movements:
         raise refuse(NOTHING_TO_DECIDE, "nothing_to_decide")
     model = type(movements[0])
+    _lock_author(by)
     locked = list(
         model._default_manager.select_for_update(no_key=True).filter(pk__in=[m.pk for m in movements]).order_by("pk")
     )

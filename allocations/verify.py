@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.models import QuerySet
@@ -37,6 +38,7 @@ from allocations.models import (
 from allocations.totals import ALL_TYPES, ALL_YEARS
 from beneficiaries.idnumber import mask
 from beneficiaries.models import Beneficiary
+from unionfunds import trail
 from unionfunds.models import AuditEvent, Federation
 from unionfunds.money import fen_to_yuan, format_yuan
 
@@ -84,6 +86,19 @@ PAYEE_NUMBER = _(
     "Fund %(fund)s: %(entry)s was paid to ID number %(paid)s, but its person now has another ID number "
     "(changed outside the application)."
 )
+TRAIL_PROBLEMS = {
+    "gap": _("%(trail)s of %(user)s: entry %(seq)s is missing (deleted) or out of place (record #%(id)s)."),
+    "changed": _(
+        "%(trail)s of %(user)s: entry %(seq)s (record #%(id)s) does not match its hash: changed after it was written."
+    ),
+    "head": _(
+        "%(trail)s of %(user)s: the chain ends at entry %(seq)s, not where its head says: "
+        "entries were deleted or added."
+    ),
+    "unchained": _("%(trail)s of %(user)s: record #%(id)s is in no chain: written behind the application's back."),
+}
+TRAILS = {"audit": _("Audit trail"), "export": _("Export log")}
+NO_USER = _("no user")
 PERSON_UNAUDITED = _(
     "Beneficiary #%(id)s: %(field)s is not what the audit trail last recorded (changed outside the application)."
 )
@@ -177,6 +192,7 @@ def verify(
         _check_audit_trail(report, scope)
         if scope is None:
             _check_people_against_trail(report)
+            _check_trails(report)
     _check_holdings(report, heads, scope)
     if totals:
         _check_totals(report, scope)
@@ -383,6 +399,22 @@ def _check_payees(report: Report, scope: QuerySet | None) -> None:
         while rows := cursor.fetchmany(CHUNK):
             for pk, fund_id, paid in rows:
                 report.add(PAYEE_NUMBER, fund_id=fund_id, entry=(LedgerKind.DISBURSEMENT, pk), paid=mask(paid))
+
+
+def _check_trails(report: Report) -> None:
+    """The audit trail's and the export log's chains (`unionfunds.trail`)."""
+    checked = trail.verify_trails()
+    users = dict(
+        get_user_model().objects.filter(pk__in={p.user_id for p in checked.problems}).values_list("pk", "username")
+    )
+    for problem in checked.problems:
+        report.add(
+            TRAIL_PROBLEMS[problem.kind],
+            trail=TRAILS[problem.trail],
+            user=users.get(problem.user_id, NO_USER),
+            seq=problem.seq,
+            id=problem.row_id,
+        )
 
 
 # What the trail last recorded of each person: their registration, then each edit.

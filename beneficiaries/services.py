@@ -11,11 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries import idnumber
@@ -23,7 +21,7 @@ from beneficiaries.models import Beneficiary, Category, CategoryCode, Unit, Unit
 from unionfunds import audit, bulkload
 from unionfunds.bulkload import AnyOf
 from unionfunds.errors import INVALID_CHOICE, RowProblem, refuse
-from unionfunds.models import AuditEvent, Federation, Role
+from unionfunds.models import Federation, Role
 from unionfunds.permissions import can_see, has_role, require_role
 
 ALREADY_REGISTERED = _("A beneficiary with this ID number is already registered.")
@@ -261,20 +259,13 @@ def id_numbers_shown(*, beneficiaries: list[Beneficiary], by) -> None:
     event each, written in one insert."""
     if not beneficiaries:
         return
-    content_type = ContentType.objects.get_for_model(Beneficiary)
-    now = timezone.now()
-    AuditEvent.objects.bulk_create(
-        AuditEvent(
-            at=now,
+    with transaction.atomic():
+        audit.log_many(
+            Beneficiary,
+            "beneficiary.id_number_shown",
+            [(person.pk, person.federation_id, str(person), {}) for person in beneficiaries],
             user=by,
-            action="beneficiary.id_number_shown",
-            content_type=content_type,
-            object_id=person.pk,
-            object_repr=str(person)[:200],
-            federation_id=person.federation_id,
         )
-        for person in beneficiaries
-    )
 
 
 def _required_name(name: str) -> str:

@@ -147,10 +147,10 @@ def test_a_payment_by_id_number_finds_the_person_or_registers_them_and_refuses_a
     registered = AuditEvent.objects.get(action="beneficiary.registered", object_id=new.pk)
     assert registered.changes["id_number"]["after"] == idnumber.mask(synthetic_id(8))
     dave_fund = FundFactory(federation=tree["chengdong"], name="城东区专项", purpose="other", by=dave)
+    # dave may not see 城中区's people: he is told nothing of them (his empty fund refuses the amount).
     with pytest.raises(ValidationError) as refused:
         pay("李四", worker.id_number, by=dave, fund=dave_fund)
-    message = refused.value.error_dict["name"][0].messages[0]
-    assert "李四" in message and "张三" not in message  # dave may not see 城中区's people
+    assert set(refused.value.error_dict) == {"amount"} and "张三" not in str(refused.value)
     with pytest.raises(ValidationError) as bad:
         people.person_line(name="周九", id_number="110105194912310021")
     assert "id_number" in bad.value.error_dict

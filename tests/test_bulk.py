@@ -141,7 +141,7 @@ def test_bulk_approval_moves_the_money_once_with_the_usual_rules(rich_fund, alic
     assert refused.value.code == "maker_cannot_approve"
     with CaptureQueriesContext(connection) as queries:
         assert money.movements_approve(movements=created, by=bob) == 300
-    assert len(queries) < 30  # a fixed number, however many entries
+    assert len(queries) < 40  # a fixed number, however many entries
     rich_fund.refresh_from_db()
     assert (rich_fund.balance, rich_fund.reserved) == (Decimal("710000.00"), Decimal("0.00"))
     assert Disbursement.objects.filter(status=Status.APPROVED, decided_by=bob).count() == 300

@@ -32,6 +32,8 @@ from allocations.services import disbursements_create, movements_approve
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary
 from tests.conftest import synthetic_id
+from unionfunds import exportlog, serialise
+from unionfunds.models import AuditEvent, ExportRecord, TrailHead
 
 DAY = datetime.date(2022, 4, 20)
 
@@ -338,8 +340,8 @@ def test_the_serialisation_is_fixed():
     assert ledger.text(Decimal("1000.00")) == ledger.money_text(100000) == "1000.00"
     assert ledger.money_text(-150) == "-1.50"
     when = datetime.datetime(2022, 4, 20, 9, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=8)))
-    assert ledger.token(when) == "16:1650418200000000"  # µs since 1970 UTC
-    assert [ledger.token(v) for v in (None, "", False, 12, "城中区")] == ["0:", "0:", "1:0", "2:12", "3:城中区"]
+    assert serialise.token(when) == "16:1650418200000000"  # µs since 1970 UTC
+    assert [serialise.token(v) for v in (None, "", False, 12, "城中区")] == ["0:", "0:", "1:0", "2:12", "3:城中区"]
     # Worked out independently (printf ... | sha256sum), so that a change to the
     # serialisation cannot pass unnoticed: it would break every existing chain.
     contribution = [5, "own_funds", "", Decimal("1000.00"), DAY, "approved", "", None, "", 7, when, 8, when, ""]
@@ -511,3 +513,74 @@ def test_existing_payments_take_their_payee_from_the_person_or_unit(books, hospi
     listed = Disbursement.objects.get(pk=books["listed"][2].pk)
     assert (listed.payee_name, listed.payee_id_number) == ("职工2", synthetic_id(12))
     assert Disbursement.objects.get(pk=to_unit.pk).payee_name == "城中区人民医院"
+
+
+# The audit trail and the export log are chains too ------------------------------------
+
+
+def delete_rows(model, where: str, params=()) -> None:
+    """A DELETE as someone with the database would run it (past the trail's trigger)."""
+    name = table(model)
+    postgres = connection.vendor == "postgresql"
+    if postgres and model is AuditEvent:
+        sql(f"ALTER TABLE {name} DISABLE TRIGGER unionfunds_audit_append_only")
+    sql(f"DELETE FROM {name} WHERE {where}", params)
+    if postgres and model is AuditEvent:
+        sql(f"ALTER TABLE {name} ENABLE TRIGGER unionfunds_audit_append_only")
+
+
+@pytest.mark.django_db
+def test_an_audit_event_deleted_from_the_middle_or_the_end_is_reported(books, alice):
+    shown = Beneficiary.objects.first()
+    people.id_numbers_shown(beneficiaries=[shown], by=alice)  # no entry or person accounts for this one
+    assert "no problems" in verify("--audit")
+    viewed = AuditEvent.objects.get(action="beneficiary.id_number_shown")
+    delete_rows(AuditEvent, "id = %s", [viewed.pk])
+    printed, _error = problems("--audit")
+    assert f"Audit trail of alice: the chain ends at entry {viewed.seq - 1}, not where its head says" in printed
+    first = AuditEvent.objects.filter(user=alice).order_by("seq").first()
+    delete_rows(AuditEvent, "id = %s", [first.pk])
+    printed, _error = problems("--audit")
+    assert "Audit trail of alice: entry 1 is missing (deleted)" in printed
+
+
+@pytest.mark.django_db
+def test_an_export_record_deleted_or_changed_is_reported(books, alice):
+    for rows in (10, 20):
+        exportlog.record(user=alice, what="disbursements", format="xlsx", query={}, rows=rows, full_ids=True)
+    assert "no problems" in verify("--audit")
+    later = ExportRecord.objects.get(row_count=20)
+    sql(f"UPDATE {table(ExportRecord)} SET full_id_numbers = %s WHERE id = %s", [False, later.pk])
+    printed, _error = problems("--audit")
+    assert f"Export log of alice: entry 2 (record #{later.pk}) does not match its hash" in printed
+    delete_rows(ExportRecord, "id = %s", [later.pk])
+    printed, _error = problems("--audit")
+    assert "Export log of alice: the chain ends at entry 1, not where its head says" in printed
+
+
+@pytest.mark.django_db
+def test_trails_written_before_they_were_chained_are_chained_by_the_migration(books, alice):
+    exportlog.record(user=alice, what="disbursements", format="csv", query={}, rows=3, full_ids=False)
+    delete_rows(TrailHead, "1 = 1")
+    for model in (AuditEvent, ExportRecord):
+        if connection.vendor == "postgresql" and model is AuditEvent:
+            sql(f"ALTER TABLE {table(model)} DISABLE TRIGGER unionfunds_audit_append_only")
+        sql(f"UPDATE {table(model)} SET seq = NULL, hash = ''")
+        if connection.vendor == "postgresql" and model is AuditEvent:
+            sql(f"ALTER TABLE {table(model)} ENABLE TRIGGER unionfunds_audit_append_only")
+    assert "is in no chain" in problems("--audit")[0]
+    migration = importlib.import_module("unionfunds.migrations.0008_chained_trails")
+
+    class Editor:
+        connection = connection
+
+        @staticmethod
+        def quote_name(name):
+            return connection.ops.quote_name(name)
+
+        @staticmethod
+        def execute(statement):
+            sql(statement)
+
+    migration.chain_what_was_written(apps, Editor())
+    assert "no problems" in verify("--audit")

@@ -2,6 +2,10 @@
 (who, what, which filters, how many rows, whether ID numbers were shown in
 full), whatever the door. Auditors read it on the admin site."""
 
+from django.db import transaction
+from django.utils import timezone
+
+from unionfunds import trail
 from unionfunds.models import ExportRecord, Federation
 
 
@@ -10,7 +14,8 @@ def record(
 ) -> ExportRecord:
     """The export log's line: who, what, which filters, how many rows, when."""
     filters = {key: values if len(values) > 1 else values[0] for key, values in _lists(query).items() if any(values)}
-    return ExportRecord.objects.create(
+    line = ExportRecord(
+        at=timezone.now(),
         user=user,
         federation=federation or home_federation(user),
         what=what,
@@ -19,6 +24,13 @@ def record(
         row_count=rows,
         full_id_numbers=full_ids,
     )
+    with transaction.atomic():
+        words = [getattr(line, name) for name in trail.FIELDS[trail.EXPORT]]
+        [(line.seq, line.hash)] = trail.chain(
+            trail.EXPORT, line.user_id, [trail.content(words, trail.canonical(line.filters))]
+        )
+        line.save(force_insert=True)
+    return line
 
 
 def home_federation(user) -> Federation:

@@ -176,6 +176,9 @@ class AuditEvent(models.Model):
     )
     changes = models.JSONField(_("changes"), default=dict, blank=True)
     reason = models.TextField(_("reason"), blank=True)
+    # The event's place in its author's chain (`unionfunds.trail`).
+    seq = models.PositiveBigIntegerField(_("position"), null=True, blank=True)
+    hash = models.CharField(_("hash"), max_length=64, blank=True)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -336,6 +339,9 @@ class ExportRecord(models.Model):
     filters = models.JSONField(_("filters"), default=dict, blank=True)
     row_count = models.PositiveIntegerField(_("rows"), default=0)
     full_id_numbers = models.BooleanField(_("full ID numbers"), default=False)
+    # The record's place in its author's chain (`unionfunds.trail`).
+    seq = models.PositiveBigIntegerField(_("position"), null=True, blank=True)
+    hash = models.CharField(_("hash"), max_length=64, blank=True)
 
     objects = ExportRecordQuerySet.as_manager()
 
@@ -346,3 +352,16 @@ class ExportRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.user} {self.what}.{self.format} ({self.row_count})"
+
+
+class TrailHead(models.Model):
+    """The last place and hash of one author's chain in the audit trail or the
+    export log (`unionfunds.trail`): deleting the last rows of a chain shows as
+    well as deleting one in the middle."""
+
+    key = models.CharField(max_length=40, unique=True)  # "audit:<user id>", "export:-" for no user
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"{self.key} #{self.seq}"
