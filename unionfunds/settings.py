@@ -185,6 +185,11 @@ MEDIA_ROOT = Path(os.environ.get("UNIONFUNDS_MEDIA_ROOT", BASE_DIR / "var" / "me
 if TESTING:
     MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="unionfunds-media-"))
 MEDIA_URL = "media/"  # never served directly: downloads go through views that check the owner
+# Uploaded lists and finished exports hold full ID numbers: only the app's own user
+# may read them, whatever the process umask. Every save through the default storage
+# (uploads and `job.output.save`) takes these modes.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # Long imports and exports run in a worker (`manage.py db_worker`) that takes
 # them from a database queue; tests run them in-process.

@@ -8,13 +8,10 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.contrib import admin
-from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 from django.utils.regex_helper import normalize
 
 from allocations.views.entries import KINDS
@@ -174,16 +171,9 @@ SPECIAL: dict[str, tuple[tuple[str, ...], Callable]] = {
             for pk in pick(model)[:1]
         ],
     ),
-    # A password-reset link: a user's id and a token only their mailbox holds.
-    "password_reset_confirm": (
-        ("uidb64", "token"),
-        lambda pick: [
-            {"uidb64": urlsafe_base64_encode(force_bytes(pk)), "token": "bad-token"} for pk in pick(get_user_model())
-        ],
-    ),
 }
 # Routes that answer anyone alike, signed in or not, so a record in them is no secret.
-PUBLIC = {"password_reset_confirm": "the same invalid-link page for any user without the token"}
+PUBLIC: dict[str, str] = {}
 
 # Models with admin pages that no county makes rows of: probed with a missing id only.
 NO_ROWS = {
