@@ -17,15 +17,17 @@ class BeneficiaryAddForm(ServiceAddForm):
 
 @admin.register(Beneficiary)
 class BeneficiaryAdmin(ScopedImportExportAdmin):
-    list_display = ["name", "masked_id_number", "gender", "birth_date", "employer", "federation"]
+    list_display = ["name", "masked_id_number", "gender", "birth_year", "employer", "federation"]
     list_filter = ["gender", "categories", "federation__level"]
-    search_fields = ["name", "=id_number", "employer"]
+    # No search by ID number: it would confirm a guessed number, and the admin
+    # never shows (nor logs) full numbers.
+    search_fields = ["name", "employer"]
     list_select_related = ["federation"]
     readonly_fields = [
         "name",
         "masked_id_number",
         "gender",
-        "birth_date",
+        "birth_year",
         "masked_phone",
         "employer",
         "federation",
@@ -39,6 +41,12 @@ class BeneficiaryAdmin(ScopedImportExportAdmin):
     add_role = Role.CLERK
     add_fields = ("federation", "name", "id_number", "phone", "employer", "categories")
     add_form = BeneficiaryAddForm
+
+    # The birth date is digits 7-14 of the number: beside the masked number it
+    # would rebuild it. The year alone does not.
+    @admin.display(description=_("birth year"))
+    def birth_year(self, person: Beneficiary) -> int:
+        return person.birth_date.year
 
     @admin.display(description=_("resident ID number"))
     def masked_id_number(self, person: Beneficiary) -> str:

@@ -14,7 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from beneficiaries import idnumber, services
-from beneficiaries.models import Beneficiary, CategoryCode, Unit, UnitKind
+from beneficiaries.models import Beneficiary, CategoryCode, Unit, UnitKind, mask_phone
 from unionfunds.api.base import ListRetrieveCreateViewSet, ScopedRelatedField, SubtreeFilter
 from unionfunds.models import Federation
 
@@ -33,6 +33,18 @@ class BeneficiarySerializer(serializers.ModelSerializer):
     )
     federation = ScopedRelatedField(Federation, help_text=_("The person's home federation."))
     categories = CategoryCodesField(required=False)
+    birth_date = serializers.DateField(
+        read_only=True,
+        allow_null=True,
+        help_text=_("Null unless the ID number is shown in full: it is digits 7-14 of the number."),
+    )
+    birth_year = serializers.SerializerMethodField(help_text=_("The year of birth, shown to everyone."))
+    phone = serializers.CharField(
+        max_length=20,
+        required=False,
+        allow_blank=True,
+        help_text=_("Masked (138****5678) unless the ID number is shown in full."),
+    )
 
     class Meta:
         model = Beneficiary
@@ -44,6 +56,7 @@ class BeneficiarySerializer(serializers.ModelSerializer):
             "categories",
             "gender",
             "birth_date",
+            "birth_year",
             "phone",
             "employer",
             "created_at",
@@ -62,8 +75,14 @@ class BeneficiarySerializer(serializers.ModelSerializer):
     def to_representation(self, instance):
         data = super().to_representation(instance)
         if instance.pk not in self.context.get("full_id_numbers", ()):
+            # Area, birth date and the last four rebuild the whole number.
             data["id_number"] = idnumber.mask(instance.id_number)
+            data["birth_date"] = None
+            data["phone"] = mask_phone(instance.phone)
         return data
+
+    def get_birth_year(self, instance) -> int:
+        return instance.birth_date.year
 
 
 class UnitSerializer(serializers.ModelSerializer):
@@ -86,7 +105,11 @@ class BeneficiaryFilter(filters.FilterSet):
         fields = ["federation", "category", "id_number"]
 
     def by_id_number(self, queryset, name, value):
-        return queryset.filter(id_number=idnumber.normalize(value))
+        # A match confirms a guessed number: a full view. Only the people this
+        # user may see in full can match, and they are then shown (and logged) in full.
+        user = self.request.user
+        matches = queryset.filter(id_number=idnumber.normalize(value))
+        return matches.filter(pk__in=[p.pk for p in matches if services.may_see_id_number(user, p)])
 
 
 class UnitFilter(filters.FilterSet):

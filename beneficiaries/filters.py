@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from beneficiaries import idnumber
 from beneficiaries.models import Beneficiary, CategoryCode, Gender
+from beneficiaries.services import may_see_id_number
 
 
 class BeneficiaryFilter(django_filters.FilterSet):
@@ -23,6 +24,10 @@ class BeneficiaryFilter(django_filters.FilterSet):
         value = value.strip()
         # A whole ID number finds its holder; part of one finds no one, so that
         # the search box cannot be used to guess other people's numbers.
+        # A match confirms a guessed number, a full view: only the people this
+        # user may see in full can be found by it.
         if len(idnumber.normalize(value)) == 18:
-            return queryset.filter(id_number=idnumber.normalize(value))
+            matches = queryset.filter(id_number=idnumber.normalize(value))
+            user = getattr(self.request, "user", None)
+            return matches.filter(pk__in=[p.pk for p in matches if user and may_see_id_number(user, p)])
         return queryset.filter(Q(name__icontains=value) | Q(employer__icontains=value))

@@ -13,6 +13,7 @@ import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from types import SimpleNamespace
 
 from django.db.models import Model, QuerySet
 from django.utils import timezone, translation
@@ -52,7 +53,9 @@ class ListExport:
 
     def filtered(self, user, query) -> tuple[QuerySet, object]:
         """The rows the list page shows for this query string, and its filter form."""
-        found = self.filter_class(query or None, queryset=self.queryset(user))
+        # The filters see who asks: a search by a whole ID number finds only the
+        # people this user may see in full.
+        found = self.filter_class(query or None, queryset=self.queryset(user), request=SimpleNamespace(user=user))
         return found.qs, found.form
 
 
