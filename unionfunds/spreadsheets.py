@@ -25,8 +25,8 @@ tools see"):
 
 import csv
 import datetime
-import re
 import io
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
