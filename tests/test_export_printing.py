@@ -110,7 +110,7 @@ def test_an_xlsx_carries_a_page_set_up_for_printing():
     assert sheet.freeze_panes == "A4" and sheet.auto_filter.ref == "A3:H6"
     header = zipfile.ZipFile(spreadsheets.xlsx_file(people_sheet(3))).read("xl/worksheets/sheet1.xml").decode()
     assert "青海省总工会 发放记录" in header and "年度: 2022" in header and "元" in header
-    assert sheet.oddFooter.center.text == "Page &P of &N"
+    assert sheet.oddFooter.center.text == "第 &P 页 共 &N 页"
 
 
 def test_a_printed_list_has_its_header_on_every_page_and_names_beside_amounts(tmp_path):
