@@ -91,6 +91,7 @@ run: venv messages
 # missing and running as root; otherwise those tests skip with the reason (fail under CI=true).
 chromium:
 	@bash scripts/ensure-chromium
+	@bash scripts/ensure-libreoffice
 
 # Both halves always run; the target fails if either did. A pytest exit status
 # of 5 (no tests collected) is a failure like any other.

@@ -13,7 +13,7 @@ from allocations.filters import AllocationFilter, ContributionFilter, Disburseme
 from allocations.models import Allocation, Contribution, Disbursement, Fund, Movement, Status
 from beneficiaries.services import may_see_id_number
 from unionfunds.listexports import ListExport, label, register
-from unionfunds.spreadsheets import DATE, INTEGER, MONEY, TEXT, Column
+from unionfunds.spreadsheets import DATE, IDENTIFIER, INTEGER, MONEY, TEXT, Column
 
 
 def signed(movement) -> Decimal:
@@ -49,10 +49,10 @@ def _disbursement_columns() -> list[Column]:
         Column(_("Federation"), TEXT, 24),
         Column(_("Fund"), TEXT, 24),
         Column(_("Recipient"), TEXT, 14),
-        Column(_("ID number"), TEXT, 21),
+        Column(_("ID number"), IDENTIFIER, 21),
         Column(_("Assistance type"), TEXT, 14),
         Column(_("Amount (yuan)"), MONEY, 14),
-        Column(_("Batch"), TEXT, 14),
+        Column(_("Batch"), IDENTIFIER, 14),
         *_decision_columns(),
     ]
 
@@ -82,7 +82,7 @@ def _allocation_columns() -> list[Column]:
         Column(_("To federation"), TEXT, 24),
         Column(_("To fund"), TEXT, 24),
         Column(_("Amount (yuan)"), MONEY, 14),
-        Column(_("Batch"), TEXT, 14),
+        Column(_("Batch"), IDENTIFIER, 14),
         *_decision_columns(),
     ]
 
@@ -108,7 +108,7 @@ def _contribution_columns() -> list[Column]:
         Column(_("Fund"), TEXT, 24),
         Column(_("Source"), TEXT, 14),
         Column(_("Amount (yuan)"), MONEY, 14),
-        Column(_("Reference"), TEXT, 16),
+        Column(_("Reference"), IDENTIFIER, 16),
         *_decision_columns(),
     ]
 

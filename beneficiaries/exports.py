@@ -9,18 +9,18 @@ from beneficiaries.filters import BeneficiaryFilter
 from beneficiaries.models import Beneficiary, Unit, mask_phone
 from beneficiaries.services import may_see_id_number
 from unionfunds.listexports import ListExport, field_header, label, register
-from unionfunds.spreadsheets import DATE, INTEGER, TEXT, Column
+from unionfunds.spreadsheets import DATE, IDENTIFIER, INTEGER, TEXT, Column
 
 
 def _beneficiary_columns() -> list[Column]:
     return [
         Column(_("No."), INTEGER, 9),
         Column(_("Name"), TEXT, 12),
-        Column(_("ID number"), TEXT, 21),
+        Column(_("ID number"), IDENTIFIER, 21),
         Column(_("Gender"), TEXT, 6),
         Column(_("Birth date"), DATE, 12),
         Column(_("Categories"), TEXT, 24),
-        Column(_("Phone"), TEXT, 14),
+        Column(_("Phone"), IDENTIFIER, 14),
         Column(_("Employer"), TEXT, 24),
         Column(_("Home federation"), TEXT, 24),
     ]

@@ -22,9 +22,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_filters.filterset import filterset_factory
 
-from unionfunds import spreadsheets
+from unionfunds import permissions, spreadsheets
 from unionfunds.models import Federation
-from unionfunds.spreadsheets import INTEGER, MONEY, TEXT, Column, Sheet
+from unionfunds.spreadsheets import IDENTIFIER, INTEGER, MONEY, TEXT, Column, Sheet
 
 CHUNK = 2000
 APPROVED_TOTAL = gettext_lazy("Total of approved entries (reversals subtracted)")
@@ -135,13 +135,16 @@ def build_sheet(
             cells[amount_index - 1] = str(APPROVED_TOTAL)
         return cells
 
+    filters = spreadsheets.describe_filters(form) if form is not None else str(_("None"))
     return Sheet(
         title=spec.title(),
         columns=columns,
         rows=rows,
+        federation=scope_name(user),
+        filters=filters,
         preamble=[
             (_("List"), spec.title()),
-            (_("Filters"), spreadsheets.describe_filters(form) if form is not None else _("None")),
+            (_("Filters"), filters),
             (_("ID numbers"), _("In full where your role allows") if full_ids else _("Masked")),
             (_("Exported at"), f"{timezone.localtime():%Y-%m-%d %H:%M}"),
             (_("Exported by"), user.get_username()),
@@ -150,10 +153,20 @@ def build_sheet(
     )
 
 
+def scope_name(user) -> str:
+    """Whose rows a list holds, for its printed header: the federations at the
+    tops of the user's subtrees."""
+    if permissions.sees_everything(user):
+        return str(_("All federations"))
+    tops = permissions.scope_paths(user)
+    names = Federation.objects.filter(path__in=tops).order_by("path").values_list("name", flat=True)
+    return "、".join(names)
+
+
 def _federation_columns() -> list[Column]:
     return [
         Column(_("No."), INTEGER, 9),
-        Column(field_header(Federation, "code"), TEXT, 14),
+        Column(field_header(Federation, "code"), IDENTIFIER, 14),
         Column(field_header(Federation, "name"), TEXT, 28),
         Column(field_header(Federation, "level"), TEXT, 10),
         Column(field_header(Federation, "parent"), TEXT, 28),

@@ -277,6 +277,18 @@ def _calamine_cells(row: list, number: int, first_column: int) -> list[Cell]:
 # CSV ----------------------------------------------------------------------------
 
 
+# ="630103196604037890": how an export writes an ID number so that Excel, WPS
+# and LibreOffice keep it as text (unionfunds.spreadsheets); read back as the digits.
+_TEXT_FORMULA = re.compile(r'="([0-9]+)"')
+
+
+def _csv_cell(value: str) -> Cell:
+    if quoted := _TEXT_FORMULA.fullmatch(value):
+        return Cell(quoted.group(1), False)
+    # In a CSV a formula is just text that starts with "=".
+    return Cell(value, value.startswith("="))
+
+
 def _csv_lines(text: str, max_rows: int) -> Iterator[Line]:
     first_line = text.split("\n", 1)[0]
     delimiter = max(("\t", ",", ";"), key=first_line.count) if first_line else ","
@@ -292,8 +304,7 @@ def _csv_lines(text: str, max_rows: int) -> Iterator[Line]:
                     raise SheetError(
                         str(CELL_TOO_LONG % {"line": number, "column": column_letter(index), "limit": MAX_CELL_CHARS})
                     )
-            # In a CSV a formula is just text that starts with "=".
-            yield Line(number, tuple(Cell(value, value.startswith("=")) for value in row))
+            yield Line(number, tuple(_csv_cell(value) for value in row))
     except csv.Error as error:
         raise SheetError(
             str(CELL_TOO_LONG % {"line": reader.line_num, "column": "?", "limit": MAX_CELL_CHARS})

@@ -5,11 +5,28 @@ decimals), dates as dates, the filters and the time of export above the
 table, a totals row, and text cells that cannot run as formulas in Excel or
 WPS. Rows are streamed: CSV is yielded line by line, and XLSX is written by
 XlsxWriter in constant-memory mode, so a million rows cost the memory of one.
+
+Two things auditors hit outside the browser (DOMAIN.md, "What the users' own
+tools see"):
+
+- A CSV opened by double-click is guessed at: Excel, WPS and LibreOffice turn an
+  18-digit ID number into 6.30103196604037E+17 and lose its last digits, and
+  drop a phone's leading 0. An IDENTIFIER column's digits-only cell is therefore
+  written `="630103196604037890"`, a formula whose result is that text: all
+  three show it as text, without stray characters (a leading tab or apostrophe
+  stays visible in the cell). Nothing else becomes a formula: only digits go
+  between the quotes, and any other text that starts like a formula is still
+  neutralised with a leading '.
+- An XLSX is printed as the audit copy: one page wide (landscape when the table
+  is wide), the header row on every page, a page header with the federation,
+  the list, the filters and the amount unit, and "page n of m" in the footer;
+  on screen the header row is frozen and filterable.
 """
 
 import csv
 import datetime
 import io
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,9 +36,18 @@ import xlsxwriter
 from django.utils.translation import gettext as _
 
 TEXT, MONEY, INTEGER, DATE = "text", "money", "integer", "date"
+# Text made of digits that must stay text: ID numbers, phones, account and
+# reference numbers, codes.
+IDENTIFIER = "identifier"
 MAX_SHEET_ROWS = 1_048_576  # Excel's limit
 # OWASP: a cell that starts with one of these may be read as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
+DIGITS = re.compile(r"[0-9]+")
+# Wider than this (in character widths) a table is printed landscape: about
+# what A4 portrait holds at Excel's default margins before it must shrink.
+PORTRAIT_WIDTH = 100
+A4 = 9  # Excel's paper code
+HEADER_LIMIT = 255  # characters Excel allows in a page header
 
 
 @dataclass
@@ -40,6 +66,10 @@ class Sheet:
     # A last row, bold in XLSX; a callable is asked after the rows were written,
     # so that totals can be summed while the rows stream by.
     totals: list | Callable[[], list] | None = None
+    # For the printed page header (XLSX): whose figures these are and how they
+    # were chosen. The amount unit is added when the sheet has amounts.
+    federation: str = ""
+    filters: str = ""
 
     def totals_row(self) -> list | None:
         return self.totals() if callable(self.totals) else self.totals
@@ -50,6 +80,13 @@ def safe_text(value) -> str:
     text = "" if value is None else str(value)
     text = text.replace("\0", "")
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def csv_identifier(value) -> str:
+    """An identifier as a CSV cell that Excel, WPS and LibreOffice all open as
+    text: digits only are wrapped as ="...", anything else is safe_text."""
+    text = "" if value is None else str(value)
+    return f'="{text}"' if DIGITS.fullmatch(text) else safe_text(text)
 
 
 def csv_lines(sheet: Sheet) -> Iterator[str]:
@@ -91,6 +128,8 @@ def xlsx_file(sheet: Sheet, output=None):
         INTEGER: book.add_format({"num_format": "0"}),
         DATE: book.add_format({"num_format": "yyyy-mm-dd"}),
         TEXT: None,
+        # "@": a number typed over it in Excel stays text too.
+        IDENTIFIER: book.add_format({"num_format": "@"}),
     }
     total_formats = {kind: book.add_format({**spec, "bold": True, "top": 1}) for kind, spec in _TOTAL_SPECS.items()}
 
@@ -100,6 +139,7 @@ def xlsx_file(sheet: Sheet, output=None):
             worksheet.write_string(row_number, index, safe_text(column.header), header)
         return row_number + 1
 
+    page_header = _page_header(sheet)
     row_number = 0
     for label, value in sheet.preamble:
         worksheet.write_string(row_number, 0, safe_text(label), bold)
@@ -107,16 +147,20 @@ def xlsx_file(sheet: Sheet, output=None):
         row_number += 1
     if sheet.preamble:
         row_number += 1
+    head_row = row_number
     row_number = table_head(worksheet, row_number)
     pages = 1
     for row in sheet.rows:
         if row_number >= MAX_SHEET_ROWS - 1:  # keep a row free for the totals
             # A sheet holds 1,048,576 rows; longer lists go on in a second sheet.
+            _page_setup(worksheet, sheet, page_header, head_row, row_number - 1)
             pages += 1
             worksheet = book.add_worksheet(f"{sheet.title[:24]} ({pages})")
+            head_row = 0
             row_number = table_head(worksheet, 0)
         _write_row(worksheet, row_number, sheet.columns, row, formats)
         row_number += 1
+    _page_setup(worksheet, sheet, page_header, head_row, row_number - 1)
     totals = sheet.totals_row()
     if totals is not None:
         _write_row(worksheet, row_number, sheet.columns, totals, total_formats)
@@ -130,14 +174,50 @@ _TOTAL_SPECS = {
     INTEGER: {"num_format": "0"},
     DATE: {"num_format": "yyyy-mm-dd"},
     TEXT: {},
+    IDENTIFIER: {"num_format": "@"},
 }
+
+
+def _page_setup(worksheet, sheet: Sheet, page_header: str, head_row: int, last_row: int) -> None:
+    """How the worksheet prints and opens: see the module's docstring."""
+    if sum(column.width for column in sheet.columns) > PORTRAIT_WIDTH:
+        worksheet.set_landscape()
+    worksheet.set_paper(A4)
+    worksheet.fit_to_pages(1, 0)  # one page wide, as many tall as it takes
+    worksheet.set_margins(left=0.4, right=0.4, top=0.9, bottom=0.6)
+    worksheet.repeat_rows(head_row)
+    worksheet.set_header(page_header, {"margin": 0.3})
+    footer = _("Page &P of &N")
+    worksheet.set_footer(f"&L{_escape(sheet.title)}&C{footer}", {"margin": 0.3})
+    worksheet.freeze_panes(head_row + 1, 0)
+    worksheet.autofilter(head_row, 0, max(head_row, last_row), len(sheet.columns) - 1)
+
+
+def _page_header(sheet: Sheet) -> str:
+    """Federation and list in bold, then the filters and the amount unit;
+    the filters are cut short when the whole would pass Excel's limit."""
+    title = " ".join(_escape(part) for part in (sheet.federation, sheet.title) if part)
+    details = [f"{_('Filters')}: {sheet.filters or _('None')}"]
+    if any(column.kind == MONEY for column in sheet.columns):
+        details.append(str(_("Amounts in yuan (元)")))
+    head = f'&C&"-,Bold"&12{title}&"-,Regular"&10\n'
+    room = HEADER_LIMIT - len(head)
+    line = _escape(" · ".join(details))
+    if len(line) > room:
+        line = line[: room - 1].rstrip("&") + "…"
+    return head + line
+
+
+def _escape(text: str) -> str:
+    """Text as it should appear in a page header, where & starts a code."""
+    return str(text).replace("&", "&&")
 
 
 def _write_row(worksheet, row_number: int, columns: list[Column], values: list, formats: dict) -> None:
     for index, (column, value) in enumerate(zip(columns, values, strict=True)):
         if value is None or value == "":
             worksheet.write_blank(row_number, index, None, formats[column.kind])
-        elif isinstance(value, str) and column.kind != TEXT:
+        elif isinstance(value, str) and column.kind not in (TEXT, IDENTIFIER):
             # A label in a number column, as in a totals row.
             worksheet.write_string(row_number, index, safe_text(value), formats[column.kind])
         elif column.kind == MONEY:
@@ -145,6 +225,8 @@ def _write_row(worksheet, row_number: int, columns: list[Column], values: list, 
             worksheet.write_number(row_number, index, float(Decimal(value)), formats[MONEY])
         elif column.kind == INTEGER:
             worksheet.write_number(row_number, index, int(value), formats[INTEGER])
+        elif column.kind == IDENTIFIER:
+            worksheet.write_string(row_number, index, safe_text(value), formats[IDENTIFIER])
         elif column.kind == DATE:
             day = value if isinstance(value, datetime.date) else datetime.date.fromisoformat(str(value))
             worksheet.write_datetime(row_number, index, datetime.datetime.combine(day, datetime.time()), formats[DATE])
@@ -157,7 +239,7 @@ def _csv_cells(columns: list[Column], values: list) -> list[str]:
     for column, value in zip(columns, values, strict=True):
         if value is None or value == "":
             cells.append("")
-        elif isinstance(value, str) and column.kind != TEXT:
+        elif isinstance(value, str) and column.kind not in (TEXT, IDENTIFIER):
             cells.append(safe_text(value))
         elif column.kind == MONEY:
             cells.append(f"{Decimal(value):.2f}")
@@ -165,6 +247,8 @@ def _csv_cells(columns: list[Column], values: list) -> list[str]:
             cells.append(value.isoformat() if isinstance(value, datetime.date) else str(value))
         elif column.kind == INTEGER:
             cells.append(str(int(value)))
+        elif column.kind == IDENTIFIER:
+            cells.append(csv_identifier(value))
         else:
             cells.append(safe_text(value))
     return cells

@@ -163,12 +163,15 @@ def rollup_sheet(result: rollups.Rollup, form: RollupFilterForm, user) -> spread
             figures.balance,
         ]
 
+    filters = spreadsheets.describe_filters(form, skip=("unit",))  # the amount unit is not a filter
     return spreadsheets.Sheet(
         title=str(_("Roll-up")),
         columns=columns,
+        federation=result.federation.name,
+        filters=filters,
         preamble=[
             (str(_("Federation")), result.federation.name),
-            (str(_("Filters")), spreadsheets.describe_filters(form, skip=("unit",))),  # the amount unit is not a filter
+            (str(_("Filters")), filters),
             (str(_("Exported at")), f"{timezone.localtime():%Y-%m-%d %H:%M}"),
             (str(_("Exported by")), user.get_username()),
             (str(_("Explanation")), str(ROLLUP_NOTE)),
