@@ -64,7 +64,10 @@ def test_a_page_of_100_costs_the_same_queries_as_a_page_of_10(rich_fund, tree, a
     small, small_page = queries_for(client, f"{resource}/?page_size=10")
     large, large_page = queries_for(client, f"{resource}/?page_size=100")
     assert (len(small_page["results"]), len(large_page["results"])) == (10, 100)
-    assert small == large
+    # On SQLite, Django splits an insert at 999 bound parameters: the page's
+    # audit record of 100 full views (11 columns each) takes two statements.
+    split = 1 if resource == "beneficiaries" and connection.vendor == "sqlite" else 0
+    assert small <= large <= small + split
 
 
 @pytest.mark.django_db
