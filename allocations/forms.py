@@ -177,9 +177,9 @@ class ListImportForm(OnceForm):
     )
     batch = forms.CharField(label=_("Batch"), required=False, max_length=50)
     sheet = forms.FileField(
-        label=_("Spreadsheet (.xlsx or .csv)"),
+        label=_("Spreadsheet (.xlsx, .xls, .ods or .csv)"),
         required=False,
-        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.csv,.txt"}),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.xls,.ods,.csv,.txt"}),
     )
     pasted = forms.CharField(
         label=_("…or paste the rows from Excel, with the header row"),

@@ -201,6 +201,9 @@ def _row(line: Line, columns: list[tuple[str, int, Callable]], parsed: ParsedLis
         return report
 
     cells, width = line.cells, len(line.cells)
+    if _is_totals_line(line, columns):
+        parsed.skipped_lines.append(line.number)
+        return None
     row: dict = {"line": line.number}
     for field_name, index, convert in columns:
         value, formula = cells[index] if index < width else (None, False)
@@ -210,13 +213,16 @@ def _row(line: Line, columns: list[tuple[str, int, Callable]], parsed: ParsedLis
         else:
             # Most cells are fine: the reporter is made only for one that is not.
             row[field_name] = convert(value, lambda code, message, f=field_name: reporter(f)(code, message))
-
-    if not row.get("id_number") and any(
-        _normalise(cell.value).startswith(TOTAL_PREFIXES) for cell in line.cells if isinstance(cell.value, str)
-    ):
-        parsed.skipped_lines.append(line.number)
-        return None
     return row
+
+
+def _is_totals_line(line: Line, columns: list[tuple[str, int, Callable]]) -> bool:
+    """A line with no ID number and a label like 合计: its sums, formulas or
+    not (=SUM(C3:C102) is how clerks write one), are no payment and no problem."""
+    id_index = next(index for field_name, index, _convert in columns if field_name == "id_number")
+    if id_index < len(line.cells) and line.cells[id_index].value not in (None, ""):
+        return False
+    return any(_normalise(cell.value).startswith(TOTAL_PREFIXES) for cell in line.cells if isinstance(cell.value, str))
 
 
 def _text(value, report) -> str:

@@ -300,7 +300,7 @@ def zip_bomb_xlsx() -> bytes:
     ("content", "name", "expected"),
     [
         (b"\x89PNG\r\n\x1a\n" + b"\0" * 2000, "photo.xlsx", "不是电子表格"),
-        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 2000, "old.xls", ".xls"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 2000, "old.xls", "无法作为电子表格读取"),
         (b"PK\x03\x04 not really a zip", "broken.xlsx", "不是电子表格"),
         ("zip-bomb", "bomb.xlsx", "解压后超过"),
         ("姓名,身份证号,金额\r\n" + "x" * (10 * 1024 * 1024) + ",1,1\r\n", "huge.csv", "超过 32767 个字符"),

@@ -1,19 +1,26 @@
-"""Reading spreadsheets people upload: XLSX, and CSV as Chinese Excel saves it.
+"""Reading spreadsheets people upload: XLSX, .xls, .ods, and CSV as Chinese Excel saves it.
 
 A file from outside is hostile until proven otherwise. The kind is told by
-its first bytes, not its name; an XLSX is a zip, so its members' sizes are
-checked before anything is decompressed; a cell longer than Excel itself
+its first bytes, not its name; an XLSX or .ods is a zip, so its members' sizes
+are checked before anything is decompressed; a cell longer than Excel itself
 allows stops the reading with a message instead of filling the memory.
-Formula cells are reported as such and never evaluated.
+Formula cells of an XLSX are reported as such and never evaluated; an .xls or
+.ods gives the values its program showed when it saved the file (calamine
+reads no formulas there), and is read in a process of its own under a memory
+cap (`sheetchild`).
 """
 
 import csv
 import datetime
 import io
+import pickle
 import re
+import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import openpyxl
@@ -30,13 +37,29 @@ MAX_COLUMNS = 64
 # A 100,000-row list unpacks to about 60 MB of XML; 20x that is no real list.
 MAX_UNPACKED_BYTES = 400 * 1024 * 1024
 MAX_PACKING_RATIO = 200
+# What reading one .xls or .ods may take: a 65,536-row .xls needs about 100 MB.
+CHILD_MEMORY = 1024 * 1024 * 1024
+CHILD_SECONDS = 300
+SHEETCHILD = Path(__file__).with_name("sheetchild.py")
 
-XLSX_MAGIC = b"PK\x03\x04"
-OLD_EXCEL_MAGIC = b"\xd0\xcf\x11\xe0"
+ZIP_MAGIC = b"PK\x03\x04"
+OLD_EXCEL_MAGIC = b"\xd0\xcf\x11\xe0"  # any Compound File: .xls, but also .doc
+ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 
-NOT_A_SPREADSHEET = _("This file is not a spreadsheet. Upload an Excel workbook (.xlsx) or a CSV file.")
-OLD_EXCEL = _("This is an old Excel file (.xls). Open it in Excel or WPS and save it as .xlsx, then upload that.")
+NOT_A_SPREADSHEET = _(
+    "This file is not a spreadsheet. Upload an Excel workbook (.xlsx or .xls), "
+    "an OpenDocument sheet (.ods) or a CSV file."
+)
 BROKEN_XLSX = _("This Excel file cannot be read; it may be damaged. Open it in Excel or WPS and save it again.")
+BROKEN_SHEET = _(
+    "This file cannot be read as a spreadsheet: it may be damaged, claim far more cells than any list, "
+    "or not be a sheet at all. Copy the list into a new sheet in Excel, WPS or LibreOffice, "
+    "save it as .xlsx and upload that."
+)
+TOO_BIG_LAID_OUT = _(
+    "This sheet claims more cells than any list has (a cell repeated far across or down); it was not read. "
+    "Copy the list into a new sheet and upload again."
+)
 TOO_BIG_UNPACKED = _("This Excel file unpacks to more than %(limit)s MB, far more than any list; it was not opened.")
 CELL_TOO_LONG = _("Row %(line)s, column %(column)s holds more than %(limit)s characters, more than Excel allows.")
 TOO_MANY_ROWS = _("The sheet has more than %(limit)s rows.")
@@ -79,10 +102,12 @@ def read(content: bytes, *, max_rows: int = MAX_SHEET_ROWS, max_unpacked: int = 
     """The lines of the first sheet of an XLSX file, or of a CSV file."""
     if not content:
         raise SheetError(str(EMPTY_FILE))
-    if content.startswith(XLSX_MAGIC):
+    if content.startswith(ZIP_MAGIC):
+        if _is_ods(content, check_zip(content, max_unpacked=max_unpacked)):
+            return _isolated_lines(content, max_rows)
         return _xlsx_lines(content, max_rows, max_unpacked)
     if content.startswith(OLD_EXCEL_MAGIC):
-        raise SheetError(str(OLD_EXCEL))
+        return _isolated_lines(content, max_rows)
     return read_text(decode(content), max_rows=max_rows)
 
 
@@ -107,12 +132,17 @@ def column_letter(index: int) -> str:
 def check_xlsx(content: bytes, *, max_unpacked: int = MAX_UNPACKED_BYTES) -> None:
     """Refuse what is not an XLSX, or would unpack to far more than any sheet,
     before anything is decompressed."""
+    members = check_zip(content, max_unpacked=max_unpacked)
+    if not any(member.filename == "xl/workbook.xml" for member in members):
+        raise SheetError(str(NOT_A_SPREADSHEET))
+
+
+def check_zip(content: bytes, *, max_unpacked: int = MAX_UNPACKED_BYTES) -> list[zipfile.ZipInfo]:
+    """The members of a zip that does not unpack to far more than any sheet."""
     try:
         members = zipfile.ZipFile(io.BytesIO(content)).infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as error:
         raise SheetError(str(NOT_A_SPREADSHEET)) from error
-    if not any(member.filename == "xl/workbook.xml" for member in members):
-        raise SheetError(str(NOT_A_SPREADSHEET))
     unpacked = sum(member.file_size for member in members)
     bomb = any(
         member.file_size > 10 * 1024 * 1024 and member.file_size > MAX_PACKING_RATIO * max(member.compress_size, 1)
@@ -120,6 +150,19 @@ def check_xlsx(content: bytes, *, max_unpacked: int = MAX_UNPACKED_BYTES) -> Non
     )
     if unpacked > max_unpacked or bomb:
         raise SheetError(str(TOO_BIG_UNPACKED % {"limit": max_unpacked // (1024 * 1024)}))
+    return members
+
+
+def _is_ods(content: bytes, members: list[zipfile.ZipInfo]) -> bool:
+    # An OpenDocument file names its kind in a small "mimetype" member.
+    mimetype = next((member for member in members if member.filename == "mimetype"), None)
+    if mimetype is None or mimetype.file_size > 100:
+        return False
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as book:
+            return book.read(mimetype).strip() == ODS_MIMETYPE
+    except (zipfile.BadZipFile, ValueError, EOFError, RuntimeError):  # RuntimeError: encrypted
+        return False
 
 
 def decode(content: bytes) -> str:
@@ -272,6 +315,43 @@ def _calamine_cells(row: list, number: int, first_column: int) -> list[Cell]:
             value = str(value)
         cells.append(Cell(value))
     return cells
+
+
+# .xls and .ods ------------------------------------------------------------------
+
+
+def _isolated_lines(content: bytes, max_rows: int) -> Reading:
+    """The lines of an .xls or .ods, laid out by calamine in a capped child process."""
+    command = [sys.executable, "-I", str(SHEETCHILD), str(max_rows), str(MAX_COLUMNS), str(CHILD_MEMORY)]
+    try:
+        child = subprocess.run(command, input=content, capture_output=True, timeout=CHILD_SECONDS, check=False)
+    except subprocess.TimeoutExpired as error:
+        raise SheetError(str(TOO_BIG_LAID_OUT)) from error
+    if child.returncode != 0:  # killed or aborted on the memory cap
+        raise SheetError(str(TOO_BIG_LAID_OUT))
+    try:
+        # Our own child's answer: plain values it built, whatever the file held.
+        answer = pickle.loads(child.stdout)
+    except (pickle.UnpicklingError, EOFError, ValueError) as error:
+        raise SheetError(str(BROKEN_SHEET)) from error
+    error = answer.get("error")
+    if error == "memory":
+        raise SheetError(str(TOO_BIG_LAID_OUT))
+    if error == "broken":
+        raise SheetError(str(BROKEN_SHEET))
+    if error == "far":
+        reference = f"{column_letter(answer['column'])}{answer['row'] + 1}"
+        raise SheetError(
+            str(FAR_CELL % {"cell": reference, "column": column_letter(MAX_COLUMNS - 1), "row": f"{max_rows:,}"})
+        )
+    rows = answer["rows"]
+    return Reading(_isolated_rows(rows, answer["first_column"]), len(rows))
+
+
+def _isolated_rows(rows: list[list], first_column: int) -> Iterator[Line]:
+    skipped_columns = (Cell(None),) * first_column
+    for number, row in enumerate(rows, start=1):
+        yield Line(number, skipped_columns + tuple(_calamine_cells(row, number, first_column)))
 
 
 # CSV ----------------------------------------------------------------------------
