@@ -19,6 +19,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+MO := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
 WITH_POSTGRES := bash scripts/with-postgres
 PYTEST_ARGS ?=
 
@@ -51,7 +52,9 @@ lock:
 	{ sed -n '1,/^$$/p' requirements.lock; cat .lockvenv/requirements.lock; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock && rm -rf .lockvenv
 
-venv: $(STAMP)
+# The virtualenv comes with the translations compiled: `manage.py runserver`
+# straight after `make venv` speaks Chinese, not English under a zh-hans header.
+venv: $(STAMP) $(MO)
 	@:
 
 # --- development server -------------------------------------------------------
@@ -59,26 +62,27 @@ venv: $(STAMP)
 # Every manage.py call outside pytest needs DJANGO_DEBUG=1 (or a real secret key).
 run lint: export DJANGO_DEBUG := 1
 
-# Compile translations if there are any .po files (outside .venv); a missing
-# gettext only warns, the site then falls back to the untranslated strings.
-messages: venv
-	@if [ -n "$$(find . -path ./$(VENV) -prune -o -name '*.po' -print -quit)" ]; then \
-	    if ! command -v msgfmt >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	        apt-get install -y -qq gettext >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq gettext) >/dev/null 2>&1 || true; \
-	    fi; \
-	    if command -v msgfmt >/dev/null 2>&1; then \
-	        DJANGO_DEBUG=1 $(PY) manage.py compilemessages --ignore=$(VENV) --ignore=staticfiles; \
-	    else \
-	        echo "warning: msgfmt not found (apt-get install gettext); translations not compiled" >&2; \
-	    fi; \
+# Compile a catalogue whenever its .po is newer; gettext is installed when
+# missing (as root). Without it the site would fall back to English, which
+# `manage.py check` then reports (unionfunds.W001).
+$(MO): %.mo: %.po | $(STAMP)
+	@if ! command -v msgfmt >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -qq gettext >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq gettext) >/dev/null 2>&1 || true; \
 	fi
+	@if command -v msgfmt >/dev/null 2>&1; then \
+	    msgfmt --check-format -o $@ $<; echo "compiled $@"; \
+	else \
+	    echo "warning: msgfmt not found (apt-get install gettext); $@ not compiled" >&2; \
+	fi
+
+messages: venv
+	@:
 
 run: venv messages
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_divisions
-	$(PY) manage.py load_demo
 	@echo
-	@$(PY) manage.py load_demo --print-accounts
+	$(PY) manage.py load_demo
 	@echo
 	@# Imports and exports run in a worker next to the web server; both stop together.
 	$(PY) manage.py db_worker --interval 0.5 & worker=$$!; \

@@ -1,5 +1,6 @@
 """Set-up commands: the real federation tree, users, tokens and the demo data."""
 
+import os
 from decimal import Decimal
 from io import StringIO
 
@@ -12,6 +13,7 @@ from rest_framework.authtoken.models import Token
 from allocations.models import Contribution, Disbursement, Fund, Status
 from beneficiaries import idnumber
 from beneficiaries.models import Beneficiary
+from unionfunds.checks import translations_compiled
 from unionfunds.models import Federation, Membership
 from unionfunds.money import money_sum
 
@@ -118,4 +120,32 @@ def test_demo_people_have_valid_synthetic_ids_and_load_once(demo):
     count = Beneficiary.objects.count()
     assert "already loaded" in run("load_demo")
     assert Beneficiary.objects.count() == count
-    assert "password" in run("load_demo", "--print-accounts")
+    accounts = run("load_demo", "--print-accounts")
+    assert "password" in accounts and "county-approver" in accounts
+
+
+@pytest.mark.django_db
+def test_printing_the_demo_accounts_before_loading_them_says_so_and_loads_nothing(divisions):
+    with pytest.raises(CommandError, match="not loaded"):
+        run("load_demo", "--print-accounts")
+    assert not Beneficiary.objects.exists() and not Fund.objects.exists()
+
+
+def test_a_catalogue_not_compiled_or_older_than_its_source_is_reported(tmp_path, settings):
+    messages = tmp_path / "zh_Hans" / "LC_MESSAGES"
+    messages.mkdir(parents=True)
+    source = messages / "django.po"
+    source.write_text('msgid ""\nmsgstr ""\n')
+    settings.LOCALE_PATHS = [tmp_path]
+    assert [warning.id for warning in translations_compiled()] == ["unionfunds.W001"]
+    compiled = messages / "django.mo"
+    compiled.write_bytes(b"")
+    os.utime(source, (1_000_000_000, 1_000_000_000))
+    assert translations_compiled() == []
+    os.utime(source, None)
+    os.utime(compiled, (1_000_000_000, 1_000_000_000))
+    assert "older than django.po" in translations_compiled()[0].msg
+
+
+def test_the_project_catalogue_is_compiled_as_make_venv_leaves_it():
+    assert translations_compiled() == []

@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class UnionfundsConfig(AppConfig):
     name = "unionfunds"
     verbose_name = _("Federations and users")
+
+    def ready(self) -> None:
+        from unionfunds import checks  # noqa: F401 - registers the system checks
