@@ -85,7 +85,7 @@ run: venv messages
 	$(PY) manage.py load_demo
 	@echo
 	@# Imports and exports run in a worker next to the web server; both stop together.
-	$(PY) manage.py db_worker --interval 0.5 & worker=$$!; \
+	$(PY) manage.py worker --interval 0.5 & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver 127.0.0.1:8000
 
@@ -160,7 +160,7 @@ bench-quick: venv
 # --- proof under load and faults --------------------------------------------------
 
 # scripts/stress on its own throwaway cluster (DATABASE_URL is ignored): gunicorn with
-# 4 workers and a db_worker, 100 concurrent payments against a fund that affords 50,
+# 4 workers and a job worker, 100 concurrent payments against a fund that affords 50,
 # 10 retries with one Idempotency-Key, a 100,000-row import killed with SIGKILL in its
 # commit; verify_ledger after each. One PASS/FAIL line per scenario (docs/RELIABILITY.md).
 # STRESS_ARGS goes to the script: --rows N, --keep.

@@ -32,7 +32,7 @@ bind = [address.strip() for address in os.environ.get("GUNICORN_BIND", "127.0.0.
 # takes about a second at 5 million disbursements), so there are more workers than CPUs.
 workers = int(os.environ.get("WEB_CONCURRENCY", 2 * cpus() + 1))
 # The slowest page work stays well under this: a list exported in the request is at most
-# UNIONFUNDS_EXPORT_INLINE_ROWS (20,000) rows, about 7 s as XLSX; longer ones go to db_worker.
+# UNIONFUNDS_EXPORT_INLINE_ROWS (20,000) rows, about 7 s as XLSX; longer ones go to the job worker.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 # Replace each worker after about a thousand requests, so that no slow leak grows for weeks.

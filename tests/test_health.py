@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.django_db
 def test_healthz_answers_without_login_and_says_when_the_database_is_gone(client, monkeypatch):
     response = client.get("/healthz")
-    assert (response.status_code, response.json()) == (200, {"status": "ok", "database": "ok"})
+    assert (response.status_code, response.json()) == (200, {"status": "ok", "database": "ok", "workers": "ok"})
 
     def broken(*args, **kwargs):
         raise OperationalError("could not connect to server")

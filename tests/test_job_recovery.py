@@ -49,7 +49,7 @@ def queue(settings):
 
 
 def work_the_queue() -> None:
-    """What `manage.py db_worker` does with each waiting task, in this process: claim
+    """What `manage.py worker` does with each waiting task, in this process: claim
     it, run it, record the outcome (its loop also closes old connections, which a
     test's transaction would not survive)."""
     worker = Worker(
@@ -306,7 +306,7 @@ CHILD = textwrap.dedent(
         return move(job, to, **kwargs)
 
     jobs.move = stall
-    call_command("db_worker", batch=True, interval=0, startup_delay=False, reload=False, verbosity=0)
+    call_command("worker", batch=True, interval=0, startup_delay=False, reload=False, verbosity=0)
     """
 )
 

@@ -365,3 +365,17 @@ class TrailHead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} #{self.seq}"
+
+
+class WorkerBeat(models.Model):
+    """A job worker's last sign of life (`manage.py worker`), so that a page can
+    say when no worker is taking jobs instead of showing "queued" forever."""
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid} {self.beat_at:%Y-%m-%d %H:%M:%S}"

@@ -191,7 +191,7 @@ MEDIA_URL = "media/"  # never served directly: downloads go through views that c
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
-# Long imports and exports run in a worker (`manage.py db_worker`) that takes
+# Long imports and exports run in a worker (`manage.py worker`) that takes
 # them from a database queue; tests run them in-process.
 TASKS = {
     "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}

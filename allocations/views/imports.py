@@ -24,6 +24,7 @@ from allocations.models import AssistanceType
 from unionfunds import downloads, jobs, spreadsheets
 from unionfunds.forms_support import submit_once
 from unionfunds.models import Job
+from unionfunds.worker import workers_alive
 
 MAX_ROWS_TO_FIX = 100  # more problems than this are better fixed in the sheet
 
@@ -36,7 +37,8 @@ def list_import(request):
     if request.method == "POST" and form.is_valid():
         location = submit_once(request, form.cleaned_data["submission"], lambda: _start(request, form.cleaned_data))
         return redirect(location)
-    return render(request, "allocations/list_import.html", {"form": form, "columns": imports.template_columns()})
+    context = {"form": form, "columns": imports.template_columns(), "no_worker": not workers_alive()}
+    return render(request, "allocations/list_import.html", context)
 
 
 def _start(request, data) -> str:
@@ -133,7 +135,7 @@ def _my_job(request, pk: int) -> Job:
 @login_required
 def job_detail(request, pk: int):
     job = _my_job(request, pk)
-    context = {"job": job}
+    context = {"job": job, "no_worker": job.running and not workers_alive()}
     if job.kind == Job.Kind.IMPORT and job.state == Job.State.PREVIEW:
         context.update(_preview(job))
     return render(request, "allocations/job.html", context)
@@ -244,4 +246,6 @@ def job_download(request, pk: int):
 @login_required
 def job_list(request):
     jobs.recover(Job.objects.of(request.user))
-    return render(request, "allocations/jobs.html", {"jobs": Job.objects.of(request.user).defer("rows")[:50]})
+    mine = Job.objects.of(request.user).defer("rows")[:50]
+    waiting = any(job.running for job in mine)
+    return render(request, "allocations/jobs.html", {"jobs": mine, "no_worker": waiting and not workers_alive()})

@@ -6,7 +6,7 @@
 On the throwaway PostgreSQL it is given (it refuses a database that already holds
 funds), it migrates, collects the static files, creates its federations, users
 and funds through the project's services, and starts gunicorn (4 worker
-processes on a free port of 127.0.0.1) and one `manage.py db_worker`, with
+processes on a free port of 127.0.0.1) and one `manage.py worker`, with
 production settings but for plain HTTP (see `environment`). Then, each with
 real concurrent HTTP clients:
 
@@ -133,7 +133,7 @@ def run(args, env: dict[str, str], scratch: Path) -> int:
     servers = Servers(env, scratch)
     up = servers.start()
     config = " (with gunicorn.conf.py)" if (ROOT / "gunicorn.conf.py").exists() else ""
-    say(f"stress: gunicorn --workers {WORKERS}{config} on 127.0.0.1:{servers.port} and a db_worker, up in {up:.1f} s")
+    say(f"stress: gunicorn --workers {WORKERS}{config} on 127.0.0.1:{servers.port} and a job worker, up in {up:.1f} s")
     scenarios.sign_in_api(servers.port, world)
 
     runs = [

@@ -1,4 +1,4 @@
-"""The servers under test: gunicorn and one db_worker, each in a process group of its own.
+"""The servers under test: gunicorn and one job worker (manage.py worker), each in a process group of its own.
 
 Every process started here is in `Service.running` until it is killed, and
 `Service.stop_all` (called on every way out of the run) kills what is left. On
@@ -101,7 +101,7 @@ def free_port() -> int:
 
 @dataclass
 class Servers:
-    """gunicorn with WORKERS processes on a free port of 127.0.0.1, and one db_worker."""
+    """gunicorn with WORKERS processes on a free port of 127.0.0.1, and one job worker (manage.py worker)."""
 
     env: dict[str, str]
     scratch: Path
@@ -118,10 +118,10 @@ class Servers:
         web += ["--bind", f"127.0.0.1:{self.port}", "--timeout", "300", "--graceful-timeout", "5"]
         web += ["--no-control-socket"]  # not gunicorn 27's default ~/.gunicorn/gunicorn.ctl, which others use
         self.web = Service("gunicorn", web, self.env, self.scratch / "gunicorn.log").start()
-        worker = [PYTHON, "manage.py", "db_worker", "--interval", "0.5", "--no-startup-delay", "--no-reload"]
+        worker = [PYTHON, "manage.py", "worker", "--interval", "0.5", "--no-startup-delay", "--no-reload"]
         worker += ["--worker-id", f"stress-worker-{self.starts}"]
         env = {**self.env, "PGAPPNAME": WORKER_APP}  # libpq names the worker's connections
-        self.worker = Service("db_worker", worker, env, self.scratch / "worker.log").start()
+        self.worker = Service("worker", worker, env, self.scratch / "worker.log").start()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             for service in (self.web, self.worker):
