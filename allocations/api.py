@@ -205,6 +205,7 @@ class BulkApprovalSerializer(serializers.Serializer):
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=BIGINT_MAX),
         allow_empty=False,
+        min_length=1,
         max_length=MAX_LIST_ROWS,
         help_text=_("Pending disbursements of funds you approve for; all are approved or none."),
     )

@@ -17,7 +17,7 @@ from allocations.models import AssistanceType, Purpose, Source
 from allocations.views.rollup import rollup_sheet
 from unionfunds import downloads, exportlog
 from unionfunds.api.base import MoneyField
-from unionfunds.api.spreadsheets import SpreadsheetMixin, filters_of
+from unionfunds.api.spreadsheets import BODY_TYPES, MEDIA_TYPES, SpreadsheetMixin, filters_of
 from unionfunds.models import Federation, Level
 
 SOURCES = ["allocation", *Source.values]
@@ -104,7 +104,7 @@ class RollupView(SpreadsheetMixin, APIView):
         query = RollupFiltersSerializer(data={k: v for k, v in request.query_params.items() if v != ""})
         query.is_valid(raise_exception=True)
         result = rollups.rollup(federation, rollups.Filters(**query.validated_data))
-        extension = self.spreadsheet_format()
+        extension = self.export_extension() or self.spreadsheet_format()
         if extension:
             return self.spreadsheet(federation, result, extension)
         body = {
@@ -134,3 +134,26 @@ class RollupView(SpreadsheetMixin, APIView):
 
         filename = f"rollup-{federation.code}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
         return downloads.sheet_response(sheet, extension, filename, finished=finished)
+
+
+class RollupExportView(RollupView):
+    """`rollups/<id>/export/xlsx/` and `…/csv/`: the roll-up as the page exports it."""
+
+    extension = ""
+
+    def export_extension(self) -> str | None:
+        return self.extension
+
+
+def rollup_export_view(extension: str) -> type[RollupExportView]:
+    """The export view of one spreadsheet kind: one media type per operation in the schema."""
+
+    @extend_schema(
+        summary=f"The roll-up as {extension.upper()}, as the roll-up page exports it",
+        parameters=[RollupFiltersSerializer],
+        responses={(200, MEDIA_TYPES[extension]): BODY_TYPES[extension]},
+    )
+    def get(self, request, federation_id: int):
+        return RollupView.get(self, request, federation_id)
+
+    return type(f"Rollup{extension.title()}View", (RollupExportView,), {"extension": extension, "get": get})

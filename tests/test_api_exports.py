@@ -147,15 +147,27 @@ def setup(rich_fund, tree, alice, bob):
     return make
 
 
+def sheet_request(resource: str, extension: str, door: str, params: dict) -> tuple[str, dict]:
+    """The two doors to one sheet: the export operation the schema declares,
+    and `?format=` on the list itself (curl, browsers)."""
+    if door == "export":
+        return API + f"{resource}/export/{extension}/", params
+    return API + f"{resource}/", {**params, "format": extension}
+
+
+DOORS = ["export", "format"]
+
+
 @pytest.mark.django_db
+@pytest.mark.parametrize("door", DOORS)
 @pytest.mark.parametrize("resource", list(LISTS))
-def test_csv_has_every_filtered_row_with_chinese_headers(setup, carol, resource):
+def test_csv_has_every_filtered_row_with_chinese_headers(setup, carol, resource, door):
     params, expected = setup(resource)
     client = client_for(carol)
     first_page = client.get(API + f"{resource}/", {**params, "page_size": 2}).json()
     assert len(first_page["results"]) == 2 and first_page["next"]
 
-    response = client.get(API + f"{resource}/", {**params, "page_size": 2, "format": "csv"})
+    response = client.get(*sheet_request(resource, "csv", door, {**params, "page_size": 2}))
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith(f'attachment; filename="{resource}-')
@@ -173,10 +185,11 @@ def test_csv_has_every_filtered_row_with_chinese_headers(setup, carol, resource)
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("door", DOORS)
 @pytest.mark.parametrize("resource", list(LISTS))
-def test_xlsx_opens_with_numbers_for_amounts_and_the_row_count(setup, carol, resource):
+def test_xlsx_opens_with_numbers_for_amounts_and_the_row_count(setup, carol, resource, door):
     params, expected = setup(resource)
-    response = client_for(carol).get(API + f"{resource}/", {**params, "format": "xlsx"})
+    response = client_for(carol).get(*sheet_request(resource, "xlsx", door, params))
     assert response.status_code == 200
     assert response["Content-Type"] == XLSX
     sheet, header, rows, totals = xlsx_table(response)
@@ -307,11 +320,15 @@ def test_a_sheet_of_a_hundred_more_rows_costs_the_same_queries(rich_fund, tree, 
 
 
 @pytest.mark.django_db
-def test_the_roll_up_xlsx_totals_are_the_json_figures(qinghai_2022, carol, tree):
+@pytest.mark.parametrize("door", DOORS)
+def test_the_roll_up_xlsx_totals_are_the_json_figures(qinghai_2022, carol, tree, door):
     client = client_for(carol)
     url = f"{API}rollups/{tree['qinghai'].pk}/"
     figures = client.get(url, {"fiscal_year": 2022}).json()
-    response = client.get(url, {"fiscal_year": 2022, "format": "xlsx"})
+    if door == "export":
+        response = client.get(f"{url}export/xlsx/", {"fiscal_year": 2022})
+    else:
+        response = client.get(url, {"fiscal_year": 2022, "format": "xlsx"})
     assert response.status_code == 200 and response["Content-Type"] == XLSX
     assert response["Content-Disposition"].startswith('attachment; filename="rollup-63-')
     _, header, rows, totals = xlsx_table(response)
@@ -340,9 +357,14 @@ def test_the_roll_up_csv_words_its_filters(qinghai_2022, carol, tree):
 
 @pytest.mark.django_db
 def test_a_roll_up_outside_the_subtree_is_404_as_a_spreadsheet_too(qinghai_2022, dave, tree):
+    url = f"{API}rollups/{tree['qinghai'].pk}/"
     for extension in ("xlsx", "csv"):
-        response = client_for(dave).get(f"{API}rollups/{tree['qinghai'].pk}/", {"format": extension})
-        assert response.status_code == 404 and codes(response) == ["not_found"]
+        for response in (
+            client_for(dave).get(url, {"format": extension}),
+            client_for(dave).get(f"{url}export/{extension}/"),
+        ):
+            assert response.status_code == 404 and codes(response) == ["not_found"]
+            assert response["Content-Type"] == "application/json"
     assert not ExportRecord.objects.exists()
 
 
@@ -368,18 +390,32 @@ def test_bulk_payments_export_with_their_batch(rich_fund, alice, bob, carol):
 
 
 @pytest.mark.django_db
-def test_the_schema_documents_the_formats_on_lists_and_the_roll_up_only():
+def test_the_schema_declares_one_media_type_per_operation_and_spreadsheets_as_exports():
+    """A generated client parses what the schema says an operation answers: a
+    list answers JSON only, an export its one file; errors are JSON everywhere."""
     paths = APIClient().get(API + "schema/", {"format": "json"}).json()["paths"]
-    for path in [f"/api/v1/{resource}/" for resource in LISTS] + ["/api/v1/rollups/{federation_id}/"]:
+    lists = [f"/api/v1/{resource}/" for resource in LISTS] + ["/api/v1/rollups/{federation_id}/"]
+    not_filters = {"page", "page_size", "cursor", "format", "Accept-Language", "federation_id", "full_ids"}
+    for path in lists:
         get = paths[path]["get"]
-        parameters = {parameter["name"]: parameter["schema"] for parameter in get["parameters"]}
-        assert set(parameters["format"]["enum"]) == {"json", "csv", "xlsx"}
-        assert ("full_ids" in parameters) == ("rollups" not in path)
-        assert get["responses"]["200"]["content"][XLSX]["schema"] == {"type": "string", "format": "binary"}
-        assert get["responses"]["200"]["content"]["text/csv"]["schema"]["type"] == "string"
-        assert all(list(get["responses"][code]["content"]) == ["application/json"] for code in ("400", "404"))
+        assert "format" not in {parameter["name"] for parameter in get["parameters"]}
+        assert list(get["responses"]["200"]["content"]) == ["application/json"]
+        filters = {parameter["name"] for parameter in get["parameters"]} - not_filters
+        for extension, media_type in (("xlsx", XLSX), ("csv", "text/csv")):
+            export = paths[f"{path}export/{extension}/"]["get"]
+            parameters = {parameter["name"] for parameter in export["parameters"]}
+            assert ("full_ids" in parameters) == ("rollups" not in path)
+            assert parameters - not_filters == filters, path  # the list's filters and ordering, no paging
+            assert not {"page", "page_size", "cursor", "format"} & parameters
+            body = {"type": "string", "format": "binary"} if extension == "xlsx" else {"type": "string"}
+            assert export["responses"]["200"]["content"] == {media_type: {"schema": body}}
+            assert all(list(export["responses"][code]["content"]) == ["application/json"] for code in ("400", "404"))
     detail = paths["/api/v1/units/{id}/"]["get"]
-    assert "format" not in {parameter["name"] for parameter in detail["parameters"]}
     assert list(detail["responses"]["200"]["content"]) == ["application/json"]
-    create = paths["/api/v1/units/"]["post"]
-    assert "format" not in {parameter["name"] for parameter in create["parameters"]}
+
+
+@pytest.mark.django_db
+def test_a_bad_filter_on_an_export_is_answered_in_json(rich_fund, carol):
+    response = client_for(carol).get(API + "disbursements/export/xlsx/", {"status": "lost", "full_ids": "maybe"})
+    assert response.status_code == 400 and response["Content-Type"] == "application/json"
+    assert not ExportRecord.objects.exists()

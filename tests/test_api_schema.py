@@ -124,3 +124,27 @@ def test_the_schema_generates_without_a_single_warning(tmp_path):
     """drf-spectacular warns where it has to guess a type; guessing is not allowed."""
     call_command("spectacular", "--validate", "--fail-on-warn", "--lang", "en", "--file", str(tmp_path / "schema.yaml"))
     assert "/api/v1/disbursements/bulk/approve/" in (tmp_path / "schema.yaml").read_text()
+
+
+@pytest.mark.django_db
+def test_the_schema_says_what_the_server_answers():
+    """Each of these once differed between the schema and the server, and a
+    generated client lost data or crashed on it."""
+    document = APIClient().get(API + "schema/", {"format": "json"}).json()
+    paths, components = document["paths"], document["components"]["schemas"]
+    for kind in ("contributions", "allocations", "disbursements"):
+        responses = paths[f"/api/v1/{kind}/{{id}}/reverse/"]["post"]["responses"]
+        assert "201" in responses and "200" not in responses  # the server answers 201 Created
+    sent = re.compile(components["DisbursementRequest"]["properties"]["amount"]["pattern"])
+    assert [text for text in ("1000", "1000.5", "0.01", "999999999999.99") if not sent.fullmatch(text)] == []
+    assert [text for text in ("", "-1", "0", "0.00", "1.234", "1e3", "1000000000000") if sent.fullmatch(text)] == []
+    answered = re.compile(components["Disbursement"]["properties"]["amount"]["pattern"])
+    assert answered.fullmatch("1000.00") and answered.fullmatch("-5.00")
+    assert components["BulkApprovalRequest"]["properties"]["ids"]["minItems"] == 1
+    move = paths["/api/v1/federations/{id}/"]["patch"]["requestBody"]
+    body = move["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert move["required"] and components[body]["required"] == ["parent"]
+    created = paths["/api/v1/disbursements/bulk/"]["post"]["responses"]["201"]
+    assert created["headers"]["Idempotent-Replayed"]["schema"] == {"type": "string", "enum": ["true"]}
+    conflict = paths["/api/v1/disbursements/"]["post"]["responses"]["409"]["description"]
+    assert all(code in conflict for code in ("insufficient_funds", "duplicate_payment", "idempotency_conflict"))

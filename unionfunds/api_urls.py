@@ -10,7 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from allocations.api import AllocationViewSet, ContributionViewSet, DisbursementViewSet, FundViewSet
-from allocations.api_rollups import RollupView
+from allocations.api_rollups import RollupView, rollup_export_view
 from beneficiaries.api import BeneficiaryViewSet, UnitViewSet
 from unionfunds.api.auth import TokenView
 from unionfunds.api.base import NotFoundView
@@ -40,6 +40,8 @@ docs_view = csp_update({"img-src": ["data:"]})(SpectacularSwaggerSplitView.as_vi
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="token"),
     path("rollups/<int:federation_id>/", RollupView.as_view(), name="rollup"),
+    path("rollups/<int:federation_id>/export/xlsx/", rollup_export_view("xlsx").as_view(), name="rollup-export-xlsx"),
+    path("rollups/<int:federation_id>/export/csv/", rollup_export_view("csv").as_view(), name="rollup-export-csv"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", docs_view, name="docs"),
     *router.urls,

@@ -5,8 +5,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, mixins, pagination, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -14,7 +15,7 @@ from rest_framework.views import APIView
 
 from unionfunds.api import idempotency
 from unionfunds.api.errors import NOT_FOUND, NotFoundInBody
-from unionfunds.api.spreadsheets import ListSpreadsheetMixin
+from unionfunds.api.spreadsheets import BODY_TYPES, MEDIA_TYPES, ListSpreadsheetMixin, full_ids_asked
 from unionfunds.models import Federation
 from unionfunds.money import CENT, INVALID_AMOUNT, MAX_DIGITS, is_amount_text
 
@@ -265,6 +266,26 @@ class NotFoundView(APIView):
         raise exceptions.NotFound(NOT_FOUND, "not_found")
 
 
+def export_schema(extension: str):
+    return extend_schema(
+        summary=f"The list as {extension.upper()}: every row the filters select, not one page",
+        filters=True,
+        responses={(200, MEDIA_TYPES[extension]): BODY_TYPES[extension]},
+    )
+
+
 class ListRetrieveCreateViewSet(ListSpreadsheetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """List (also as a spreadsheet: `export` names its sheet) and read; `create`
     is written per resource, calling its service."""
+
+    @export_schema("xlsx")
+    @action(detail=False, methods=["get"], url_path="export/xlsx", url_name="export-xlsx")
+    def export_xlsx(self, request, *args, **kwargs):
+        full_ids_asked(request)
+        return self.list_spreadsheet(request, "xlsx")
+
+    @export_schema("csv")
+    @action(detail=False, methods=["get"], url_path="export/csv", url_name="export-csv")
+    def export_csv(self, request, *args, **kwargs):
+        full_ids_asked(request)
+        return self.list_spreadsheet(request, "csv")

@@ -1,12 +1,14 @@
 """The published OpenAPI schema: every operation lists the errors it can answer,
 in the one error shape, and every POST its `Idempotency-Key` header."""
 
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular import openapi
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from unionfunds.api import idempotency, spreadsheets
+from unionfunds.api import errors, idempotency, spreadsheets
 
 
 class ErrorItemSerializer(serializers.Serializer):
@@ -22,15 +24,27 @@ class ErrorSerializer(serializers.Serializer):
     errors = ErrorItemSerializer(many=True)
 
 
+def _codes(codes) -> str:
+    return ", ".join(sorted(codes))
+
+
+# Each status with the codes it answers (`unionfunds.api.errors`): a client may
+# branch on them. 400 has more than can be listed (every field's own); docs/API.md.
 ERROR_DESCRIPTIONS = {
-    "400": _("The request is invalid; each error names its field (and row)."),
-    "401": _("No valid token or session."),
-    "403": _("Your role does not allow this (or you entered it yourself)."),
-    "404": _("No such record in your subtree (also for ids in the body)."),
-    "409": _("Refused because of the current state: insufficient_funds, not_pending, duplicate_payment, …"),
-    "413": _("The request body is too large."),
-    "415": _("Send JSON."),
-    "429": _("Too many requests for this token; see Retry-After."),
+    "400": format_lazy(
+        "{} (invalid_amount, invalid_id_number, invalid_choice, invalid_date, required, null_character, "
+        "invalid_idempotency_key, parse_error, …)",
+        _("The request is invalid; each error names its field (and row)."),
+    ),
+    "401": format_lazy("{} (not_authenticated, authentication_failed)", _("No valid token or session.")),
+    "403": format_lazy(
+        "{} ({})", _("Your role does not allow this (or you entered it yourself)."), _codes(errors.FORBIDDEN_CODES)
+    ),
+    "404": format_lazy("{} (not_found)", _("No such record in your subtree (also for ids in the body).")),
+    "409": format_lazy("{} ({})", _("Refused because of the current state."), _codes(errors.CONFLICT_CODES)),
+    "413": format_lazy("{} (request_too_large)", _("The request body is too large.")),
+    "415": format_lazy("{} (unsupported_media_type)", _("Send JSON.")),
+    "429": format_lazy("{} (throttled, locked_out)", _("Too many requests for this token; see Retry-After.")),
 }
 ERRORS_BY_METHOD = {
     "GET": ("400", "401", "404", "429"),
@@ -55,17 +69,65 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
+# An amount sent: 0.01 to 999,999,999,999.99, at most two decimals, no sign, no
+# leading zero (the server also takes "1,000" and JSON numbers; a client need not).
+AMOUNT_IN_PATTERN = r"^(?:0\.(?:0[1-9]|[1-9][0-9]?)|[1-9][0-9]{0,11}(?:\.[0-9]{1,2})?)$"
+AMOUNT_OUT_PATTERN = r"^-?[0-9]+\.[0-9]{2}$"
+
+
+class MoneyFieldSchema(OpenApiSerializerFieldExtension):
+    """What `MoneyField` takes and gives, as exactly as a pattern can say it:
+    DRF's own schema for a DecimalField allows a sign and empty digits."""
+
+    target_class = "unionfunds.api.base.MoneyField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        if self.target.read_only or direction == "response":
+            return {"type": "string", "format": "decimal", "pattern": AMOUNT_OUT_PATTERN, "example": "1000.00"}
+        return {"type": "string", "format": "decimal", "pattern": AMOUNT_IN_PATTERN, "example": "1000.00"}
+
+
+CREATING_ACTIONS = frozenset({"reverse"})
+REPLAYED_HEADER = {
+    "schema": {"type": "string", "enum": ["true"]},
+    "description": _(
+        "Present (true) when this is the stored answer to an earlier request with the same Idempotency-Key: "
+        "nothing was written this time."
+    ),
+}
+
+
 class AutoSchema(openapi.AutoSchema):
     def get_override_parameters(self):
         parameters = [*super().get_override_parameters(), ACCEPT_LANGUAGE]
         if self.method == "POST" and getattr(self.view, "idempotent_posts", False):
             parameters.append(IDEMPOTENCY_KEY)
-        if self.offers_spreadsheets():
+        if self.export_extension():
             parameters += self.view.spreadsheet_parameters
         return parameters
 
-    def offers_spreadsheets(self) -> bool:
-        return isinstance(self.view, spreadsheets.SpreadsheetMixin) and self.view.offers_spreadsheets()
+    def export_extension(self) -> str | None:
+        """The spreadsheet of an export operation; None for every other."""
+        if not isinstance(self.view, spreadsheets.SpreadsheetMixin):
+            return None
+        return self.view.export_extension()
+
+    def map_renderers(self, attribute: str) -> list:
+        # The spreadsheet renderers serve `?format=` on the JSON operations for
+        # curl and browsers; declared, they would make a generated client parse
+        # a file as JSON. The export operations declare their file themselves.
+        spreadsheet = {
+            getattr(renderer, attribute) for renderer in (spreadsheets.CSVRenderer, spreadsheets.XLSXRenderer)
+        }
+        return [value for value in super().map_renderers(attribute) if value not in spreadsheet]
+
+    def _is_create_operation(self) -> bool:
+        # A reversal is a new entry: 201, as the server answers.
+        return super()._is_create_operation() or getattr(self.view, "action", None) in CREATING_ACTIONS
+
+    def _is_list_view(self, serializer=None) -> bool:
+        # An export is one file, not a page of a list: no page parameters, no paged body.
+        return not self.export_extension() and super()._is_list_view(serializer)
 
     def get_operation(self, *args, **kwargs):
         operation = super().get_operation(*args, **kwargs)
@@ -82,14 +144,19 @@ class AutoSchema(openapi.AutoSchema):
                 responses[code] = self._get_response_for_code(
                     OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code]), code, direction=direction
                 )
-        if self.offers_spreadsheets():
-            for code, response in responses.items():
-                content = response.get("content", {})
-                for media_type, schema in spreadsheets.RESPONSE_SCHEMAS.items():
-                    # The renderers' media types came with the body's schema; a
-                    # spreadsheet is a file, and errors are always JSON.
-                    if media_type in content and code.startswith("2"):
-                        content[media_type] = {"schema": dict(schema)}
-                    else:
-                        content.pop(media_type, None)
+        exported = spreadsheets.MEDIA_TYPES.get(self.export_extension() or "")
+        for code, response in responses.items():
+            content = response.get("content", {})
+            # Each operation answers one media type: an export its file, the
+            # rest JSON (the renderers that serve `?format=` are not declared),
+            # and errors are always JSON.
+            for media_type, schema in spreadsheets.RESPONSE_SCHEMAS.items():
+                if media_type == exported and code.startswith("2"):
+                    content[media_type] = {"schema": dict(schema)}
+                else:
+                    content.pop(media_type, None)
+            if exported and code.startswith("2"):
+                content.pop("application/json", None)
+            if code.startswith("2") and self.method == "POST" and getattr(self.view, "idempotent_posts", False):
+                response.setdefault("headers", {})[idempotency.REPLAYED_HEADER] = REPLAYED_HEADER
         return responses

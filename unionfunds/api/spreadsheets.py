@@ -1,5 +1,10 @@
-"""`?format=csv` and `?format=xlsx`: every list of the API, and the roll-up, as a
-spreadsheet (API.md, Spreadsheets).
+"""`…/export/xlsx/` and `…/export/csv/` (and `?format=csv|xlsx` on the list
+itself): every list of the API, and the roll-up, as a spreadsheet (API.md, Spreadsheets).
+
+The schema describes only the export operations: each answers one media type,
+so a client generated from the schema downloads a file where it expects one.
+`?format=` on the JSON operation stays for curl and browsers, undeclared: a
+generated client would parse the file it returns as JSON.
 
 The sheets are the ones the pages export (`unionfunds.listexports`, the roll-up
 page's `rollup_sheet`), filled with what the API's own filters select: every
@@ -14,6 +19,7 @@ from django.http import HttpResponseBase, QueryDict
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, renderers, serializers
 from rest_framework.request import Request
@@ -48,19 +54,10 @@ class XLSXRenderer(SpreadsheetRenderer):
 
 # What the schema says of them (unionfunds.api.schema).
 RESPONSE_SCHEMAS = {
-    CSVRenderer.media_type: {"type": "string", "description": "UTF-8 with a byte-order mark."},
+    # Text (UTF-8 with a byte-order mark), so that a generated client hands it over as text.
+    CSVRenderer.media_type: {"type": "string"},
     XLSXRenderer.media_type: {"type": "string", "format": "binary"},
 }
-FORMAT_PARAMETER = OpenApiParameter(
-    "format",
-    str,
-    OpenApiParameter.QUERY,
-    enum=["json", CSVRenderer.format, XLSXRenderer.format],
-    description=gettext_lazy(
-        "json (the default), or a spreadsheet with the same filters: every matching row, not one page; "
-        "Chinese headers, amounts as numbers. Accept: text/csv works too."
-    ),
-)
 FULL_IDS_PARAMETER = OpenApiParameter(
     FULL_IDS,
     bool,
@@ -72,11 +69,21 @@ FULL_IDS_PARAMETER = OpenApiParameter(
 )
 
 
+# The export operation of a viewset -> the spreadsheet it answers.
+EXPORT_ACTIONS = {"export_xlsx": XLSXRenderer.format, "export_csv": CSVRenderer.format}
+MEDIA_TYPES = {XLSXRenderer.format: XLSXRenderer.media_type, CSVRenderer.format: CSVRenderer.media_type}
+BODY_TYPES = {XLSXRenderer.format: OpenApiTypes.BINARY, CSVRenderer.format: OpenApiTypes.STR}
+
+
 class SpreadsheetMixin:
     """Offers csv and xlsx beside JSON to the actions in `spreadsheet_actions`."""
 
     spreadsheet_actions: tuple[str, ...] = ()
-    spreadsheet_parameters: tuple[OpenApiParameter, ...] = (FORMAT_PARAMETER,)
+    spreadsheet_parameters: tuple[OpenApiParameter, ...] = ()
+
+    def export_extension(self) -> str | None:
+        """The one spreadsheet an export operation answers; None for the JSON operations."""
+        return EXPORT_ACTIONS.get(getattr(self, "action", None) or "")
 
     def offers_spreadsheets(self) -> bool:
         action = getattr(self, "action", None)
@@ -109,15 +116,13 @@ class SpreadsheetMixin:
 
 
 class ListSpreadsheetMixin(SpreadsheetMixin):
-    """`?format=csv|xlsx` on a list: the rows the list's filters and ordering
-    select, all of them, as the sheet `export` of `unionfunds.listexports`."""
+    """`export/xlsx/`, `export/csv/` (`unionfunds.api.base`) and `?format=csv|xlsx`
+    of a list: the rows the list's filters and ordering select, all of them, as
+    the sheet `export` of `unionfunds.listexports`."""
 
     export: str = ""
-    spreadsheet_actions = ("list",)
-    spreadsheet_parameters = (FORMAT_PARAMETER, FULL_IDS_PARAMETER)
-
-    def offers_spreadsheets(self) -> bool:
-        return bool(self.export) and super().offers_spreadsheets()
+    spreadsheet_actions = ("list", *EXPORT_ACTIONS)
+    spreadsheet_parameters = (FULL_IDS_PARAMETER,)
 
     def list(self, request, *args, **kwargs):
         if self.spreadsheet_asked():
@@ -128,8 +133,8 @@ class ListSpreadsheetMixin(SpreadsheetMixin):
         full_ids_asked(self.request)  # a wrong value is refused on a JSON list too: the schema shows it there
         return self.spreadsheet_format() is not None
 
-    def list_spreadsheet(self, request: Request) -> HttpResponseBase:
-        extension = self.spreadsheet_format()
+    def list_spreadsheet(self, request: Request, extension: str | None = None) -> HttpResponseBase:
+        extension = extension or self.spreadsheet_format()
         full_ids = full_ids_asked(request)
         spec = listexports.EXPORTS[self.export]
         queryset = self.filter_queryset(self.get_queryset()).select_related(*spec.related)
