@@ -126,3 +126,25 @@ def test_a_printed_list_has_its_header_on_every_page_and_names_beside_amounts(tm
     for n in (1, 500, 1000):
         line = next(line for line in text.splitlines() if f"职工{n:04d}" in line)
         assert f"{n}.50" in line  # the amount on the name's own line, so on its page
+
+
+@pytest.mark.django_db
+def test_a_printed_roll_up_is_one_page_wide_with_names_beside_their_figures(tmp_path, qinghai_2022, carol, tree):
+    """The roll-up as an auditor downloads it (the API's export): it once spread
+    over four A4 pages with the federation names on the first only."""
+    from tests.api_helpers import API, client_for
+
+    needs(shutil.which("pdftotext"), "pdftotext")
+    response = client_for(carol).get(f"{API}rollups/{tree['qinghai'].pk}/export/xlsx/", {"fiscal_year": 2022})
+    assert response.status_code == 200
+    path = tmp_path / "rollup.xlsx"
+    path.write_bytes(b"".join(response.streaming_content) if response.streaming else response.content)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(convert(path, "pdf")), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    pages = [page for page in text.split("\f") if page.strip()]
+    assert len(pages) == 1, f"{len(pages)} pages"
+    for name, raised in (("西宁市总工会", "5,640,000.00"), ("合计", "8,040,000.00")):
+        line = next(line for line in text.splitlines() if line.strip().startswith(name))
+        assert raised in line, line  # the figures on the name's own line
+    assert "青海省总工会" in text and "元" in text
