@@ -17,7 +17,8 @@ from django.utils.translation import gettext_lazy as _
 
 from allocations.models import AssistanceType
 from beneficiaries import idnumber
-from beneficiaries.services import CATEGORY_CODES, NAME_REQUIRED, PersonLine
+from beneficiaries.services import CATEGORY_CODES, EMPLOYER_LIMIT, NAME_LIMIT, NAME_REQUIRED, PHONE_LIMIT, PersonLine
+from unionfunds import text
 from unionfunds.errors import INVALID_CHOICE, RowProblem, problems_of
 from unionfunds.money import valid_amount
 
@@ -108,6 +109,13 @@ def _read(
     name = (row.name or "").strip()
     if not name:
         problem("name", NAME_REQUIRED, "required")
+    for field, value, limit in (
+        ("name", name, NAME_LIMIT),
+        ("phone", row.phone, PHONE_LIMIT),
+        ("employer", row.employer, EMPLOYER_LIMIT),
+    ):
+        if fault := text.line_fault(str(value or "").strip(), limit=limit):
+            problem(field, fault[1], fault[0])
     resident = None
     try:
         resident = idnumber.parse(row.id_number or "", today=today)

@@ -43,7 +43,7 @@ from allocations.models import (
 )
 from beneficiaries.models import Beneficiary, Unit, person_label
 from beneficiaries.services import PersonLine, name_problems, people_known, people_register
-from unionfunds import audit, bulkload, trail
+from unionfunds import audit, bulkload, text, trail
 from unionfunds.actors import Actor
 from unionfunds.bulkload import AnyOf
 from unionfunds.errors import INVALID_CHOICE, ListRefused, RowProblem, one_row, refuse
@@ -63,6 +63,8 @@ DUPLICATE_PAYMENT = _(
 EARLIER_ENTRY = _("entry #%(id)s")
 EARLIER_ROW = _("row %(row)s of this list")
 REASON_REQUIRED = _("Give a reason.")
+BATCH_LIMIT = Disbursement._meta.get_field("batch").max_length or 50
+REFERENCE_LIMIT = Contribution._meta.get_field("reference").max_length or 100
 REVERSAL_NOT_EDITABLE = _("A reversal cannot be edited; reject it and ask for a new one if it is wrong.")
 ONE_RECIPIENT = _("Choose either a beneficiary or a unit as the recipient.")
 WRONG_RECIPIENT_FUND = _("The recipient fund does not belong to the recipient federation.")
@@ -140,9 +142,9 @@ def contribution_create(
         fund=fund,
         source=source,
         amount=valid_amount(amount),
-        date=date or timezone.localdate(),
-        reference=reference,
-        note=note,
+        date=text.valid_entry_date(date or timezone.localdate()),
+        reference=text.clean_line(reference, "reference", limit=REFERENCE_LIMIT),
+        note=text.clean_note(note),
         created_by=by,
     )
     contribution.save()
@@ -164,6 +166,8 @@ def allocation_create(
 ) -> Allocation:
     require_role(by, Role.CLERK, from_fund.federation)
     amount = valid_amount(amount)
+    date = text.valid_entry_date(date or timezone.localdate())
+    batch, note = text.clean_line(batch, "batch", limit=BATCH_LIMIT), text.clean_note(note)
     if to_fund is None:
         to_fund = _recipient_fund(to_federation=to_federation, like=from_fund, by=by)
     elif to_fund.federation_id != to_federation.pk:
@@ -330,6 +334,7 @@ def _pay(
     """The core of every payment: check under the fund's lock, register the new
     people, reserve the total, write the entries and their audit records.
     `problems` already found in the cells are reported with the rest."""
+    batch = text.clean_line(batch, "batch", limit=BATCH_LIMIT)
     problems = list(problems or ())
     locked, total = _check_payments(_lock_funds([fund.pk], by)[fund.pk], payments, by, problems)
     if problems:
@@ -374,6 +379,15 @@ def _check_payments(fund: Fund, payments: list[Payment], by: Actor, problems: li
     """Match people by ID number, then the rules every payment is checked by:
     the name matches the registered one, no payment repeats another, the fund
     affords the total. Adds each problem found to `problems`."""
+    today = timezone.localdate()
+    for payment in payments:
+        # Every door's payment, a list row or a single entry, keeps the same bounds.
+        for field, fault in (
+            ("date", text.date_fault(payment.date, today=today) if payment.date else None),
+            ("note", text.note_fault(payment.note.strip()) if payment.note else None),
+        ):
+            if fault is not None:
+                problems.append(RowProblem(payment.row, field, *fault))
     lines = [(p.row, p.person) for p in payments if p.person is not None]
     known = people_known(line.number for _, line in lines)
     problems += name_problems(lines, known, by)
@@ -476,7 +490,7 @@ def movement_update(*, movement: Movement, by: Actor, confirm_duplicate: bool = 
     before = audit.snapshot(movement, fields)
     old_amount = movement.amount
     for name, value in changes.items():
-        setattr(movement, name, valid_amount(value) if name == "amount" else value)
+        setattr(movement, name, _edited(name, value))
     if "assistance_type" in changes:
         _require_choice("assistance_type", str(changes["assistance_type"]), AssistanceType)
     funds = _lock_funds(movement.debited_funds(), by)
@@ -656,6 +670,7 @@ def funds_settle_from_entries() -> int:
 
 def _fund_create(*, federation: Federation, name: str, purpose: str, fiscal_year: int, by: Actor) -> Fund:
     _require_choice("purpose", purpose, Purpose)
+    name = text.clean_line(name, "name", limit=Fund._meta.get_field("name").max_length or 100)
     fund = Fund(federation=federation, name=name, purpose=purpose, fiscal_year=fiscal_year)
     fund.full_clean(exclude=["federation"])
     fund.save()
@@ -847,8 +862,23 @@ def _require_choice(field: str, value: str, choices: type[TextChoices]) -> None:
         raise refuse(INVALID_CHOICE, "invalid_choice", field=field, value=value)
 
 
+def _edited(name: str, value: object) -> object:
+    """An edited field's value, held to the rules it was entered under."""
+    if name == "amount":
+        return valid_amount(value)
+    if name == "date":
+        if not isinstance(value, datetime.date):
+            raise TypeError(f"date: {value!r}")
+        return text.valid_entry_date(value)
+    if name == "note":
+        return text.clean_note(value)
+    if name in ("batch", "reference"):
+        return text.clean_line(value, name, limit=BATCH_LIMIT if name == "batch" else REFERENCE_LIMIT)
+    return value
+
+
 def _required_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
         raise refuse(REASON_REQUIRED, "reason_required", field="reason")
-    return reason
+    return text.clean_note(reason, "reason")

@@ -18,11 +18,16 @@ from django.utils.translation import gettext_lazy as _
 
 from beneficiaries import idnumber
 from beneficiaries.models import Beneficiary, Category, CategoryCode, Unit, UnitKind, mask_phone, person_label
-from unionfunds import audit, bulkload
+from unionfunds import audit, bulkload, text
 from unionfunds.bulkload import AnyOf
 from unionfunds.errors import INVALID_CHOICE, RowProblem, refuse
 from unionfunds.models import Federation, Role
 from unionfunds.permissions import can_see, has_role, require_role
+
+NAME_LIMIT = Beneficiary._meta.get_field("name").max_length or 50
+PHONE_LIMIT = Beneficiary._meta.get_field("phone").max_length or 20
+EMPLOYER_LIMIT = Beneficiary._meta.get_field("employer").max_length or 100
+UNIT_NAME_LIMIT = Unit._meta.get_field("name").max_length or 100
 
 ALREADY_REGISTERED = _("A beneficiary with this ID number is already registered.")
 NAME_MISMATCH = _("The ID number is registered to %(registered)s, not %(given)s.")
@@ -75,6 +80,11 @@ def person_line(
     given = (name or "").strip()
     if not given:
         errors["name"] = [ValidationError(NAME_REQUIRED, code="required")]
+    texts = {"name": (given, NAME_LIMIT), "phone": (phone, PHONE_LIMIT), "employer": (employer, EMPLOYER_LIMIT)}
+    for field, (value, limit) in texts.items():
+        fault = text.line_fault(str(value or "").strip(), limit=limit)
+        if fault is not None and field not in errors:
+            errors[field] = [ValidationError(fault[1], code=fault[0])]
     codes = tuple(dict.fromkeys(categories))
     unknown = [code for code in codes if code not in CATEGORY_CODES]
     if unknown:
@@ -212,6 +222,9 @@ def beneficiary_update(*, beneficiary: Beneficiary, by, categories: list[str] | 
         require_role(by, Role.CLERK, changes["federation"])
     if "name" in changes:
         changes["name"] = _required_name(changes["name"])
+    for field, limit in (("phone", PHONE_LIMIT), ("employer", EMPLOYER_LIMIT)):
+        if field in changes:
+            changes[field] = text.clean_line(changes[field], field, limit=limit)
     for field, value in changes.items():
         setattr(beneficiary, field, value.strip() if isinstance(value, str) else value)
     beneficiary.save()
@@ -234,7 +247,7 @@ def unit_create(*, name: str, kind: str, federation: Federation, by) -> Unit:
     require_role(by, Role.CLERK, federation)
     if kind not in UnitKind.values:
         raise refuse(INVALID_CHOICE, "invalid_choice", field="kind", value=kind)
-    unit = Unit(name=_required_name(name), kind=kind, federation=federation)
+    unit = Unit(name=_required_name(name, UNIT_NAME_LIMIT), kind=kind, federation=federation)
     unit.full_clean()
     unit.save()
     audit.log(
@@ -268,11 +281,11 @@ def id_numbers_shown(*, beneficiaries: list[Beneficiary], by) -> None:
         )
 
 
-def _required_name(name: str) -> str:
+def _required_name(name: str, limit: int = NAME_LIMIT) -> str:
     name = (name or "").strip()
     if not name:
         raise refuse(NAME_REQUIRED, "required", field="name")
-    return name
+    return text.clean_line(name, "name", limit=limit)
 
 
 def _categories(codes: Iterable[str]) -> list[str]:

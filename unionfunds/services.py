@@ -1,10 +1,11 @@
 """Changes to the federation tree and to who may do what in it."""
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from unionfunds import audit, signals
+from unionfunds import audit, signals, text
 from unionfunds.errors import refuse
 from unionfunds.models import Federation, Level, Membership, Role
 from unionfunds.permissions import require_role
@@ -13,6 +14,46 @@ MOVE_INTO_ITSELF = _("A federation cannot be moved under itself or one of its ow
 CODE_TAKEN = _("Another federation already has the code %(code)s.")
 NAME_REQUIRED = _("Enter the name.")
 INVALID_LEVEL = _("Unknown level: %(value)s")
+LEVEL_MISFIT = _("A federation of level %(level)s cannot sit under one of level %(parent)s.")
+ROOT_LEVEL = _("Only the national federation stands at the top of the tree.")
+NAME_LIMIT = Federation._meta.get_field("name").max_length or 100
+
+# The levels of the tree, top down. A federation sits strictly below its
+# parent (a county under a city, or straight under a province as the counties
+# of a municipality do); industry unions (产业工会) stand beside the territorial
+# levels and have industry unions or grassroots unions below them; nothing sits
+# below a grassroots union.
+LEVEL_RANKS = {
+    Level.NATIONAL: 0,
+    Level.PROVINCE: 1,
+    Level.CITY: 2,
+    Level.COUNTY: 3,
+    Level.TOWNSHIP: 4,
+    Level.GRASSROOTS: 5,
+}
+
+
+def level_fits(level: str, parent_level: str | None) -> bool:
+    """Whether a federation of `level` may sit under one of `parent_level` (None: the root)."""
+    if parent_level is None or level == Level.NATIONAL:
+        return parent_level is None and level == Level.NATIONAL
+    if parent_level == Level.GRASSROOTS:
+        return False
+    if level == Level.INDUSTRY:
+        return parent_level != Level.TOWNSHIP
+    if parent_level == Level.INDUSTRY:
+        return level == Level.GRASSROOTS
+    return LEVEL_RANKS[Level(level)] > LEVEL_RANKS[Level(parent_level)]
+
+
+def _require_level_fits(level: str, parent: Federation | None) -> None:
+    if level_fits(level, parent.level if parent else None):
+        return
+    if parent is None or level == Level.NATIONAL:
+        raise refuse(ROOT_LEVEL, "level_mismatch", field="level")
+    raise refuse(
+        LEVEL_MISFIT, "level_mismatch", field="level", level=Level(level).label, parent=Level(parent.level).label
+    )
 
 
 @transaction.atomic
@@ -24,6 +65,11 @@ def federation_create(*, code: str, name: str, level: str, parent: Federation | 
         require_role(by, Role.ADMIN, parent)
     if level not in Level.values:
         raise refuse(INVALID_LEVEL, "invalid_choice", field="level", value=level)
+    _require_level_fits(level, parent)
+    name = (name or "").strip()
+    if not name:
+        raise refuse(NAME_REQUIRED, "required", field="name")
+    name = text.clean_line(name, "name", limit=NAME_LIMIT)
     if Federation.objects.filter(code=code).exists():
         raise refuse(CODE_TAKEN, "code_taken", field="code", code=code)
     fields = {"code": code, "name": name, "level": level}
@@ -56,6 +102,10 @@ def federation_move(*, federation: Federation, new_parent: Federation, by=None) 
         require_role(by, Role.ADMIN, new_parent)
     if new_parent.path.startswith(federation.path):
         raise refuse(MOVE_INTO_ITSELF, "invalid_move", field="parent")
+    try:
+        _require_level_fits(federation.level, new_parent)
+    except ValidationError as error:
+        raise ValidationError({"parent": error.error_dict["level"]}) from None
     if old_parent is not None and old_parent.pk == new_parent.pk:
         return federation
     old_ancestors = set(_ancestors(federation))
@@ -115,6 +165,7 @@ def federation_rename(*, federation: Federation, name: str, by) -> Federation:
     name = (name or "").strip()
     if not name:
         raise refuse(NAME_REQUIRED, "required", field="name")
+    name = text.clean_line(name, "name", limit=NAME_LIMIT)
     before = audit.snapshot(federation, ("name",))
     federation.name = name
     federation.full_clean(exclude=["path", "depth", "numchild", "parent"])
