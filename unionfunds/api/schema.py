@@ -1,6 +1,9 @@
 """The published OpenAPI schema: every operation lists the errors it can answer,
 in the one error shape, and every POST its `Idempotency-Key` header."""
 
+import functools
+import unicodedata
+
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular import openapi
@@ -8,6 +11,7 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
+from unionfunds import text
 from unionfunds.api import errors, idempotency, spreadsheets
 
 
@@ -160,3 +164,67 @@ class AutoSchema(openapi.AutoSchema):
             if code.startswith("2") and self.method == "POST" and getattr(self.view, "idempotent_posts", False):
                 response.setdefault("headers", {})[idempotency.REPLAYED_HEADER] = REPLAYED_HEADER
         return responses
+
+
+# Texts: what unionfunds.text refuses, said in the schema ------------------------------
+
+NO_NUL = "^[^\\u0000]*$"
+# Request properties that are notes (line breaks kept); every other free string is one line.
+NOTE_PROPERTIES = frozenset({"note", "reason"})
+# Request bodies whose strings are not texts of the books.
+NOT_TEXTS = frozenset({"CredentialsRequest"})
+
+
+@functools.cache
+def text_patterns() -> tuple[str, str]:
+    """(one line, note): a character class of everything `unionfunds.text`
+    refuses, from Unicode's own categories, so the schema and the server agree."""
+    refused_in_line = [chr(point) for point in range(0x110000) if unicodedata.category(chr(point)) in ("Cc", "Cf")]
+    refused_in_note = sorted(
+        {c for c in refused_in_line if unicodedata.category(c) == "Cc" and c not in text.NOTE_WHITESPACE}
+        | text.DIRECTION_CONTROLS
+    )
+    return f"^[^{_ranges(refused_in_line)}]*$", f"^[^{_ranges(refused_in_note)}]*$"
+
+
+def _ranges(characters: list[str]) -> str:
+    # The Basic Multilingual Plane only: the schema tools' regex engines (without
+    # the u flag) cannot name a character beyond it. The server also refuses the
+    # few format characters there (U+110BD, U+E0001, tags).
+    points = sorted(ord(c) for c in characters if ord(c) <= 0xFFFF)
+    parts, start = [], points[0]
+    for previous, point in zip(points, [*points[1:], None], strict=True):
+        if point != previous + 1:
+            parts.append(_escaped(start) if start == previous else f"{_escaped(start)}-{_escaped(previous)}")
+            start = point
+    return "".join(parts)
+
+
+def _escaped(point: int) -> str:
+    return f"\\u{point:04x}"  # read alike by Python, ECMAScript and JSON Schema tools
+
+
+def text_rules_hook(result, generator, request, public):
+    """drf-spectacular postprocessing: each free text a request sends carries the
+    pattern and the length the services hold it to (`unionfunds.text`)."""
+    line, note = text_patterns()
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else ():
+                schema = parameter.get("schema", {})
+                free = schema.get("type") == "string" and not {"format", "enum", "pattern"} & set(schema)
+                if parameter.get("in") == "query" and free:
+                    # No address may hold NUL (unionfunds.middleware): 400 null_character.
+                    schema["pattern"] = NO_NUL
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if not name.endswith("Request") or name in NOT_TEXTS:
+            continue
+        for prop_name, prop in component.get("properties", {}).items():
+            if prop.get("type") != "string" or {"format", "enum", "pattern", "$ref"} & set(prop):
+                continue
+            if prop_name in NOTE_PROPERTIES:
+                prop["pattern"] = note
+                prop["maxLength"] = min(prop.get("maxLength", text.NOTE_MAX), text.NOTE_MAX)
+            else:
+                prop["pattern"] = line
+    return result
