@@ -6,7 +6,7 @@
 #   make test-postgres  the PostgreSQL half (uses DATABASE_URL if it already points at PostgreSQL)
 #   make lint           ruff check, ruff format --check, manage.py check, makemigrations --check
 #   make bench          roll-up and spreadsheet benchmarks at full scale (~1 h); make bench-quick: a tenth (< 10 min)
-#   make stress         proof under load and faults: gunicorn + worker on PostgreSQL, concurrent clients, SIGKILL (~4 min)
+#   make stress         proof under load and faults: gunicorn + worker on PostgreSQL, concurrent clients, SIGKILL (~2 min)
 #   make venv           create .venv and install requirements-dev.txt at the versions of requirements.lock
 #   make lock           re-resolve requirements.lock within the ranges of requirements*.txt
 
@@ -162,7 +162,8 @@ bench-quick: venv
 # scripts/stress on its own throwaway cluster (DATABASE_URL is ignored): gunicorn with
 # 4 workers and a job worker, 100 concurrent payments against a fund that affords 50,
 # 10 retries with one Idempotency-Key, a 100,000-row import killed with SIGKILL in its
-# commit; verify_ledger after each. One PASS/FAIL line per scenario (docs/RELIABILITY.md).
+# commit, the request limits across the 4 workers; verify_ledger after each. One
+# PASS/FAIL line per scenario (docs/RELIABILITY.md).
 # STRESS_ARGS goes to the script: --rows N, --keep.
 STRESS_ARGS ?=
 

@@ -8,7 +8,6 @@ import os
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from hypothesis import settings as hypothesis_settings
 
 from allocations import services as money
@@ -109,15 +108,6 @@ def alice_client(client, alice):
     """A browser signed in as alice."""
     client.force_login(alice)
     return client
-
-
-@pytest.fixture
-def fresh_throttles():
-    """Throttle counters live in the cache, which outlives a test's database:
-    the API's modules take this (pytestmark) so that no test inherits another's."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

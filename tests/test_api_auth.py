@@ -9,8 +9,6 @@ from rest_framework.test import APIClient
 
 from tests.api_helpers import API, codes
 
-pytestmark = pytest.mark.usefixtures("fresh_throttles")
-
 
 def get_token(username: str, password: str):
     return APIClient().post(API + "auth/token/", {"username": username, "password": password}, format="json")

@@ -12,8 +12,6 @@ from tests.api_helpers import API, client_for, codes
 from tests.conftest import synthetic_id
 from unionfunds.models import AuditEvent
 
-pytestmark = pytest.mark.usefixtures("fresh_throttles")
-
 
 def a_list(fund, count: int = 5, **overrides) -> dict:
     return {

@@ -25,8 +25,6 @@ from tests.test_api_lists import HUNDRED, pay_list
 from unionfunds.models import ExportRecord
 from unionfunds.services import federation_create
 
-pytestmark = pytest.mark.usefixtures("fresh_throttles")
-
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DAY = datetime.date(2022, 4, 20)
 

@@ -14,8 +14,6 @@ from tests.api_helpers import API, client_for, codes
 from tests.conftest import synthetic_id
 from unionfunds.models import IdempotencyKey
 
-pytestmark = pytest.mark.usefixtures("fresh_throttles")
-
 
 def pay(fund, worker, amount: str = "100.00") -> dict:
     return {"fund": fund.pk, "beneficiary": worker.pk, "assistance_type": "living", "amount": amount}

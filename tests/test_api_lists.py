@@ -15,8 +15,6 @@ from tests.api_helpers import API, client_for
 from tests.conftest import synthetic_id
 from unionfunds.models import AuditEvent
 
-pytestmark = pytest.mark.usefixtures("fresh_throttles")
-
 DAY = datetime.date(2022, 4, 20)
 
 

@@ -23,8 +23,6 @@ from tests.factories import FundFactory
 from unionfunds.models import AuditEvent, Federation, IdempotencyKey
 from unionfunds.services import federation_create
 
-pytestmark = pytest.mark.usefixtures("fresh_throttles")
-
 ANONYMOUS = "anonymous"
 INSIDE = ("alice", "bob", "carol", "erin")
 OUTSIDE = ("dave", "gus")

@@ -4,8 +4,6 @@ import pytest
 
 from tests.api_helpers import API, client_for, codes
 
-pytestmark = pytest.mark.usefixtures("fresh_throttles")
-
 
 @pytest.mark.django_db
 def test_the_qinghai_roll_up_has_api_md_s_shape_and_figures(qinghai_2022, carol, tree):

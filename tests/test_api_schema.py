@@ -22,8 +22,6 @@ from tests.conftest import member, synthetic_id
 from unionfunds.models import Role
 from unionfunds.wsgi import application
 
-pytestmark = pytest.mark.usefixtures("fresh_throttles")
-
 EXAMPLES_PER_OPERATION = 8
 
 

@@ -24,8 +24,6 @@ from django.core.management import call_command
 
 from tests.conftest import synthetic_id
 
-pytestmark = pytest.mark.usefixtures("fresh_throttles")
-
 PASSWORD = "generated-client-pass-1"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CONFIG = f"content_type_overrides:\n  {XLSX}: application/octet-stream\n"

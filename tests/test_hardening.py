@@ -32,8 +32,6 @@ from tests.api_helpers import API, client_for, codes
 from tests.test_admin_import_export import FEDERATIONS, preview
 from unionfunds import lockout
 
-pytestmark = pytest.mark.usefixtures("fresh_throttles")
-
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN = "/accounts/login/"
 ADMIN_LOGIN = "/admin/login/"

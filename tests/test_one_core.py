@@ -23,8 +23,6 @@ from tests.api_helpers import API, client_for
 from tests.conftest import member, staff, synthetic_id
 from unionfunds.models import AuditEvent, Role
 
-pytestmark = pytest.mark.usefixtures("fresh_throttles")
-
 DAY = "2022-11-03"
 ROOT = Path(__file__).resolve().parent.parent
 

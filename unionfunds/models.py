@@ -379,3 +379,16 @@ class WorkerBeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host}:{self.pid} {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class RateWindow(models.Model):
+    """How many requests one client (a token, a signed-in user, an address, a
+    username tried at sign-in) has made in its current window: `unionfunds.ratelimit`
+    counts them here, in the database every server process shares."""
+
+    key = models.CharField(max_length=80, primary_key=True)
+    hits = models.PositiveIntegerField()
+    ends_ms = models.BigIntegerField(db_index=True)  # milliseconds since the epoch
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.hits}"

@@ -9,7 +9,8 @@ clerk's import sits at "queued" with no warning. Here the loop is restarted
 after an error, a few times with growing pauses, and if it keeps failing the
 process exits non-zero for its supervisor (systemd, `make run`) to see. All
 along, a thread stamps a `WorkerBeat`: `workers_alive` tells the pages whether
-anyone is taking jobs.
+anyone is taking jobs, and every few minutes deletes the request-limit
+windows that have ended.
 """
 
 import logging
@@ -24,7 +25,7 @@ from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.management.commands.db_worker import Worker
 
-from unionfunds import jobs
+from unionfunds import jobs, ratelimit
 from unionfunds.models import WorkerBeat
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ SILENT_SECONDS = 3 * BEAT_SECONDS + 1
 # Errors in a row (each loop restart that ends in one) before the process gives up.
 MAX_FAILURES = 5
 HEALTHY_SECONDS = 60.0
+# Ended request-limit windows are deleted this often (unionfunds.ratelimit).
+PRUNE_EVERY_BEATS = 60
 
 
 def workers_alive() -> bool:
@@ -76,6 +79,12 @@ class Beating:
         except DatabaseError as error:  # SQLite while a commit holds the lock: the next beat
             logger.warning("worker %s: beat not written this time (%s)", self.worker_id, error)
 
+    def housekeeping(self) -> None:
+        try:
+            ratelimit.prune()
+        except DatabaseError as error:
+            logger.warning("worker %s: ended rate windows not pruned this time (%s)", self.worker_id, error)
+
     def stop(self) -> None:
         self.stopped.set()
         self.thread.join(timeout=self.every * 2)
@@ -85,9 +94,13 @@ class Beating:
             logger.warning("worker %s: its beat row was left behind", self.worker_id, exc_info=True)
 
     def _beating(self) -> None:
+        beats = 0
         try:
             while not self.stopped.wait(self.every):
                 self.beat()
+                beats += 1
+                if beats % PRUNE_EVERY_BEATS == 0:
+                    self.housekeeping()
         finally:
             connections.close_all()  # this thread's connection
 

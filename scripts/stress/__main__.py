@@ -23,6 +23,11 @@ real concurrent HTTP clients:
    worker and gunicorn get SIGKILL. Nothing of the list is in the database; after
    a restart the job page says the worker stopped and nothing was written; the
    same list uploaded again is written whole.
+4. request-limits: 70 sign-in POSTs for one username, then 70 for seventy
+   usernames, then the per-token limit plus 60 GETs with one token, each at
+   concurrency 8 across the 4 workers: exactly 10, 20 and the per-token limit
+   (1,200 a minute by default) are answered, the rest refused `throttled` with a
+   Retry-After within the minute.
 
 After each scenario `manage.py verify_ledger` must exit 0. One PASS or FAIL line
 per scenario with its figures; the exit status is 1 if any failed, 2 if it could
@@ -140,6 +145,7 @@ def run(args, env: dict[str, str], scratch: Path) -> int:
         ("concurrent-disbursements", lambda: scenarios.concurrent_disbursements(servers, world)),
         ("idempotent-retries", lambda: scenarios.idempotent_retries(servers, world)),
         ("killed-import", lambda: scenarios.killed_import(servers, world, args.rows)),
+        ("request-limits", lambda: scenarios.request_limits(servers, world)),
     ]
     results = []
     for name, scenario in runs:

@@ -87,14 +87,44 @@ def at_once(port: int, requests: list[tuple]) -> tuple[list[Answer], float]:
             answers[index] = error
 
     threads = [threading.Thread(target=send, args=(i, *request), daemon=True) for i, request in enumerate(requests)]
+    return run_all(threads, answers), time.perf_counter() - released[0]
+
+
+def in_parallel(port: int, requests: list[tuple], concurrency: int) -> tuple[list[Answer], float]:
+    """Send each (token, method, API path, body, headers) from `concurrency` threads
+    taking the next one as soon as their last is answered, as a busy client does.
+    Returns the answers in order and the seconds from the first request to the last answer."""
+    answers: list[Answer | BaseException | None] = [None] * len(requests)
+    pending = iter(range(len(requests)))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                index = next(pending, None)
+            if index is None:
+                return
+            token, method, path, body, headers = requests[index]
+            try:
+                answers[index] = Http(port, token).api(method, path, body, headers=headers)
+            except BaseException as error:
+                answers[index] = error
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(concurrency)]
+    started = time.perf_counter()
+    return run_all(threads, answers), time.perf_counter() - started
+
+
+def run_all(threads: list[threading.Thread], answers: list) -> list[Answer]:
+    """Start the threads, wait for them, and raise unless every request got an answer."""
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=600)
     broken = [answer for answer in answers if not isinstance(answer, Answer)]
     if broken:
-        raise RuntimeError(f"{len(broken)} of {len(requests)} requests got no answer, e.g. {broken[0]!r}")
-    return answers, time.perf_counter() - released[0]
+        raise RuntimeError(f"{len(broken)} of {len(answers)} requests got no answer, e.g. {broken[0]!r}")
+    return answers
 
 
 def latency(answers: list[Answer]) -> str:

@@ -1,4 +1,4 @@
-"""The three scenarios of `make stress`, and the world they run in.
+"""The four scenarios of `make stress`, and the world they run in.
 
 Imported once Django is set up (by `__main__`). Each scenario has its own county
 and fund, so that its figures (and its roll-up) are its own; each returns a
@@ -15,11 +15,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from clients import Browser, Http, at_once, latency
+from clients import Browser, Http, at_once, in_parallel, latency
+from django.conf import settings
 from django.db import connection
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
-from servers import PYTHON, ROOT, WORKER_APP, Servers
+from rest_framework.authtoken.models import Token
+from servers import PYTHON, ROOT, WORKER_APP, WORKERS, Servers
 from spreadsheet_bench import list_sheet
 
 from allocations import services as money
@@ -27,7 +29,7 @@ from allocations.models import Disbursement, Fund, Status
 from beneficiaries import idnumber
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary
-from unionfunds.models import AuditEvent, IdempotencyKey, Job, Level, Role
+from unionfunds.models import AuditEvent, IdempotencyKey, Job, Level, RateWindow, Role
 from unionfunds.services import federation_create, membership_grant
 
 CLIENTS, AFFORDABLE, AMOUNT = 100, 50, Decimal("1000.00")  # the bench's list pays 1,000.00 a row too
@@ -438,3 +440,68 @@ def worker_backends() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [WORKER_APP])
         return cursor.fetchone()[0]
+
+
+# 4. Request limits across the gunicorn workers ------------------------------------------------
+
+LIMIT_CONCURRENCY, LIMIT_TRIES, OVER_THE_LIMIT = 8, 70, 60
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """DRF's "10/minute": requests and the window's seconds."""
+    number, period = rate.split("/")
+    return int(number), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
+
+
+def request_limits(servers: Servers, world: World) -> Scenario:
+    """The limits of settings.REST_FRAMEWORK, counted once for all workers: the
+    token endpoint per username and per address, and the API per token, answered
+    exactly up to the limit and refused (`throttled`, with Retry-After) beyond it.
+    The counters start empty for each part, as a minute later they would."""
+    scenario = Scenario("request-limits")
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    per_username, window = parse_rate(rates["login_username"])
+    per_address, _ = parse_rate(rates["login"])
+    per_token, _ = parse_rate(rates["token"])
+
+    def tried(what: str, requests: list[tuple], limit: int) -> None:
+        RateWindow.objects.all().delete()
+        answers, seconds = in_parallel(servers.port, requests, LIMIT_CONCURRENCY)
+        refused = [answer for answer in answers if answer.outcome == "throttled"]
+        scenario.figures.append(
+            f"{what}: {len(requests):,} at concurrency {LIMIT_CONCURRENCY} on {WORKERS} workers, "
+            f"{len(answers) - len(refused):,} answered, {len(refused):,} throttled in {seconds:.1f} s "
+            f"({latency(answers)})"
+        )
+        if not scenario.check(seconds < window, f"{what}: took {seconds:.0f} s, longer than the {window} s window"):
+            return
+        scenario.expect(f"{what}: answered", len(answers) - len(refused), limit)
+        waits = {int(answer.headers.get("retry-after", 0)) for answer in refused}
+        scenario.check(waits and min(waits) >= 1 and max(waits) <= window, f"{what}: Retry-After {sorted(waits)}")
+
+    tried(
+        f"token endpoint, one username (limit {per_username})",
+        [
+            (None, "POST", "auth/token/", {"username": "stress-guesser", "password": f"guess-{n}"}, None)
+            for n in range(LIMIT_TRIES)
+        ],
+        per_username,
+    )
+    tried(
+        f"token endpoint, one address, a username each (limit {per_address})",
+        [
+            (None, "POST", "auth/token/", {"username": f"stress-guess-{n}", "password": "x"}, None)
+            for n in range(LIMIT_TRIES)
+        ],
+        per_address,
+    )
+    reader = membership_grant(
+        username="stress-limits", federation=world.counties[0], role=Role.AUDITOR, password=uuid.uuid4().hex + "-Aa1"
+    ).user
+    token = Token.objects.create(user=reader).key
+    tried(
+        f"API, one token (limit {per_token:,})",
+        [(token, "GET", "funds/?page_size=1", None, None)] * (per_token + OVER_THE_LIMIT),
+        per_token,
+    )
+    return scenario

@@ -1,6 +1,8 @@
 """What every resource of the API shares: scoped querysets and ids, money and
 enum fields, pagination, filters and idempotent POSTs."""
 
+import contextlib
+
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -222,19 +224,23 @@ class ApiViewSet(viewsets.GenericViewSet):
         return queryset
 
     def dispatch(self, request, *args, **kwargs):
-        if not idempotency.wanted(request):
+        with contextlib.ExitStack() as self._transaction:
             return super().dispatch(request, *args, **kwargs)
-        with transaction.atomic():
-            response = super().dispatch(request, *args, **kwargs)
-            claimed = getattr(self, "_idempotency_claim", None)
-            if claimed is not None:
-                idempotency.finish(claimed, response)
-        return response
 
     def initial(self, request, *args, **kwargs):
+        # Authentication, permissions and throttles first, outside the transaction:
+        # the throttles' count must stand even when the POST it let through is
+        # refused and rolled back (unionfunds.ratelimit).
         super().initial(request, *args, **kwargs)
         if idempotency.wanted(request):
+            self._transaction.enter_context(transaction.atomic())
             self._idempotency_claim = idempotency.claim(request)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        claimed = getattr(self, "_idempotency_claim", None)
+        if claimed is not None:
+            idempotency.finish(claimed, response)
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def handle_exception(self, exc):
         if isinstance(exc, idempotency.Replay):
