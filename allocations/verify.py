@@ -37,9 +37,9 @@ from allocations.models import (
 )
 from allocations.totals import ALL_TYPES, ALL_YEARS
 from beneficiaries.idnumber import mask
-from beneficiaries.models import Beneficiary
+from beneficiaries.models import Beneficiary, Unit
 from unionfunds import trail
-from unionfunds.models import AuditEvent, Federation
+from unionfunds.models import FEDERATION_AUDITED_FIELDS, AuditEvent, Federation
 from unionfunds.money import fen_to_yuan, format_yuan
 
 CHUNK = 2000
@@ -101,6 +101,12 @@ TRAILS = {"audit": _("Audit trail"), "export": _("Export log")}
 NO_USER = _("no user")
 PERSON_UNAUDITED = _(
     "Beneficiary #%(id)s: %(field)s is not what the audit trail last recorded (changed outside the application)."
+)
+FEDERATION_UNAUDITED = _(
+    "Federation #%(id)s: %(field)s is not what the audit trail last recorded (changed outside the application)."
+)
+UNIT_UNAUDITED = _(
+    "Unit #%(id)s: %(field)s is not what the audit trail last recorded (changed outside the application)."
 )
 OWN_FUNDS = _("own funds")
 SUBTREE = _("subtree")
@@ -192,6 +198,7 @@ def verify(
         _check_audit_trail(report, scope)
         if scope is None:
             _check_people_against_trail(report)
+            _check_federations_and_units_against_trail(report)
             _check_trails(report)
     _check_holdings(report, heads, scope)
     if totals:
@@ -417,39 +424,61 @@ def _check_trails(report: Report) -> None:
         )
 
 
-# What the trail last recorded of each person: their registration, then each edit.
+# What the trail last recorded of each record: its creation, then each change.
 PERSON_FIELDS = ("name", "id_number", "federation")
+UNIT_FIELDS = ("name", "kind", "federation")
 
 
 def _check_people_against_trail(report: Report) -> None:
     """Each person's name, ID number and federation as the audit trail last
     recorded them (registration, then edits; ID numbers are recorded masked)."""
+    _check_against_trail(
+        report,
+        Beneficiary,
+        ("beneficiary.registered", "beneficiary.edited"),
+        PERSON_FIELDS,
+        PERSON_UNAUDITED,
+        shown={"id_number": lambda number: mask(str(number))},
+    )
+
+
+def _check_federations_and_units_against_trail(report: Report) -> None:
+    """Each federation's code, name, level and parent, and each unit's name, kind
+    and federation, as the trail last recorded them: a name changed by SQL would
+    otherwise show on every page, export and roll-up as if it had always been so."""
+    _check_against_trail(
+        report,
+        Federation,
+        ("federation.created", "federation.renamed", "federation.moved"),
+        FEDERATION_AUDITED_FIELDS,
+        FEDERATION_UNAUDITED,
+    )
+    _check_against_trail(report, Unit, ("unit.created",), UNIT_FIELDS, UNIT_UNAUDITED)
+
+
+def _check_against_trail(report: Report, model, actions: tuple[str, ...], fields, message, shown=None) -> None:
+    """Report each field of each `model` row that differs from the last value the
+    trail's `actions` recorded for it (`shown` turns a value into its recorded form)."""
+    shown = shown or {}
     recorded: dict[int, dict[str, object]] = {}
     events = (
-        AuditEvent.objects.filter(
-            content_type=ContentType.objects.get_for_model(Beneficiary),
-            action__in=("beneficiary.registered", "beneficiary.edited"),
-        )
+        AuditEvent.objects.filter(content_type=ContentType.objects.get_for_model(model), action__in=actions)
         .order_by("id")
         .values_list("object_id", "changes")
     )
     for pk, changes in events.iterator(chunk_size=CHUNK):
         said = recorded.setdefault(pk, {})
-        for name in PERSON_FIELDS:
+        for name in fields:
             if isinstance(changes, dict) and name in changes:
                 said[name] = changes[name].get("after")
-    people = Beneficiary.objects.order_by("pk").values_list("pk", *(f.attname for f in _person_fields()))
-    for pk, *values in people.iterator(chunk_size=CHUNK):
+    columns = [model._meta.get_field(name).attname for name in fields]
+    rows = model._base_manager.order_by("pk").values_list("pk", *columns)
+    for pk, *values in rows.iterator(chunk_size=CHUNK):
         said = recorded.get(pk, {})
-        current = dict(zip(PERSON_FIELDS, values, strict=True))
-        current["id_number"] = mask(str(current["id_number"]))
-        for name in PERSON_FIELDS:
-            if said.get(name) != current[name]:
-                report.add(PERSON_UNAUDITED, id=pk, field=Beneficiary._meta.get_field(name).verbose_name)
-
-
-def _person_fields():
-    return [Beneficiary._meta.get_field(name) for name in PERSON_FIELDS]
+        for name, value in zip(fields, values, strict=True):
+            value = shown[name](value) if name in shown else value
+            if said.get(name) != value:
+                report.add(message, id=pk, field=model._meta.get_field(name).verbose_name)
 
 
 def _scope_sql(scope: QuerySet | None) -> tuple[str, tuple]:

@@ -6,6 +6,7 @@ import datetime
 import importlib
 from decimal import Decimal
 from io import StringIO
+from unittest.mock import patch
 
 import pytest
 from django.apps import apps
@@ -30,10 +31,11 @@ from allocations.models import (
 )
 from allocations.services import disbursements_create, movements_approve
 from beneficiaries import services as people
-from beneficiaries.models import Beneficiary
-from tests.conftest import synthetic_id
-from unionfunds import exportlog, serialise
-from unionfunds.models import AuditEvent, ExportRecord, TrailHead
+from beneficiaries.models import Beneficiary, Unit
+from tests.conftest import member, synthetic_id
+from unionfunds import divisions, exportlog, serialise
+from unionfunds.models import AuditEvent, ExportRecord, Federation, Role, TrailHead
+from unionfunds.services import federation_move, federation_rename
 
 DAY = datetime.date(2022, 4, 20)
 
@@ -502,6 +504,63 @@ def test_a_person_renamed_outside_the_application_is_found_by_the_audit_check(bo
     assert f"Beneficiary #{worker.pk}: name is not what the audit trail last recorded" in printed
     assert f"Beneficiary #{worker.pk}: home federation is not what" in printed
     assert error.startswith("2 problems")
+
+
+@pytest.mark.django_db
+def test_federations_renamed_moved_or_relevelled_by_sql_are_found_by_the_audit_check(books, tree):
+    admin_user = member("fadmin", tree["nation"], Role.ADMIN)
+    federation_rename(federation=tree["chengzhong"], name="城中区总工会（新）", by=admin_user)
+    federation_move(federation=tree["chengdong"], new_parent=tree["haidong"], by=admin_user)
+    assert "no problems" in verify("--audit")  # changes through the application are recorded
+    sql(f"UPDATE {table(Federation)} SET name = '别的工会' WHERE id = %s", [tree["xining"].pk])
+    sql(f"UPDATE {table(Federation)} SET parent_id = %s WHERE id = %s", [tree["xining"].pk, tree["chengdong"].pk])
+    sql(f"UPDATE {table(Federation)} SET level = 'township', code = 'X1' WHERE id = %s", [tree["grassroots"].pk])
+    assert "no problems" in verify()  # the money is as it was
+    printed, error = problems("--audit")
+    assert f"Federation #{tree['xining'].pk}: name is not what the audit trail last recorded" in printed
+    assert f"Federation #{tree['chengdong'].pk}: parent is not what" in printed
+    assert f"Federation #{tree['grassroots'].pk}: level is not what" in printed
+    assert f"Federation #{tree['grassroots'].pk}: code is not what" in printed
+    assert error.startswith("4 problems")
+
+
+@pytest.mark.django_db
+def test_a_unit_renamed_or_moved_by_sql_is_found_by_the_audit_check(books, hospital, tree):
+    assert "no problems" in verify("--audit")
+    sql(
+        f"UPDATE {table(Unit)} SET name = '别的医院', federation_id = %s WHERE id = %s",
+        [tree["xining"].pk, hospital.pk],
+    )
+    printed, error = problems("--audit")
+    assert f"Unit #{hospital.pk}: name is not what the audit trail last recorded" in printed
+    assert f"Unit #{hospital.pk}: federation is not what" in printed
+    assert error.startswith("2 problems")
+
+
+@pytest.mark.django_db
+def test_the_division_tree_is_recorded_as_it_is_loaded(tree):
+    created = divisions.load_tree(divisions.read_divisions(divisions.FIXTURES))
+    assert created > 3000
+    assert AuditEvent.objects.filter(action="federation.created").count() == Federation.objects.count()
+    assert "no problems" in verify("--audit")
+    county = Federation.objects.get(code="630121")
+    sql(f"UPDATE {table(Federation)} SET name = '大通县总工会X' WHERE id = %s", [county.pk])
+    printed, _error = problems("--audit")
+    assert f"Federation #{county.pk}: name is not what" in printed
+
+
+@pytest.mark.django_db
+def test_federations_loaded_before_the_trail_covered_them_are_recorded_by_the_migration(tree, books):
+    loaded = divisions.read_divisions(divisions.FIXTURES)[:40]
+    with patch.object(divisions.audit, "log_many"):  # a tree loaded by the code of before
+        divisions.load_tree(loaded)
+    printed, _error = problems("--audit")
+    assert "is not what the audit trail last recorded" in printed
+    importlib.import_module("unionfunds.migrations.0011_record_federations").record_federations(
+        apps, connection.schema_editor()
+    )
+    assert "no problems" in verify("--audit")
+    assert AuditEvent.objects.filter(action="federation.created").count() == Federation.objects.count()
 
 
 @pytest.mark.django_db

@@ -6,7 +6,10 @@ groupings (市辖区 and 县 of the municipalities, 省直辖县级行政区划)
 federation: their counties hang directly under the province.
 
 The paths are computed here and the rows written with bulk inserts, a level at a
-time, because adding 45,000 nodes one by one through treebeard takes minutes.
+time, because adding 45,000 nodes one by one through treebeard takes minutes. Each
+new federation gets its "federation.created" audit event, as `federation_create`
+writes it, in one insert: `verify_ledger --audit` holds every federation's code,
+name, level and parent to what the trail last recorded.
 """
 
 import csv
@@ -17,7 +20,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from unionfunds.models import Federation, Level
+from unionfunds import audit
+from unionfunds.models import FEDERATION_AUDITED_FIELDS, Federation, Level
 
 NATIONAL_CODE = "CN"
 NATIONAL_NAME = "中华全国总工会"
@@ -66,10 +70,10 @@ def load_tree(divisions: list[Division], *, batch_size: int = 2000) -> int:
     """Create the national root and every division missing from the tree; returns
     how many federations were created. Existing federations are left alone."""
     root = Federation.objects.filter(code=NATIONAL_CODE).first()
-    created = 0
+    new_federations: list[Federation] = []
     if root is None:
         root = Federation.objects.add_root({"code": NATIONAL_CODE, "name": NATIONAL_NAME, "level": Level.NATIONAL})
-        created += 1
+        new_federations.append(root)
     known = dict(Federation.objects.values_list("code", "id"))
     children = defaultdict(list)
     for division in divisions:
@@ -103,9 +107,22 @@ def load_tree(divisions: list[Division], *, batch_size: int = 2000) -> int:
                     )
                 )
             Federation.objects.filter(pk=parent.pk).update(numchild=parent.numchild + len(children[parent_code]))
-        Federation.objects.bulk_create(new, batch_size=batch_size)
-        created += len(new)
-    return created
+        new_federations += Federation.objects.bulk_create(new, batch_size=batch_size)
+    audit.log_many(
+        Federation,
+        "federation.created",
+        (
+            (
+                federation.pk,
+                federation.pk,
+                str(federation),
+                audit.diff({}, audit.snapshot(federation, FEDERATION_AUDITED_FIELDS)),
+            )
+            for federation in new_federations
+        ),
+        user=None,
+    )
+    return len(new_federations)
 
 
 def _rows(path: Path):

@@ -90,6 +90,11 @@ class Federation(MP_Node):
         return other.path.startswith(self.path)
 
 
+# What the audit trail records of a federation when it is created; renames and
+# moves record the name and the parent (`verify_ledger --audit` checks all four).
+FEDERATION_AUDITED_FIELDS = ("code", "name", "level", "parent")
+
+
 class Role(models.TextChoices):
     CLERK = "clerk", _("Clerk")
     APPROVER = "approver", _("Approver")

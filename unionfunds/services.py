@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from unionfunds import audit, signals, text
 from unionfunds.errors import refuse
-from unionfunds.models import Federation, Level, Membership, Role
+from unionfunds.models import FEDERATION_AUDITED_FIELDS, Federation, Level, Membership, Role
 from unionfunds.permissions import require_role
 
 MOVE_INTO_ITSELF = _("A federation cannot be moved under itself or one of its own members.")
@@ -82,7 +82,7 @@ def federation_create(*, code: str, name: str, level: str, parent: Federation | 
         "federation.created",
         user=by,
         federation=federation,
-        changes=audit.diff({}, audit.snapshot(federation, ("code", "name", "level", "parent"))),
+        changes=audit.diff({}, audit.snapshot(federation, FEDERATION_AUDITED_FIELDS)),
     )
     return federation
 
