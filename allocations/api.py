@@ -51,10 +51,27 @@ class FundSerializer(serializers.ModelSerializer):
     federation = ScopedRelatedField(Federation)
     balance = MoneyField(read_only=True, help_text=_("What approved entries left in the fund."))
     available = MoneyField(read_only=True, help_text=_("The balance less pending outflows."))
+    opened_from = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        allow_null=True,
+        help_text=_(
+            "The fund whose allocation opened this one (the sender's, perhaps elsewhere); null if set up here."
+        ),
+    )
 
     class Meta:
         model = Fund
-        fields = ["id", "federation", "name", "purpose", "fiscal_year", "balance", "available", "created_at"]
+        fields = [
+            "id",
+            "federation",
+            "name",
+            "purpose",
+            "fiscal_year",
+            "balance",
+            "available",
+            "opened_from",
+            "created_at",
+        ]
         read_only_fields = ["created_at"]
         validators = []
 
@@ -92,7 +109,11 @@ class ContributionSerializer(MovementSerializer):
 
 class AllocationSerializer(MovementSerializer):
     from_fund = ScopedRelatedField(Fund)
-    to_federation = ScopedRelatedField(Federation)
+    to_federation = ScopedRelatedField(
+        Federation,
+        any_federation=True,
+        help_text=_("Any federation: money may go down, up or sideways (浙江 to 湖北)."),
+    )
     to_fund = ScopedRelatedField(
         Fund,
         required=False,

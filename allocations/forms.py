@@ -111,7 +111,8 @@ class AllocationForm(EntryForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["from_fund"].queryset = funds_for(self.user)
-        self.fields["to_federation"].queryset = Federation.objects.visible_to(self.user)
+        # Any federation: money goes down the tree, but also up and sideways (浙江 to 湖北).
+        self.fields["to_federation"].queryset = Federation.objects.all()
 
 
 class DisbursementForm(EntryForm):

@@ -82,6 +82,17 @@ class Fund(models.Model):
     # its last ledger entry, so that deleting the last entries shows too.
     ledger_seq = models.PositiveBigIntegerField(_("ledger entries"), default=0, editable=False)
     ledger_hash = models.CharField(_("ledger head"), max_length=64, default=LEDGER_GENESIS, editable=False)
+    # The fund whose allocation opened this one (a recipient's fund of the same
+    # purpose and year, created by the first allocation into it); none if set up here.
+    opened_from = models.ForeignKey(
+        "self",
+        verbose_name=_("opened by an allocation from"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     objects = FundQuerySet.as_manager()

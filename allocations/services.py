@@ -65,6 +65,7 @@ EARLIER_ROW = _("row %(row)s of this list")
 REASON_REQUIRED = _("Give a reason.")
 BATCH_LIMIT = Disbursement._meta.get_field("batch").max_length or 50
 REFERENCE_LIMIT = Contribution._meta.get_field("reference").max_length or 100
+FUND_NAME_LIMIT = Fund._meta.get_field("name").max_length or 100
 REVERSAL_NOT_EDITABLE = _("A reversal cannot be edited; reject it and ask for a new one if it is wrong.")
 ONE_RECIPIENT = _("Choose either a beneficiary or a unit as the recipient.")
 WRONG_RECIPIENT_FUND = _("The recipient fund does not belong to the recipient federation.")
@@ -668,24 +669,28 @@ def funds_settle_from_entries() -> int:
 # Helpers ---------------------------------------------------------------------
 
 
-def _fund_create(*, federation: Federation, name: str, purpose: str, fiscal_year: int, by: Actor) -> Fund:
+def _fund_create(
+    *, federation: Federation, name: str, purpose: str, fiscal_year: int, by: Actor, opened_from: Fund | None = None
+) -> Fund:
     _require_choice("purpose", purpose, Purpose)
-    name = text.clean_line(name, "name", limit=Fund._meta.get_field("name").max_length or 100)
-    fund = Fund(federation=federation, name=name, purpose=purpose, fiscal_year=fiscal_year)
-    fund.full_clean(exclude=["federation"])
+    name = text.clean_line(name, "name", limit=FUND_NAME_LIMIT)
+    fund = Fund(federation=federation, name=name, purpose=purpose, fiscal_year=fiscal_year, opened_from=opened_from)
+    fund.full_clean(exclude=["federation", "opened_from"])
     fund.save()
     audit.log(
         fund,
         "fund.created",
         user=by,
         federation=federation,
-        changes=audit.diff({}, audit.snapshot(fund, ("federation", "name", "purpose", "fiscal_year"))),
+        changes=audit.diff({}, audit.snapshot(fund, ("federation", "name", "purpose", "fiscal_year", "opened_from"))),
     )
     return fund
 
 
 def _recipient_fund(*, to_federation: Federation, like: Fund, by: Actor) -> Fund:
-    """The recipient's fund of the same purpose and year, created if it has none.
+    """The recipient's fund of the same purpose and year, created if it has none:
+    named for the recipient (城中区总工会疫情防控专项资金, not the sender's name), and
+    recording the fund it was opened from.
 
     Locking the recipient federation's row keeps two simultaneous allocations
     from creating two such funds.
@@ -698,9 +703,23 @@ def _recipient_fund(*, to_federation: Federation, like: Fund, by: Actor) -> Fund
     fund = existing.first()
     if fund is None:
         fund = _fund_create(
-            federation=to_federation, name=like.name, purpose=like.purpose, fiscal_year=like.fiscal_year, by=by
+            federation=to_federation,
+            name=recipient_fund_name(like.name, sender=like.federation.name, recipient=to_federation.name),
+            purpose=like.purpose,
+            fiscal_year=like.fiscal_year,
+            by=by,
+            opened_from=like,
         )
     return fund
+
+
+def recipient_fund_name(name: str, *, sender: str, recipient: str) -> str:
+    """The sending fund's name for the recipient: the sender's own name at its
+    start, if any, becomes the recipient's; the recipient's name leads in any case."""
+    base = name[len(sender) :] if sender and name.startswith(sender) else name
+    if base.startswith(recipient):
+        base = base[len(recipient) :]
+    return (recipient + base)[:FUND_NAME_LIMIT] if base else name[:FUND_NAME_LIMIT]
 
 
 def _lock_author(by: Actor) -> None:

@@ -34,7 +34,8 @@
             list.innerHTML = "";
             data.results.forEach(function (federation) {
               var item = document.createElement("li");
-              item.textContent = federation.name + " (" + federation.code + ")";
+              item.textContent = federation.name + " (" + federation.code + ")" +
+                (federation.parent ? " · " + federation.parent : "");
               item.setAttribute("role", "option");
               item.addEventListener("click", function () {
                 hidden.value = federation.id;

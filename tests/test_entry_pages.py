@@ -67,12 +67,14 @@ def test_double_submitting_a_form_creates_one_entry(client, alice, fund, tree):
 
 
 @pytest.mark.django_db
-def test_a_recipient_outside_my_subtree_is_not_offered_nor_accepted(client, alice, fund, tree):
+def test_the_recipient_search_offers_my_subtree_first_then_the_country(client, alice, fund, tree):
     signed_in(client, alice)
     found = client.get("/federations/search/?q=城").json()["results"]
-    assert {f["name"] for f in found} == {"城中区总工会", "城中区建筑公司工会"}
-    response = client.post("/entries/new/allocation/", allocation_post(fund, tree["chengdong"], "1.00"))
-    assert response.status_code == 200 and Allocation.objects.count() == 0
+    names = [f["name"] for f in found]
+    assert names[:2] == ["城中区总工会", "城中区建筑公司工会"]  # alice's own subtree
+    assert set(names[2:]) == {"城东区总工会", "城西区总工会"}  # elsewhere: money may go sideways
+    assert found[0]["parent"] == "西宁市总工会"
+    assert client.get("/federations/search/?q=").json() == {"results": []}
 
 
 @pytest.mark.django_db

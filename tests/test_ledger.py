@@ -37,7 +37,7 @@ def test_a_pending_allocation_reserves_money_and_approval_moves_it(tree, fund, a
     recipient = Fund.objects.get(federation=tree["grassroots"])
     assert (fund.balance, fund.available) == (Decimal("7499.50"), Decimal("7499.50"))
     assert (recipient.balance, recipient.purpose, recipient.fiscal_year) == (Decimal("2500.50"), "pandemic", 2022)
-    assert recipient.name == fund.name
+    assert (recipient.name, recipient.opened_from) == (tree["grassroots"].name + fund.name, fund)
 
 
 @pytest.mark.django_db

@@ -112,8 +112,7 @@ def test_a_county_clerk_reaches_nothing_of_the_neighbouring_county(world, capsys
     changed = [
         f"{how} a row of {table_name} (#{pk})"
         for table_name, pk, how in changes(before, fingerprint())
-        if not (how == "added" and probe.own_trace(table_name, pk))
-        and not (how in ("added", "changed") and probe.own_head(table_name, pk))
+        if not probe.is_hers(table_name, pk, how)
     ]
 
     # Who reaches the admin is staff: the demo makes administrators staff, and the

@@ -8,6 +8,7 @@ nothing is saved.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Case, Q, Value, When
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,7 +24,7 @@ from beneficiaries.models import Beneficiary
 from unionfunds import audit
 from unionfunds.forms_support import show_refusal, submit_once
 from unionfunds.models import Federation, Role
-from unionfunds.permissions import has_role
+from unionfunds.permissions import has_role, subtree_q
 
 KINDS = {"contribution": Contribution, "allocation": Allocation, "disbursement": Disbursement}
 
@@ -119,13 +120,26 @@ def id_number_check(request):
 
 @login_required
 def federation_search(request):
-    """Federations of the user's subtree whose name or code contains the query."""
-    query = request.GET.get("q", "").strip()
-    found = Federation.objects.visible_to(request.user)
-    if query:
-        found = found.filter(name__icontains=query) | found.filter(code__startswith=query)
+    """Federations whose name contains the query or whose code starts with it, to
+    pick an allocation's recipient: any federation in the country (names and codes
+    are public), those of the user's own subtree first, each with its parent's name
+    to tell apart the many 城中区总工会."""
+    query = request.GET.get("q", "").strip()[:100]
+    if not query:
+        return JsonResponse({"results": []})
+    mine = subtree_q(request.user, "path") or Q(pk__isnull=False)  # Q() when the user sees everything
+    found = (
+        Federation.objects.filter(Q(name__icontains=query) | Q(code__startswith=query))
+        .annotate(mine=Case(When(mine, then=Value(0)), default=Value(1)))
+        .select_related("parent")
+        .order_by("mine", "depth", "path")[:20]
+    )
     return JsonResponse(
-        {"results": [{"id": f.pk, "name": f.name, "code": f.code} for f in found.order_by("depth", "path")[:20]]}
+        {
+            "results": [
+                {"id": f.pk, "name": f.name, "code": f.code, "parent": f.parent.name if f.parent else ""} for f in found
+            ]
+        }
     )
 
 

@@ -19,7 +19,9 @@ MORE_RELATED = {"allocations": ("to_fund__federation",)}
 
 @login_required
 def fund_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    fund = get_object_or_404(Fund.objects.visible_to(request.user).select_related("federation"), pk=pk)
+    fund = get_object_or_404(
+        Fund.objects.visible_to(request.user).select_related("federation", "opened_from__federation"), pk=pk
+    )
     entries = {
         "contributions": Q(fund=fund),
         "allocations": Q(from_fund=fund) | Q(to_fund=fund),

@@ -33,7 +33,7 @@ def open_allocation_form(browser):
 def pick_federation(browser, typed: str, name: str, federation) -> None:
     """Type into the federation search, then click the suggestion, as a clerk does."""
     browser.type("#to_federation_search", typed)
-    label = f"{name} ({federation.code})"
+    label = f"{name} ({federation.code}) · {federation.parent.name}"  # the parent tells apart the many 城中区
 
     def click_suggestion(_) -> bool:  # the list may be redrawn under us: try again until it holds still
         for item in browser.all("#to_federation_suggestions li"):
@@ -89,7 +89,7 @@ def test_a_clerk_allocates_through_the_search_and_an_approver_approves_it(browse
     browser.click_through(browser.one("a.brand"))
     on_home = browser.funds_on_home()
     assert on_home[FUND] == ("7,500.00", "7,500.00")
-    assert on_home[GRASSROOTS, "疫情防控专项资金"] == ("2,500.00", "2,500.00")
+    assert on_home[GRASSROOTS, GRASSROOTS + "疫情防控专项资金"] == ("2,500.00", "2,500.00")
 
     allocation.refresh_from_db()
     fund.refresh_from_db()
@@ -164,7 +164,7 @@ def test_an_auditor_reads_everything_and_can_change_nothing(browser, carol, qing
     assert "资金汇总" in [link.text for link in browser.all("nav.main a")]
     funds = browser.funds_on_home()
     assert funds["青海省总工会", "疫情防控专项资金"] == ("2,400,000.00", "2,400,000.00")
-    assert funds["城中区总工会", "疫情防控专项资金"] == ("497,000.00", "497,000.00")
+    assert funds["城中区总工会", "城中区总工会疫情防控专项资金"] == ("497,000.00", "497,000.00")
     assert_nothing_to_change(browser)
 
     browser.click_through(browser.one("nav.main a[href='/rollup/']"))

@@ -67,10 +67,11 @@ def response_text(response) -> str:
     return "\n".join([text, unquote(response.get("Location", "")), unquote(response.get("Content-Disposition", ""))])
 
 
-def leaked(text: str, sent: list[str], markers: set[str]) -> list[str]:
+def leaked(text: str, sent: list[str], markers: set[str], public: set[str] = frozenset()) -> list[str]:
     """The markers in `text`, each with what surrounds it, once what the request
-    itself sent (and a page may echo, like a search term) is taken out."""
-    for value in sorted(sent, key=len, reverse=True):
+    itself sent (and a page may echo, like a search term) and what is `public` are
+    taken out."""
+    for value in sorted([*sent, *public], key=len, reverse=True):
         if any(marker in value for marker in markers):
             text = text.replace(value, "")
     found = []

@@ -23,7 +23,7 @@ from tests.probe.bodies import (
 from tests.probe.leaks import Answer, QueryReads, changes, fingerprint, is_write, leaked, response_text, sent_values
 from tests.probe.routes import NO_CONTROL, PUBLIC, SKIP, VALUES, Route, collect_routes, fillings, pick_for
 from tests.probe.world import World
-from unionfunds.models import AuditEvent, ExportRecord, TrailHead
+from unionfunds.models import AuditEvent, ExportRecord, RateWindow, TrailHead
 
 
 class Probe:
@@ -63,7 +63,8 @@ class Probe:
         problems = []
         if response.status_code >= 500:
             problems.append(f"server error {response.exc_info and response.exc_info[1]!r}")
-        shown = leaked(response_text(response), sent_values(url, data), self.world.neighbour.markers)
+        neighbour = self.world.neighbour
+        shown = leaked(response_text(response), sent_values(url, data), neighbour.markers, neighbour.directory)
         if shown:
             problems.append(f"shows the neighbour's {'; '.join(shown)}")
         if any(wrote):
@@ -84,8 +85,8 @@ class Probe:
         after = fingerprint()
         problems = []
         for table_name, pk, how in changes(self.baseline, after):
-            if how in ("added", "changed") and self.own_head(table_name, pk):
-                continue  # the head of her own chain, advanced by the trace
+            if how in ("added", "changed") and (self.own_head(table_name, pk) or self.own_count(table_name)):
+                continue
             if how == "added" and self.own_trace(table_name, pk):
                 self.own_traces.append(f"{table_name} #{pk} by {answer.method} {answer.url}")
             else:
@@ -99,6 +100,18 @@ class Probe:
             return False
         prober = self.world.prober.pk
         return TrailHead.objects.get(pk=pk).key in (f"audit:{prober}", f"export:{prober}")
+
+    def own_count(self, table_name: str) -> bool:
+        """A request-limit window (unionfunds.ratelimit): keyed by who asks (her token, her
+        account, her address, the name typed at sign-in), never by what she asked for, and
+        every request counts, refused or not; so it carries nothing of the neighbour's."""
+        return table_name == RateWindow._meta.db_table
+
+    def is_hers(self, table_name: str, pk, how: str) -> bool:
+        """What a request of hers may leave behind: her traces, her chain heads, her counts."""
+        if how == "added" and self.own_trace(table_name, pk):
+            return True
+        return how in ("added", "changed") and (self.own_head(table_name, pk) or self.own_count(table_name))
 
     def own_trace(self, table_name: str, pk) -> bool:
         """A line of the clerk's export log, or of the audit of her own people's ID

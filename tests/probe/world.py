@@ -78,6 +78,9 @@ class Side:
     batch: str
     rows: dict[type, list] = field(default_factory=dict)  # every row made for this side, by concrete model
     markers: set[str] = field(default_factory=set)
+    # What any clerk may see of the side: its federations' names and codes, the public
+    # directory the recipient search shows to every clerk (docs/DOMAIN.md, allocations).
+    directory: set[str] = field(default_factory=set)
 
     def pending(self, model) -> list[int]:
         return [row.pk for row in self.rows.get(model, []) if row.status == Status.PENDING]
@@ -251,6 +254,8 @@ def build_side(cast: Cast, *, county, city_fund, province_clerk, province_approv
     for fund_row in Fund.objects.filter(federation__path__startswith=county.path):
         figures += [fund_row.balance, fund_row.reserved, fund_row.available]
     side.markers |= {f"{a:.2f}" for a in figures if a % 1} | {f"{a:,.2f}" for a in figures if a % 1}
+    for federation in Federation.objects.filter(path__startswith=county.path):
+        side.directory |= {federation.name, federation.code}
     return side
 
 

@@ -58,19 +58,22 @@ class MoneyField(serializers.DecimalField):
 
 
 class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
-    """An id of a record the user may see (`Model.objects.visible_to(user)`).
+    """An id of a record the user may see (`Model.objects.visible_to(user)`), or
+    of any federation where `any_federation` (an allocation's recipient).
 
     Any other id, whether it exists or not, answers 404 as a URL would, so that a
     body cannot be used to find out what lies outside the user's subtree.
     """
 
-    def __init__(self, model, **kwargs):
-        self.model = model
+    def __init__(self, model, *, any_federation: bool = False, **kwargs):
+        self.model, self.any_federation = model, any_federation
         if not kwargs.get("read_only"):
             kwargs["queryset"] = model.objects.all()  # typing for the schema; lookups use get_queryset()
         super().__init__(**kwargs)
 
     def get_queryset(self):
+        if self.any_federation:  # federations are public: any may be named as a recipient
+            return self.model.objects.all()
         return self.model.objects.visible_to(self.context["request"].user)
 
     def to_internal_value(self, data):
