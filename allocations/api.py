@@ -6,11 +6,11 @@ are theirs, and their refusals reach the client with their codes.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import serializers, status
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -21,6 +21,7 @@ from allocations.models import (
     Contribution,
     Disbursement,
     Fund,
+    PaymentList,
     Purpose,
     Source,
     Status,
@@ -29,6 +30,7 @@ from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, CategoryCode, Unit
 from unionfunds.api.base import (
     BIGINT_MAX,
+    ApiViewSet,
     CursorPagination,
     FiscalYearFilter,
     IdFilter,
@@ -41,6 +43,7 @@ from unionfunds.api.base import (
 from unionfunds.api.errors import NotFoundInBody
 from unionfunds.errors import nested
 from unionfunds.models import Federation
+from unionfunds.money import money_sum
 
 MAX_LIST_ROWS = 10_000
 
@@ -178,11 +181,12 @@ class DisbursementSerializer(MovementSerializer):
             "amount",
             "date",
             "batch",
+            "payment_list",
             "duplicate_confirmed",
             "confirm_duplicate",
             *MovementSerializer.Meta.common,
         ]
-        read_only_fields = [*MovementSerializer.Meta.read_only_fields, "duplicate_confirmed"]
+        read_only_fields = [*MovementSerializer.Meta.read_only_fields, "duplicate_confirmed", "payment_list"]
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -215,11 +219,54 @@ class DisbursementListSerializer(serializers.Serializer):
 
 
 class DisbursementListResultSerializer(serializers.Serializer):
+    list = serializers.IntegerField(help_text=_("The list, decided as one: /api/v1/disbursement-lists/{id}/."))
     fund = serializers.IntegerField()
     batch = serializers.CharField()
     count = serializers.IntegerField()
     total = MoneyField(read_only=True)
     ids = serializers.ListField(child=serializers.IntegerField(), help_text=_("The new disbursements, row by row."))
+
+
+class PaymentListSerializer(serializers.ModelSerializer):
+    fund = serializers.PrimaryKeyRelatedField(read_only=True)
+    total = MoneyField(read_only=True)
+    created_by = UsernameField()
+    waiting = serializers.IntegerField(read_only=True, help_text=_("Rows still waiting for a decision."))
+    waiting_total = MoneyField(read_only=True)
+
+    class Meta:
+        model = PaymentList
+        fields = [
+            "id",
+            "fund",
+            "batch",
+            "origin",
+            "rows",
+            "total",
+            "waiting",
+            "waiting_total",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ListDecisionSerializer(serializers.Serializer):
+    rows = serializers.IntegerField(
+        min_value=1,
+        max_value=BIGINT_MAX,
+        required=False,
+        help_text=_("The rows you saw waiting: if the list waiting is no longer that, nothing is decided."),
+    )
+    total = MoneyField(required=False, help_text=_("The total you saw waiting, checked as `rows` is."))
+
+
+class ListRejectionSerializer(ListDecisionSerializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class ListDecisionResultSerializer(serializers.Serializer):
+    decided = serializers.IntegerField()
 
 
 class BulkApprovalSerializer(serializers.Serializer):
@@ -492,6 +539,7 @@ class DisbursementViewSet(MovementViewSet):
             by=request.user,
         )
         body = {
+            "list": created.payment_list_id,
             "fund": data["fund"].pk,
             "batch": data["batch"],
             "count": len(created),
@@ -513,3 +561,58 @@ class DisbursementViewSet(MovementViewSet):
             raise NotFoundInBody("ids")
         approved = services.movements_approve(movements=movements, by=request.user)
         return Response({"approved": approved})
+
+
+class PaymentListViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """Disbursement lists, each the rows one clerk sent in one go (an imported
+    sheet, an API list), decided as one: all of what waits, or none."""
+
+    model = PaymentList
+    serializer_class = PaymentListSerializer
+    ordering_fields = ["id", "created_at"]
+    ordering = ["-id"]  # Meta.ordering does not hold in the GROUP BY of `waiting`
+
+    def scoped(self, queryset):
+        waiting = Q(disbursements__status=Status.PENDING)
+        return queryset.select_related("created_by").annotate(
+            waiting=Count("disbursements", filter=waiting),
+            waiting_total=money_sum("disbursements__amount", filter=waiting),
+        )
+
+    def decided(self, count: int) -> Response:
+        return Response({"decided": count})
+
+    @extend_schema(
+        request=ListDecisionSerializer,
+        responses={200: ListDecisionResultSerializer},
+        summary="Approve all of a list that waits, as you saw it: all or none",
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        data = self.valid(ListDecisionSerializer)
+        return self.decided(
+            services.payment_list_approve(
+                payment_list=self.get_object(),
+                by=request.user,
+                expect_rows=data.get("rows"),
+                expect_total=data.get("total"),
+            )
+        )
+
+    @extend_schema(
+        request=ListRejectionSerializer,
+        responses={200: ListDecisionResultSerializer},
+        summary="Reject all of a list that waits, with a reason: all or none",
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        data = self.valid(ListRejectionSerializer)
+        return self.decided(
+            services.payment_list_reject(
+                payment_list=self.get_object(),
+                by=request.user,
+                reason=data["reason"],
+                expect_rows=data.get("rows"),
+                expect_total=data.get("total"),
+            )
+        )

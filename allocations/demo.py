@@ -14,7 +14,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from allocations import services as money
-from allocations.models import Fund
+from allocations.lists import ListRow
+from allocations.models import Fund, ListOrigin
 from beneficiaries import idnumber
 from beneficiaries import services as people
 from unionfunds.models import Federation, Level, Role
@@ -176,7 +177,7 @@ class _Demo:
         )
         county_clerk, county_approver = self.users["county-clerk"], self.users["county-approver"]
         paid = []
-        for _ in range(120):
+        for _ in range(100):
             worker = self.worker(counties["630103"], "630103", ["registered_hardship"], county_clerk)
             paid.append(
                 money.disbursement_create(
@@ -189,10 +190,19 @@ class _Demo:
                     by=county_clerk,
                 )
             )
-        for disbursement in paid[:100]:
-            self.approve(disbursement, county_approver)
-        # Left for the demo: 20 payments waiting for approval, a pending allocation,
-        # a rejected one and a reversal waiting for its decision.
+            self.approve(paid[-1], county_approver)
+        # Left for the demo: a list of 20 payments imported and waiting for approval,
+        # a pending allocation, a rejected one and a reversal waiting for its decision.
+        second = [self.worker(counties["630103"], "630103", ["registered_hardship"], county_clerk) for _ in range(20)]
+        money.disbursements_create(
+            fund=county_fund,
+            rows=[ListRow(name=worker.name, id_number=worker.id_number, amount="1000.00") for worker in second],
+            assistance_type="pandemic_subsidy",
+            date=datetime.date(2022, 4, 27),
+            batch="城中区第二批",
+            origin=ListOrigin.IMPORT,
+            by=county_clerk,
+        )
         money.allocation_create(
             from_fund=county_fund,
             to_federation=grassroots["630103"],

@@ -314,6 +314,59 @@ class Allocation(Movement):
         return self.from_fund_id
 
 
+class ListOrigin(models.TextChoices):
+    IMPORT = "import", _("imported sheet")
+    API = "api", _("API")
+    EARLIER = "earlier", _("entered before lists were kept")
+
+
+class PaymentListQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "PaymentListQuerySet":
+        return self.filter(subtree_q(user, "fund__federation__path"))
+
+
+class PaymentList(models.Model):
+    """A disbursement list (发放名单) as one: the rows one clerk sent in one go, from
+    a sheet or through the API, paid from one fund. It is decided as one: approved
+    or rejected whole, its fund, batch, count and total restated to the approver.
+
+    Its rows are the disbursements that point at it; `rows` and `total` are what
+    was sent, kept so that a list decided row by row elsewhere still says what it was.
+    """
+
+    fund = models.ForeignKey(Fund, verbose_name=_("fund"), on_delete=models.PROTECT, related_name="payment_lists")
+    batch = models.CharField(_("batch"), max_length=50, blank=True)
+    origin = models.CharField(_("sent as"), max_length=8, choices=ListOrigin.choices)
+    rows = models.PositiveIntegerField(_("rows"))
+    total = MoneyField(_("total"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("entered by"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("entered at"), default=timezone.now)
+
+    objects = PaymentListQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("disbursement list")
+        verbose_name_plural = _("disbursement lists")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rows__gt=0), name="payment_list_not_empty"),
+            models.CheckConstraint(condition=Q(total__gt=0), name="payment_list_total_positive"),
+            models.CheckConstraint(condition=Q(origin__in=ListOrigin.values), name="payment_list_origin_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.describe(self.pk, self.batch, self.rows, self.total)
+
+    @staticmethod
+    def describe(pk: int | None, batch: str, rows: int, total: Decimal) -> str:
+        return f"#{pk} {batch} ×{rows} ¥{total}" if batch else f"#{pk} ×{rows} ¥{total}"
+
+    def owner(self) -> Federation:
+        return self.fund.federation
+
+
 class DisbursementQuerySet(models.QuerySet):
     def visible_to(self, user) -> "DisbursementQuerySet":
         return self.filter(subtree_q(user, "fund__federation__path"))
@@ -355,6 +408,16 @@ class Disbursement(Movement):
     )
     assistance_type = models.CharField(_("assistance type"), max_length=20, choices=AssistanceType.choices)
     batch = models.CharField(_("batch"), max_length=50, blank=True)
+    payment_list = models.ForeignKey(
+        PaymentList,
+        verbose_name=_("list"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="disbursements",
+        db_index=False,  # see Meta.indexes
+    )
     duplicate_confirmed = models.BooleanField(
         _("duplicate confirmed"),
         default=False,
@@ -387,6 +450,9 @@ class Disbursement(Movement):
             models.Index(fields=["fund", "status"], name="disbursement_fund_status"),
             models.Index(fields=["beneficiary", "fund", "assistance_type", "date"], name="disbursement_duplicates"),
             models.Index(fields=["unit"], condition=Q(unit__isnull=False), name="disbursement_unit"),
+            models.Index(
+                fields=["payment_list", "status"], condition=Q(payment_list__isnull=False), name="disbursement_list"
+            ),
         ]
 
     DEBITS = {False: ("fund_id",), True: ()}

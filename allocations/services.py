@@ -36,7 +36,9 @@ from allocations.models import (
     Contribution,
     Disbursement,
     Fund,
+    ListOrigin,
     Movement,
+    PaymentList,
     Purpose,
     Source,
     Status,
@@ -71,6 +73,12 @@ ONE_RECIPIENT = _("Choose either a beneficiary or a unit as the recipient.")
 WRONG_RECIPIENT_FUND = _("The recipient fund does not belong to the recipient federation.")
 SAME_FUND = _("An allocation must go to another fund.")
 NOTHING_TO_DECIDE = _("Choose at least one entry.")
+LIST_DECIDED = _("Nothing of this list is waiting any more.")
+LIST_CHANGED = _(
+    "The list has changed since it was shown to you: %(rows)s rows (¥%(total)s) are waiting now. "
+    "Look at it again before you decide."
+)
+LIST_AUDITED_FIELDS = ("fund", "batch", "origin", "rows", "total")
 
 __all__ = ["INVALID_AMOUNT", "INVALID_CHOICE", "ListRefused", "ListRow"]
 
@@ -258,8 +266,8 @@ class CreatedList(Sequence[Disbursement]):
     """What a list wrote: the new disbursements' ids in row order and their total.
     The disbursements themselves are read from the database only if asked for."""
 
-    def __init__(self, fund: Fund, ids: list[int], total: Decimal):
-        self.fund, self.ids, self.total = fund, ids, total
+    def __init__(self, fund: Fund, ids: list[int], total: Decimal, payment_list_id: int | None = None):
+        self.fund, self.ids, self.total, self.payment_list_id = fund, ids, total, payment_list_id
         self._loaded: list[Disbursement] | None = None
 
     def __len__(self) -> int:
@@ -311,16 +319,18 @@ def disbursements_create(
     date: datetime.date | None = None,
     batch: str = "",
     home_federation: Federation | None = None,
+    origin: str = ListOrigin.API,
 ) -> CreatedList:
-    """Create one pending disbursement per row, all or none; people unknown by ID
-    number are registered under `home_federation` (the fund's federation by
-    default). Raises `ListRefused` with every problem found, having written
-    nothing."""
+    """Create one pending disbursement per row, all or none, as one list
+    (`PaymentList`) that is decided as one; people unknown by ID number are
+    registered under `home_federation` (the fund's federation by default).
+    Raises `ListRefused` with every problem found, having written nothing."""
     home_federation = home_federation or fund.federation
     require_role(by, Role.CLERK, fund.federation)
     require_role(by, Role.CLERK, home_federation)
+    _require_choice("origin", origin, ListOrigin)
     payments, problems = lists.read_rows(list(rows), assistance_type=assistance_type, date=date)
-    return _pay(fund, payments, by=by, batch=batch, home_federation=home_federation, problems=problems)
+    return _pay(fund, payments, by=by, batch=batch, home_federation=home_federation, problems=problems, origin=origin)
 
 
 def _pay(
@@ -331,10 +341,12 @@ def _pay(
     batch: str,
     home_federation: Federation,
     problems: list[RowProblem] | None = None,
+    origin: str | None = None,
 ) -> CreatedList:
     """The core of every payment: check under the fund's lock, register the new
-    people, reserve the total, write the entries and their audit records.
-    `problems` already found in the cells are reported with the rest."""
+    people, reserve the total, write the entries and their audit records; with
+    an `origin`, as one list. `problems` already found in the cells are reported
+    with the rest."""
     batch = text.clean_line(batch, "batch", limit=BATCH_LIMIT)
     problems = list(problems or ())
     locked, total = _check_payments(_lock_funds([fund.pk], by)[fund.pk], payments, by, problems)
@@ -347,6 +359,20 @@ def _pay(
             known = registered[payment.person.number]
             payment.beneficiary_id = known.pk
     _reserve(locked, total)
+    now = timezone.now()
+    payment_list = None
+    if origin is not None:
+        payment_list = PaymentList.objects.create(
+            fund=locked, batch=batch, origin=origin, rows=len(payments), total=total, created_by=by, created_at=now
+        )
+        audit.log(
+            payment_list,
+            "payment_list.created",
+            user=by,
+            federation=locked.federation,
+            changes=audit.diff({}, audit.snapshot(payment_list, LIST_AUDITED_FIELDS)),
+            reason=batch,
+        )
     columns = ("beneficiary", "unit", "assistance_type", "amount", "date", "note", "duplicate_confirmed")
     entries = [
         (p.beneficiary_id, p.unit_id, p.assistance_type, _read_amount(p), p.date, p.note, p.duplicate) for p in payments
@@ -355,9 +381,21 @@ def _pay(
         Disbursement,
         [*(ATTNAMES[name] for name in columns), "payee_name", "payee_id_number"],
         [(*entry, *_payee(p)) for entry, p in zip(entries, payments, strict=True)],
-        same={"fund_id": locked.pk, "batch": batch, "created_by_id": by.pk, "created_at": timezone.now()},
+        same={
+            "fund_id": locked.pk,
+            "batch": batch,
+            "payment_list_id": payment_list.pk if payment_list else None,
+            "created_by_id": by.pk,
+            "created_at": now,
+        },
     )
-    changes = audit.CreatedJson(columns, fund=locked.pk, batch=batch, status=Status.PENDING.value)
+    changes = audit.CreatedJson(
+        columns,
+        fund=locked.pk,
+        batch=batch,
+        payment_list=payment_list.pk if payment_list else None,
+        status=Status.PENDING.value,
+    )
     audit.log_many(
         Disbursement,
         "disbursement.created",
@@ -373,7 +411,7 @@ def _pay(
         user=by,
         reason=batch,
     )
-    return CreatedList(locked, ids, total)
+    return CreatedList(locked, ids, total, payment_list.pk if payment_list else None)
 
 
 def _check_payments(fund: Fund, payments: list[Payment], by: Actor, problems: list[RowProblem]) -> tuple[Fund, Decimal]:
@@ -566,6 +604,60 @@ def movements_reject(*, movements: Sequence[Movement], by: Actor, reason: str) -
         fund.save(update_fields=["reserved"])
     _decide(model, locked, owners, Status.REJECTED, by=by, reason=reason)
     return len(locked)
+
+
+@transaction.atomic
+def payment_list_approve(
+    *, payment_list: PaymentList, by: Actor, expect_rows: int | None = None, expect_total: Decimal | None = None
+) -> int:
+    """Approve what of a list still waits, all of it or none, by the one decision
+    of `movements_approve`. `expect_rows` and `expect_total` are what the approver
+    was shown: if the list waiting is no longer that, nothing is decided."""
+    waiting = _list_waiting(payment_list, expect_rows, expect_total)
+    count = movements_approve(movements=waiting, by=by)
+    _log_list_decision(payment_list, "payment_list.approved", waiting, by=by)
+    return count
+
+
+@transaction.atomic
+def payment_list_reject(
+    *,
+    payment_list: PaymentList,
+    by: Actor,
+    reason: str,
+    expect_rows: int | None = None,
+    expect_total: Decimal | None = None,
+) -> int:
+    """Reject what of a list still waits, all of it or none, releasing what it reserved."""
+    reason = _required_reason(reason)
+    waiting = _list_waiting(payment_list, expect_rows, expect_total)
+    count = movements_reject(movements=waiting, by=by, reason=reason)
+    _log_list_decision(payment_list, "payment_list.rejected", waiting, by=by, reason=reason)
+    return count
+
+
+def _list_waiting(payment_list: PaymentList, expect_rows: int | None, expect_total: Decimal | None) -> list[Movement]:
+    waiting: list[Movement] = list(payment_list.disbursements.filter(status=Status.PENDING).order_by("pk"))
+    if not waiting:
+        raise refuse(LIST_DECIDED, "list_decided")
+    rows, total = len(waiting), sum((entry.amount for entry in waiting), Decimal("0.00"))
+    if (expect_rows is not None and expect_rows != rows) or (expect_total is not None and expect_total != total):
+        raise refuse(LIST_CHANGED, "list_changed", rows=f"{rows:,}", total=f"{total:,.2f}")
+    return waiting
+
+
+def _log_list_decision(
+    payment_list: PaymentList, action: str, decided: list[Movement], *, by: Actor, reason: str = ""
+) -> None:
+    audit.log(
+        payment_list,
+        action,
+        user=by,
+        federation=payment_list.fund.federation,
+        # What the decision took: the rows that waited and their total.
+        changes=audit.diff({}, {"rows": len(decided), "total": str(sum((e.amount for e in decided), Decimal("0.00")))}),
+        reason=reason,
+    )
 
 
 @transaction.atomic

@@ -15,7 +15,7 @@ from django.http import QueryDict
 from django_tasks import task
 
 from allocations import imports, lists, services
-from allocations.models import Fund
+from allocations.models import Fund, ListOrigin
 from unionfunds import exportlog, jobs, listexports, sheetreader, spreadsheets
 from unionfunds.errors import ListRefused
 from unionfunds.models import Job
@@ -107,7 +107,10 @@ def _commit(job: Job) -> None:
     try:
         with transaction.atomic():
             created = services.disbursements_create(
-                rows=imports.list_rows(job.rows), batch=job.params.get("batch", ""), **_list_arguments(job)
+                rows=imports.list_rows(job.rows),
+                batch=job.params.get("batch", ""),
+                origin=ListOrigin.IMPORT,
+                **_list_arguments(job),
             )
             summary = {**job.summary, "created": len(created), "first_id": created.ids[0] if created else None}
             # The job is done in the list's own transaction: if `jobs.recover` took this

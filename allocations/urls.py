@@ -32,7 +32,8 @@ urlpatterns = [
     path("jobs/<int:pk>/confirm/", imports.job_confirm, name="job_confirm"),
     path("jobs/<int:pk>/download/", imports.job_download, name="job_download"),
     path("approvals/decide/", approvals.approval_decide, name="approvals_decide"),
-    path("approvals/decide-list/", approvals.approval_decide_list, name="approvals_decide_list"),
+    path("disbursements/lists/<int:pk>/", approvals.payment_list_detail, name="payment_list"),
+    path("disbursements/lists/<int:pk>/decide/", approvals.payment_list_decide, name="payment_list_decide"),
     path("federations/search/", entries.federation_search, name="federation_search"),
     path("beneficiaries/check/", entries.id_number_check, name="id_number_check"),
 ]

@@ -6,7 +6,7 @@
 Signs in through the login form as the demo accounts (password demo-2026, or
 UNIONFUNDS_DEMO_PASSWORD), chooses the language with the `django_language` cookie,
 and photographs: home, the three entry forms (the federation search and the
-ID-number check in use), the approval queue, an entry page, the roll-up, a
+ID-number check in use), the approval queue, a disbursement list waiting, an entry page, the roll-up, a
 drill-down, the rows behind a figure, the lists with their export links, the
 disbursement-list import and its preview of the demo list, and the admin index.
 Needs Debian's chromium and chromium-driver (scripts/ensure-chromium) and
@@ -114,6 +114,10 @@ def pages(camera: Camera) -> list[tuple[str, str, Callable[[], None]]]:
         camera.visit("/approvals/")
         camera.follow("table.data a[href^='/entries/']")
 
+    def payment_list() -> None:
+        camera.visit("/approvals/")
+        camera.follow("table.lists a[href^='/disbursements/lists/']")
+
     def drill_down() -> None:
         camera.visit("/rollup/")
         camera.follow("table.rollup tbody tr:not(.own) td:first-child a")
@@ -144,6 +148,7 @@ def pages(camera: Camera) -> list[tuple[str, str, Callable[[], None]]]:
         ("allocation", "clerk", allocation),
         ("disbursement", "clerk", disbursement),
         ("approvals", "approver", lambda: camera.visit("/approvals/")),
+        ("payment-list", "approver", payment_list),
         ("entry", "approver", entry),
         ("rollup", "auditor", lambda: camera.visit("/rollup/")),
         ("drilldown", "auditor", drill_down),

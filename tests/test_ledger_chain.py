@@ -335,7 +335,7 @@ def test_every_column_of_an_entry_is_hashed():
     # A new column must be added to a new version of the serialisation on purpose.
     for kind, model in ledger.MODELS.items():
         columns = {f.attname for f in model._meta.concrete_fields if not f.primary_key}
-        assert set(ledger.FIELDS[kind]) == columns, model
+        assert set(ledger.FIELDS[kind]) == columns - ledger.NOT_HASHED.get(kind, frozenset()), model
 
 
 def test_the_serialisation_is_fixed():

@@ -48,7 +48,16 @@ from rest_framework.test import APIClient
 from allocations import imports
 from allocations import services as money
 from allocations.lists import ListRow
-from allocations.models import Allocation, AssistanceType, Contribution, Disbursement, Fund, Source, Status
+from allocations.models import (
+    Allocation,
+    AssistanceType,
+    Contribution,
+    Disbursement,
+    Fund,
+    PaymentList,
+    Source,
+    Status,
+)
 from beneficiaries import services as people
 from tests.api_helpers import API
 from tests.conftest import member, synthetic_id
@@ -95,6 +104,7 @@ MUST_HAPPEN = {
     "pay_list: duplicate_payment",
     "pay_list: insufficient_funds",
     "decide_list: ok",
+    "decide_payment_list: ok",
     *(f"pay_list through {door}" for door in ("service", "api", "import")),  # every door of a list
 }
 # The people lists pay, by ID number: the first two are registered by the cast,
@@ -527,6 +537,46 @@ class LedgerMachine(RuleBasedStateMachine):
         entry.status = Status.REJECTED
         if entry.reverses is not None:
             entry.reverses.live_reversal = None
+
+    def lists_waiting(self) -> dict[int, list[EntryModel]]:
+        """The pending payments the machine knows, by the list they came in."""
+        waiting: dict[int, list[EntryModel]] = {}
+        for entry in self.pending():
+            if entry.model is Disbursement and entry.instance.payment_list_id is not None:
+                waiting.setdefault(entry.instance.payment_list_id, []).append(entry)
+        return waiting
+
+    @precondition(lambda self: self.lists_waiting())
+    @rule(data=st.data())
+    def decide_payment_list(self, data):
+        """An approver decides a whole list as one (what of it still waits), by
+        the service or the API, with the count and total she was shown."""
+        waiting = self.lists_waiting()
+        pk = data.draw(st.sampled_from(sorted(waiting)), label="list")
+        chosen = waiting[pk]
+        approver = self.approver(data, chosen[0].owner)
+        approve = data.draw(st.booleans(), label="approve")
+        shown = {"rows": len(chosen), "total": sum((e.amount for e in chosen), ZERO)}
+        payment_list = PaymentList.objects.get(pk=pk)
+        if data.draw(st.booleans(), label="through the API"):
+            body = {"rows": shown["rows"], "total": str(shown["total"]), **({} if approve else {"reason": "名单有误"})}
+            verb = "approve" if approve else "reject"
+            call = lambda: api_answer(approver, f"disbursement-lists/{pk}/{verb}/", body)  # noqa: E731
+        elif approve:
+            call = lambda: money.payment_list_approve(  # noqa: E731
+                payment_list=payment_list, by=approver, expect_rows=shown["rows"], expect_total=shown["total"]
+            )
+        else:
+            call = lambda: money.payment_list_reject(  # noqa: E731
+                payment_list=payment_list, by=approver, reason="名单有误", expect_rows=shown["rows"]
+            )
+        self.attempt(call, None)
+        for entry in chosen:
+            for pk_ in entry.debit:
+                self.funds[pk_].reserved -= entry.amount
+                if approve:
+                    self.funds[pk_].balance -= entry.amount
+            entry.status = Status.APPROVED if approve else Status.REJECTED
 
     @precondition(lambda self: any(e.status == Status.APPROVED and e.reverses is None for e in self.entries))
     @rule(data=st.data())

@@ -100,7 +100,10 @@ def test_a_payment_and_a_registration_are_audited_alike_from_every_door(client, 
         assert registration.changes["id_number"]["after"] == idnumber.mask(number), door.__name__
         for event in (payment, registration):
             assert (event.user, event.federation) == (alice, rich_fund.federation), door.__name__
-        payments.append((door.__name__, without_ids(payment.changes, "beneficiary")))
+        # A list's rows also say which list they came in (a single entry is in none).
+        in_list = payment.changes.get("payment_list", {}).get("after")
+        assert in_list == paid.payment_list_id and (in_list is not None) == door.__name__.endswith(("list", "import"))
+        payments.append((door.__name__, without_ids(payment.changes, "beneficiary", "payment_list")))
         registrations.append((door.__name__, without_ids(registration.changes, "name", "id_number", "birth_date")))
     for door, changes in payments[1:]:
         assert changes == payments[0][1], door

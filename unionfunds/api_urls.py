@@ -9,7 +9,13 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from allocations.api import AllocationViewSet, ContributionViewSet, DisbursementViewSet, FundViewSet
+from allocations.api import (
+    AllocationViewSet,
+    ContributionViewSet,
+    DisbursementViewSet,
+    FundViewSet,
+    PaymentListViewSet,
+)
 from allocations.api_rollups import RollupView, rollup_export_view
 from beneficiaries.api import BeneficiaryViewSet, UnitViewSet
 from unionfunds.api.auth import TokenView
@@ -30,6 +36,7 @@ router.register("funds", FundViewSet, basename="fund")
 router.register("contributions", ContributionViewSet, basename="contribution")
 router.register("allocations", AllocationViewSet, basename="allocation")
 router.register("disbursements", DisbursementViewSet, basename="disbursement")
+router.register("disbursement-lists", PaymentListViewSet, basename="payment-list")
 router.register("beneficiaries", BeneficiaryViewSet, basename="beneficiary")
 router.register("units", UnitViewSet, basename="unit")
 

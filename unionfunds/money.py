@@ -13,7 +13,7 @@ from typing import Any
 from django import forms
 from django.core import checks, exceptions
 from django.db import models
-from django.db.models import Sum, Value
+from django.db.models import Q, Sum, Value
 from django.db.models.expressions import (  # type: ignore[attr-defined]  # public since Django 4.2, not in the stubs
     Combinable,
     register_combinable_fields,
@@ -184,6 +184,6 @@ for _connector in (Combinable.ADD, Combinable.SUB):
     register_combinable_fields(MoneyField, _connector, MoneyField, MoneyField)
 
 
-def money_sum(expression: str | Combinable) -> Coalesce:
+def money_sum(expression: str | Combinable, *, filter: Q | None = None) -> Coalesce:
     """SUM of a money column that is 0.00, not NULL, over no rows."""
-    return Coalesce(Sum(expression, output_field=MoneyField()), Value(0, output_field=MoneyField()))
+    return Coalesce(Sum(expression, filter=filter, output_field=MoneyField()), Value(0, output_field=MoneyField()))

@@ -3,17 +3,19 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Count
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from allocations import services
-from allocations.models import Allocation, Contribution, Disbursement, Status
+from allocations.models import Allocation, Contribution, Disbursement, PaymentList, Status
 from allocations.views.entries import KINDS
+from unionfunds import audit
 from unionfunds.models import Role
-from unionfunds.money import money_sum
-from unionfunds.permissions import has_role_anywhere, role_q
+from unionfunds.money import money_sum, valid_amount
+from unionfunds.permissions import has_role, has_role_anywhere, role_q
 
 OWNER_PATH = {
     Contribution: "fund__federation__path",
@@ -26,6 +28,7 @@ RELATED = {
     Disbursement: ("fund__federation", "beneficiary", "unit", "created_by", "reverses"),
 }
 QUEUE_LENGTH = 200
+ROWS_PER_PAGE = 50
 
 
 def pending_for(user, model):
@@ -37,6 +40,44 @@ def pending_for(user, model):
     )
 
 
+def lists_waiting_for(user) -> list[PaymentList]:
+    """The lists with rows this user may decide on, each with what of it waits
+    (`waiting`, `waiting_total`) and its assistance types, oldest first."""
+    waiting = {
+        row["payment_list"]: row
+        for row in pending_for(user, Disbursement)
+        .filter(payment_list__isnull=False)
+        .values("payment_list")
+        .annotate(count=Count("pk"), total=money_sum("amount"))
+        .order_by()
+    }
+    found = list(
+        PaymentList.objects.filter(pk__in=waiting)
+        .select_related("fund__federation", "created_by")
+        .order_by("created_at", "pk")
+    )
+    types = _assistance_types([payment_list.pk for payment_list in found])
+    for payment_list in found:
+        payment_list.waiting = waiting[payment_list.pk]["count"]
+        payment_list.waiting_total = waiting[payment_list.pk]["total"]
+        payment_list.assistance_types = types.get(payment_list.pk, [])
+    return found
+
+
+def _assistance_types(pks: list[int]) -> dict[int, list[str]]:
+    labels = dict(Disbursement._meta.get_field("assistance_type").choices)
+    found: dict[int, list[str]] = {}
+    rows = (
+        Disbursement.objects.filter(payment_list__in=pks)
+        .values_list("payment_list", "assistance_type")
+        .distinct()
+        .order_by("payment_list", "assistance_type")
+    )
+    for pk, code in rows:
+        found.setdefault(pk, []).append(str(labels.get(code, code)))
+    return found
+
+
 @login_required
 def approval_queue(request):
     if not has_role_anywhere(request.user, Role.APPROVER):
@@ -44,6 +85,8 @@ def approval_queue(request):
     sections = []
     for kind, model in KINDS.items():
         queryset = pending_for(request.user, model)
+        if model is Disbursement:  # a list's rows are decided with their list, above
+            queryset = queryset.filter(payment_list__isnull=True)
         summary = queryset.aggregate(count=Count("pk"), total=money_sum("amount"))
         sections.append(
             {
@@ -53,41 +96,83 @@ def approval_queue(request):
                 **summary,
             }
         )
-    lists = (
-        pending_for(request.user, Disbursement)
-        .exclude(batch="")
-        .values("fund_id", "fund__name", "fund__federation__name", "batch", "created_by_id", "created_by__username")
-        .annotate(count=Count("pk"), total=money_sum("amount"))
-        .filter(count__gt=1)
-        .order_by("fund__federation__name", "batch")
+    return render(
+        request,
+        "allocations/approvals.html",
+        {"sections": sections, "limit": QUEUE_LENGTH, "lists": lists_waiting_for(request.user)},
     )
-    return render(request, "allocations/approvals.html", {"sections": sections, "limit": QUEUE_LENGTH, "lists": lists})
+
+
+@login_required
+def payment_list_detail(request, pk: int):
+    """A disbursement list as a whole: what it is, where each of its rows stands,
+    the rows a page at a time, and for its approver the decision on all of it."""
+    payment_list = get_object_or_404(
+        PaymentList.objects.visible_to(request.user).select_related("fund__federation", "created_by"), pk=pk
+    )
+    rows = payment_list.disbursements.all()
+    by_status = {
+        row["status"]: row
+        for row in rows.values("status").annotate(count=Count("pk"), total=money_sum("amount")).order_by()
+    }
+    waiting = by_status.get(Status.PENDING, {"count": 0, "total": 0})
+    page = Paginator(rows.select_related("beneficiary", "unit", "decided_by").order_by("pk"), ROWS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "allocations/payment_list.html",
+        {
+            "payment_list": payment_list,
+            "assistance_types": _assistance_types([payment_list.pk]).get(payment_list.pk, []),
+            "by_status": [
+                (label, by_status[value]["count"], by_status[value]["total"])
+                for value, label in Status.choices
+                if value in by_status
+            ],
+            "waiting": waiting["count"],
+            "waiting_total": waiting["total"],
+            "page": page,
+            "can_decide": waiting["count"] > 0
+            and payment_list.created_by_id != request.user.pk
+            and has_role(request.user, Role.APPROVER, payment_list.fund.federation),
+            "history": audit.history(payment_list).select_related("user"),
+        },
+    )
 
 
 @login_required
 @require_POST
-def approval_decide_list(request):
-    """Approve a whole disbursement list (one clerk's batch from one fund) at
-    once: all of it or, if one entry is refused, none of it."""
+def payment_list_decide(request, pk: int):
+    """Approve or reject all of a list that waits, as it was shown (its count and
+    total come back with the decision): all of it, or, if anything stands in the
+    way, none of it."""
+    payment_list = get_object_or_404(PaymentList.objects.visible_to(request.user).select_related("fund"), pk=pk)
+    action = request.POST.get("action")
     try:
-        fund, created_by = int(request.POST.get("fund", "")), int(request.POST.get("created_by", ""))
-    except ValueError:
-        raise PermissionDenied from None
-    entries = list(
-        pending_for(request.user, Disbursement)
-        .filter(fund_id=fund, created_by_id=created_by, batch=request.POST.get("batch", ""))
-        .order_by("pk")
-    )
-    if not entries:
-        messages.warning(request, _("Nothing of that list is waiting any more."))
-        return redirect("approvals")
+        expected = {
+            "expect_rows": int(request.POST.get("rows", "")),
+            "expect_total": valid_amount(request.POST.get("total", "")),
+        }
+    except (ValueError, ValidationError):
+        messages.error(request, _("Open the list again and decide from its page."))
+        return redirect("payment_list", pk)
     try:
-        count = services.movements_approve(movements=entries, by=request.user)
+        if action == "approve":
+            count = services.payment_list_approve(payment_list=payment_list, by=request.user, **expected)
+        elif action == "reject":
+            count = services.payment_list_reject(
+                payment_list=payment_list, by=request.user, reason=request.POST.get("reason", ""), **expected
+            )
+        else:
+            raise PermissionDenied
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, _("%(count)s entries decided.") % {"count": count})
-    return redirect("approvals")
+        return redirect("payment_list", pk)
+    messages.success(request, _("%(count)s entries decided.") % {"count": f"{count:,}"})
+    if request.POST.get("next") == "approvals":
+        return redirect("approvals")
+    return redirect("payment_list", pk)
 
 
 @login_required

@@ -1,6 +1,7 @@
-"""The demo real-name list, imported in a real browser: the clerk uploads the
-1,000-row sheet, sees the one mistyped ID number flagged by row and column,
-corrects it in the preview and enters all 1,000 payments at once."""
+"""README's walk-through in a real browser, as written: the clerk uploads the
+demo 1,000-row sheet (no 批次), sees the one mistyped ID number flagged by row
+and column, corrects it in the preview and enters all 1,000 payments at once;
+the approver finds the list as one line of 待我审批 and approves it whole."""
 
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +34,7 @@ def shandong_fund(tree):
     return fund
 
 
-def test_a_clerk_imports_the_demo_list_fixes_the_bad_row_and_commits(browser, shandong_fund):
+def test_a_clerk_imports_the_demo_list_and_the_approver_approves_it_as_one(browser, shandong_fund):
     _, correct = demo.demo_list_rows()
     browser.sign_in("sd-clerk", "pw-sd-clerk")
     browser.visit("/disbursements/")
@@ -41,7 +42,6 @@ def test_a_clerk_imports_the_demo_list_fixes_the_bad_row_and_commits(browser, sh
     browser.until_text("h1", "导入发放名单")
     browser.choose("#id_fund", str(shandong_fund.pk))
     browser.choose("#id_assistance_type", "pandemic_subsidy")
-    browser.type("#id_batch", "一线职工补贴")
     browser.one("#id_sheet").send_keys(str(DEMO_LIST))
     browser.click_through(browser.one("form.entry button[type=submit]"))
 
@@ -64,3 +64,18 @@ def test_a_clerk_imports_the_demo_list_fixes_the_bad_row_and_commits(browser, sh
     assert written.count() == 1000 and set(written.values_list("status", flat=True)) == {Status.PENDING}
     shandong_fund.refresh_from_db()
     assert (shandong_fund.balance, shandong_fund.available) == (Decimal("9200000.00"), Decimal("8200000.00"))
+
+    # 4. The approver opens 待我审批: the list is one line, with its fund, type, count and total.
+    browser.sign_out().sign_in("sd-approver", "pw-sd-approver")
+    browser.click_through(browser.one("nav.main a[href='/approvals/']"))
+    (line,) = browser.all("table.lists tbody tr")
+    assert "山东省总工会 · 疫情防控专项资金" in line.text and "疫情生活补贴" in line.text
+    assert "1,000" in line.text and "1,000,000.00" in line.text
+    browser.click_through(browser.one("a[href^='/disbursements/lists/']", line))
+    browser.until_text(".restated", "全部 1,000 笔，合计 ¥1,000,000.00")
+    browser.snap("list-to-approve")
+    browser.click_through(browser.until_text("form.decide-list button.primary", "批准全部 1,000 笔（¥1,000,000.00）"))
+    browser.until_text("ul.messages", "已处理 1,000 笔。")
+    assert set(written.values_list("status", flat=True)) == {Status.APPROVED}
+    shandong_fund.refresh_from_db()
+    assert (shandong_fund.balance, shandong_fund.available) == (Decimal("8200000.00"), Decimal("8200000.00"))

@@ -132,7 +132,8 @@ def record_model(route: Route, param: str):
         if route.model_admin is not None:
             return route.model_admin.model
         if route.pattern.name:
-            return model_named(re.split(r"[-_]", route.pattern.name)[0])
+            name = route.pattern.name.removesuffix("_decide")
+            return model_named(name) or model_named(re.split(r"[-_]", name)[0])
     if param.endswith("_id"):
         return model_named(param.removesuffix("_id"))
     return None

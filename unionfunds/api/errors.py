@@ -36,6 +36,8 @@ CONFLICT_CODES = frozenset(
     {
         "insufficient_funds",
         "not_pending",
+        "list_decided",
+        "list_changed",
         "not_reversible",
         "already_reversed",
         "duplicate_payment",

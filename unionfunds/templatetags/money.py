@@ -29,3 +29,9 @@ def level_label(code: str) -> str:
     from unionfunds.models import Level
 
     return str(Level(code).label) if code in Level.values else code
+
+
+@register.filter
+def grouped(count: int | None) -> str:
+    """A count of rows or people with thousands separators: 1,000."""
+    return "" if count is None else f"{int(count):,}"

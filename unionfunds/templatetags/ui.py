@@ -31,6 +31,7 @@ RECORD_PAGES = {
     "disbursement": lambda pk: reverse("entry", args=["disbursement", pk]),
     "beneficiary": lambda pk: reverse("beneficiary", args=[pk]),
     "fund": lambda pk: reverse("fund", args=[pk]),
+    "paymentlist": lambda pk: reverse("payment_list", args=[pk]),
 }
 NOTHING = "—"
 
