@@ -16,6 +16,7 @@ urlpatterns = [
     path("entries/<slug:kind>/<int:pk>/", entries.entry_detail, name="entry"),
     path("entries/<slug:kind>/<int:pk>/decide/", entries.entry_decide, name="entry_decide"),
     path("approvals/", approvals.approval_queue, name="approvals"),
+    path("mine/", home.my_entries, name="my_entries"),
     path("funds/<int:pk>/", fund_detail, name="fund"),
     re_path(r"^(?P<kind>funds|contributions|allocations|disbursements|beneficiaries)/$", lists.entry_list, name="list"),
     re_path(

@@ -5,8 +5,9 @@
 
 Signs in through the login form as the demo accounts (password demo-2026, or
 UNIONFUNDS_DEMO_PASSWORD), chooses the language with the `django_language` cookie,
-and photographs: home, the three entry forms (the federation search and the
-ID-number check in use), the approval queue, a disbursement list waiting, an entry page, the roll-up, a
+and photographs: home (a clerk's, an approver's), a clerk's rejected entries,
+the three entry forms (the federation search and the ID-number check in use),
+the approval queue, a disbursement list waiting, an entry page, the roll-up, a
 drill-down, the rows behind a figure, the lists with their export links, the
 disbursement-list import and its preview of the demo list, and the admin index.
 Needs Debian's chromium and chromium-driver (scripts/ensure-chromium) and
@@ -147,6 +148,8 @@ def pages(camera: Camera) -> list[tuple[str, str, Callable[[], None]]]:
         ("contribution", "clerk", lambda: camera.visit("/entries/new/contribution/")),
         ("allocation", "clerk", allocation),
         ("disbursement", "clerk", disbursement),
+        ("my-entries", "clerk", lambda: camera.visit("/mine/")),
+        ("approver-home", "county-approver", lambda: camera.visit("/")),
         ("approvals", "approver", lambda: camera.visit("/approvals/")),
         ("payment-list", "approver", payment_list),
         ("entry", "approver", entry),

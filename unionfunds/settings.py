@@ -96,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "unionfunds.context_processors.roles",
+                "allocations.context_processors.waiting",
             ],
         },
     },

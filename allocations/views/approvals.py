@@ -11,17 +11,12 @@ from django.views.decorators.http import require_POST
 
 from allocations import services
 from allocations.models import Allocation, Contribution, Disbursement, PaymentList, Status
-from allocations.views.entries import KINDS
+from allocations.waiting import KINDS, pending_for
 from unionfunds import audit
 from unionfunds.models import Role
 from unionfunds.money import money_sum, valid_amount
-from unionfunds.permissions import has_role, has_role_anywhere, role_q
+from unionfunds.permissions import has_role, has_role_anywhere
 
-OWNER_PATH = {
-    Contribution: "fund__federation__path",
-    Allocation: "from_fund__federation__path",
-    Disbursement: "fund__federation__path",
-}
 RELATED = {
     Contribution: ("fund__federation", "created_by", "reverses"),
     Allocation: ("from_fund__federation", "to_federation", "created_by", "reverses"),
@@ -29,15 +24,6 @@ RELATED = {
 }
 QUEUE_LENGTH = 200
 ROWS_PER_PAGE = 50
-
-
-def pending_for(user, model):
-    """Pending entries this user may decide on: in their approver subtrees, not their own."""
-    return (
-        model.objects.filter(status=Status.PENDING)
-        .filter(role_q(user, Role.APPROVER, OWNER_PATH[model]))
-        .exclude(created_by=user)
-    )
 
 
 def lists_waiting_for(user) -> list[PaymentList]:

@@ -17,7 +17,8 @@ from django.views.decorators.http import require_POST
 
 from allocations import services
 from allocations.forms import AllocationForm, ContributionForm, DecisionForm, DisbursementForm, funds_for
-from allocations.models import Allocation, Contribution, Disbursement, Status
+from allocations.models import Status
+from allocations.waiting import KINDS
 from beneficiaries import idnumber
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary
@@ -25,8 +26,6 @@ from unionfunds import audit
 from unionfunds.forms_support import show_refusal, submit_once
 from unionfunds.models import Federation, Role
 from unionfunds.permissions import has_role, subtree_q
-
-KINDS = {"contribution": Contribution, "allocation": Allocation, "disbursement": Disbursement}
 
 
 def entry_url(entry) -> str:

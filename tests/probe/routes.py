@@ -14,8 +14,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
 from django.utils.regex_helper import normalize
 
-from allocations.views.entries import KINDS
 from allocations.views.rollup import FIGURE_TITLES
+from allocations.waiting import KINDS
 from tests.probe.world import World
 
 MISSING_ID = "999999999"
