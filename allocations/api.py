@@ -84,7 +84,12 @@ class MovementSerializer(serializers.ModelSerializer):
 
     amount = MoneyField()
     created_by = UsernameField(help_text=_("Username of the clerk who entered it."))
-    decided_by = UsernameField(allow_null=True, help_text=_("Username of the approver who decided it."))
+    decided_by = UsernameField(
+        allow_null=True, help_text=_("Username of the approver who decided it (of its clerk, if withdrawn).")
+    )
+    returned_by = UsernameField(
+        allow_null=True, help_text=_("Username of the approver who returned it for correction, while it is.")
+    )
 
     class Meta:
         common = [
@@ -97,6 +102,9 @@ class MovementSerializer(serializers.ModelSerializer):
             "decided_by",
             "decided_at",
             "rejection_reason",
+            "returned_by",
+            "returned_at",
+            "return_reason",
         ]
         read_only_fields = [name for name in common if name != "note"]
         validators = []
@@ -191,6 +199,10 @@ class DisbursementSerializer(MovementSerializer):
 
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
+
+
+class OptionalReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
 class ListRowSerializer(serializers.Serializer):
@@ -411,7 +423,7 @@ class MovementViewSet(ListRetrieveCreateViewSet):
     ordering_fields = ["id", "date", "amount"]
 
     def scoped(self, queryset):
-        return queryset.select_related("created_by", "decided_by")
+        return queryset.select_related("created_by", "decided_by", "returned_by")
 
     @extend_schema(request=None, summary="Approve a pending entry (an approver who did not enter it)")
     @action(detail=True, methods=["post"])
@@ -423,6 +435,32 @@ class MovementViewSet(ListRetrieveCreateViewSet):
     def reject(self, request, pk=None):
         reason = self.valid(ReasonSerializer)["reason"]
         return self.answer(services.movement_reject(movement=self.get_object(), by=request.user, reason=reason))
+
+    @extend_schema(
+        request=ReasonSerializer,
+        summary="Return a pending entry to its clerk for correction (退回修改), with a reason",
+    )
+    @action(detail=True, methods=["post"], url_path="return")
+    def return_for_correction(self, request, pk=None):
+        reason = self.valid(ReasonSerializer)["reason"]
+        services.movements_return(movements=[self.get_object()], by=request.user, reason=reason)
+        return self.answer(self.get_object())
+
+    @extend_schema(
+        request=OptionalReasonSerializer,
+        summary="Withdraw an entry of yours still pending (撤回): it is closed and reserves nothing",
+    )
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        reason = self.valid(OptionalReasonSerializer).get("reason", "")
+        services.movements_withdraw(movements=[self.get_object()], by=request.user, reason=reason)
+        return self.answer(self.get_object())
+
+    @extend_schema(request=None, summary="Resubmit an entry of yours returned for correction")
+    @action(detail=True, methods=["post"])
+    def resubmit(self, request, pk=None):
+        services.movements_resubmit(movements=[self.get_object()], by=request.user)
+        return self.answer(self.get_object())
 
     @extend_schema(
         request=ReasonSerializer,
@@ -598,6 +636,45 @@ class PaymentListViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVi
                 expect_total=data.get("total"),
             )
         )
+
+    @extend_schema(
+        request=ListRejectionSerializer,
+        responses={200: ListDecisionResultSerializer},
+        summary="Return all of a list that waits to its clerk for correction (退回修改), with a reason",
+    )
+    @action(detail=True, methods=["post"], url_path="return")
+    def return_for_correction(self, request, pk=None):
+        data = self.valid(ListRejectionSerializer)
+        return self.decided(
+            services.payment_list_return(
+                payment_list=self.get_object(),
+                by=request.user,
+                reason=data["reason"],
+                expect_rows=data.get("rows"),
+                expect_total=data.get("total"),
+            )
+        )
+
+    @extend_schema(
+        request=OptionalReasonSerializer,
+        responses={200: ListDecisionResultSerializer},
+        summary="Withdraw all of a list of yours still pending (撤回), returned or not",
+    )
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        reason = self.valid(OptionalReasonSerializer).get("reason", "")
+        return self.decided(
+            services.payment_list_withdraw(payment_list=self.get_object(), by=request.user, reason=reason)
+        )
+
+    @extend_schema(
+        request=None,
+        responses={200: ListDecisionResultSerializer},
+        summary="Resubmit the rows of a list of yours returned for correction",
+    )
+    @action(detail=True, methods=["post"])
+    def resubmit(self, request, pk=None):
+        return self.decided(services.payment_list_resubmit(payment_list=self.get_object(), by=request.user))
 
     @extend_schema(
         request=ListRejectionSerializer,

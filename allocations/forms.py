@@ -143,6 +143,35 @@ class DisbursementForm(EntryForm):
         self.fields["fund"].queryset = funds_for(self.user)
 
 
+class EntryEditForm(forms.Form):
+    """The fields a pending entry's clerk may still correct (services.EDITABLE_FIELDS),
+    filled with what it says now."""
+
+    amount = forms.DecimalField(label=_("Amount (yuan)"), max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    reference = forms.CharField(label=_("Reference"), required=False, max_length=100)
+    batch = forms.CharField(label=_("Batch"), required=False, max_length=50)
+    assistance_type = forms.ChoiceField(label=_("Assistance type"), choices=AssistanceType.choices)
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    confirm_duplicate = forms.BooleanField(label=_("Pay again although already paid this month"), required=False)
+
+    def __init__(self, *args, entry, editable: tuple[str, ...], **kwargs):
+        kwargs.setdefault("initial", {name: getattr(entry, name) for name in editable})
+        super().__init__(*args, **kwargs)
+        kept = set(editable) | ({"confirm_duplicate"} if "assistance_type" in editable else set())
+        for name in list(self.fields):
+            if name not in kept:
+                del self.fields[name]
+
+    def changes(self, entry) -> dict:
+        """What differs from the entry as it stands."""
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if name != "confirm_duplicate" and value != getattr(entry, name)
+        }
+
+
 class DecisionForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 

@@ -9,7 +9,7 @@ original); a reservation is what pending entries would take out.
 
 from collections.abc import Sequence
 
-from allocations.models import Allocation, Contribution, Disbursement, Status
+from allocations.models import CLOSED, Allocation, Contribution, Disbursement, Status
 
 
 def holdings_sql(scope_sql: str = "", scope_params: Sequence[int | str] = ()) -> tuple[str, tuple[int | str, ...]]:
@@ -23,6 +23,7 @@ def holdings_sql(scope_sql: str = "", scope_params: Sequence[int | str] = ()) ->
         (Allocation._meta.db_table, "from_fund_id", -1),
         (Disbursement._meta.db_table, "fund_id", -1),
     ]
+    closed = ", ".join(f"'{status}'" for status in CLOSED)
     parts = []
     for table, column, sign in flows:
         effect = "amount" if sign > 0 else "-amount"
@@ -34,7 +35,7 @@ def holdings_sql(scope_sql: str = "", scope_params: Sequence[int | str] = ()) ->
             f"SELECT {column} AS fund_id, "
             f"CASE WHEN {approved} THEN CASE WHEN reverses_id IS NULL THEN {effect} ELSE {undone} END ELSE 0 END "
             f"AS held, CASE WHEN {pending} AND {holds} THEN amount ELSE 0 END AS held_back "
-            f"FROM {table} WHERE status <> '{Status.REJECTED}'"
+            f"FROM {table} WHERE status NOT IN ({closed})"
         )
     where = f"WHERE fund_id IN ({scope_sql})" if scope_sql else ""
     sql = (

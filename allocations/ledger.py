@@ -87,10 +87,16 @@ FIELDS = {
     **FIELDS_V1,
     LedgerKind.DISBURSEMENT: (*FIELDS_V1[LedgerKind.DISBURSEMENT], "payee_name", "payee_id_number"),
 }
-# Columns that say how an entry was sent, not what it says: a payment's list
-# (`PaymentList`) is set by migration 0009 on rows approved long before, whose
-# proofs would then fail; each row's list is in its chained audit record instead.
-NOT_HASHED = {LedgerKind.DISBURSEMENT: frozenset({"payment_list_id"})}
+# Columns that are not what an entry says. A payment's list (`PaymentList`) says how
+# it was sent: migration 0009 set it on rows approved long before, whose proofs would
+# then fail; each row's list is in its chained audit record instead. The return for
+# correction is empty on every approved entry (CHECK returned_while_pending).
+RETURN_FIELDS = frozenset({"returned_by_id", "returned_at", "return_reason"})
+NOT_HASHED = {
+    LedgerKind.CONTRIBUTION: RETURN_FIELDS,
+    LedgerKind.ALLOCATION: RETURN_FIELDS,
+    LedgerKind.DISBURSEMENT: RETURN_FIELDS | {"payment_list_id"},
+}
 WIDTH = {1: {kind: len(fields) for kind, fields in FIELDS_V1.items()}, 2: {kind: len(f) for kind, f in FIELDS.items()}}
 _AMOUNT: dict[int, int] = {kind: fields.index("amount") for kind, fields in FIELDS.items()}
 _REVERSES: dict[int, int] = {kind: fields.index("reverses_id") for kind, fields in FIELDS.items()}

@@ -48,6 +48,11 @@ class Status(models.TextChoices):
     PENDING = "pending", _("Pending")
     APPROVED = "approved", _("Approved")
     REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+# Entries that will never move money: refused by the approver or taken back by their clerk.
+CLOSED = (Status.REJECTED, Status.WITHDRAWN)
 
 
 # The hash before a fund's first ledger entry (allocations.ledger).
@@ -130,7 +135,7 @@ class Movement(models.Model):
 
     amount = MoneyField(_("amount"))
     date = models.DateField(_("date"), default=datetime.date.today)
-    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(_("status"), max_length=9, choices=Status.choices, default=Status.PENDING)
     note = models.TextField(_("note"), blank=True)
     reverses = models.ForeignKey(
         "self",
@@ -157,6 +162,20 @@ class Movement(models.Model):
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     rejection_reason = models.TextField(_("reason for rejection"), blank=True)
+    # Returned for correction (退回修改): still pending and still reserving, but out of
+    # the approvers' queue until its clerk corrects and resubmits it, or withdraws it.
+    returned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("returned by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    returned_at = models.DateTimeField(_("returned at"), null=True, blank=True)
+    # db_default too: bulk loads that name their columns (allocations.dataset) leave it out.
+    return_reason = models.TextField(_("reason for returning"), blank=True, default="", db_default="")
 
     class Meta:
         abstract = True
@@ -169,16 +188,24 @@ class Movement(models.Model):
                 | (~Q(status=Status.PENDING) & Q(decided_by__isnull=False, decided_at__isnull=False)),
                 name="%(class)s_decision_matches_status",
             ),
-            # The maker is never the checker, whatever door the decision came through.
+            # The maker is never the checker, whatever door the decision came through;
+            # only the maker takes an entry back.
             models.CheckConstraint(
-                condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("created_by")),
+                condition=Q(decided_by__isnull=True)
+                | (Q(status=Status.WITHDRAWN) & Q(decided_by=F("created_by")))
+                | (~Q(status=Status.WITHDRAWN) & ~Q(decided_by=F("created_by"))),
                 name="%(class)s_maker_is_not_checker",
+            ),
+            models.CheckConstraint(
+                condition=Q(returned_at__isnull=True, returned_by__isnull=True)
+                | Q(status=Status.PENDING, returned_at__isnull=False, returned_by__isnull=False),
+                name="%(class)s_returned_while_pending",
             ),
             models.CheckConstraint(condition=~Q(reverses=F("id")), name="%(class)s_not_reversing_itself"),
             # At most one live reversal per entry; a rejected one may be asked again.
             models.UniqueConstraint(
                 fields=["reverses"],
-                condition=Q(reverses__isnull=False) & ~Q(status=Status.REJECTED),
+                condition=Q(reverses__isnull=False) & ~Q(status__in=CLOSED),
                 name="%(class)s_one_live_reversal",
             ),
         ]
@@ -374,11 +401,7 @@ class DisbursementQuerySet(models.QuerySet):
     def live(self) -> "DisbursementQuerySet":
         """Payments that stand or may still stand: not rejected, not reversals, and
         not cancelled by an approved reversal."""
-        return (
-            self.filter(reverses__isnull=True)
-            .exclude(status=Status.REJECTED)
-            .exclude(reversals__status=Status.APPROVED)
-        )
+        return self.filter(reverses__isnull=True).exclude(status__in=CLOSED).exclude(reversals__status=Status.APPROVED)
 
 
 class Disbursement(Movement):

@@ -16,12 +16,13 @@ code is serialised by IMMEDIATE transactions instead of row locks.
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar, overload
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import F, QuerySet, TextChoices
 from django.utils import timezone, translation
@@ -31,6 +32,7 @@ from allocations import ledger, lists, totals
 from allocations.holdings import holdings_sql
 from allocations.lists import ListRow, Payment
 from allocations.models import (
+    CLOSED,
     Allocation,
     AssistanceType,
     Contribution,
@@ -56,6 +58,11 @@ from unionfunds.permissions import has_role, require_role
 INSUFFICIENT_FUNDS = _("Insufficient funds: %(fund)s has %(available)s yuan available, and %(amount)s yuan are needed.")
 MAKER_CANNOT_APPROVE = _("You entered this yourself: another approver has to decide on it.")
 NOT_PENDING = _("This entry is already %(status)s; only a pending entry can be changed.")
+RETURNED_FOR_CORRECTION = _(
+    "This entry was returned to its clerk for correction; it comes back to the approvers when they resubmit it."
+)
+NOT_RETURNED = _("This entry was not returned for correction: there is nothing to resubmit.")
+ONLY_THE_MAKER = _("Only the clerk who entered it can take it back or resubmit it.")
 NOT_REVERSIBLE = _("Only an approved entry that is not itself a reversal can be reversed.")
 ALREADY_REVERSED = _("This entry already has a reversal, pending or approved.")
 DUPLICATE_PAYMENT = _(
@@ -594,15 +601,54 @@ def movements_reject(*, movements: Sequence[Movement], by: Actor, reason: str) -
     """Reject pending entries of one kind, all or none, releasing what they reserved."""
     reason = _required_reason(reason)
     locked, owners = _lock_for_decision(movements, by)
+    _release(locked, by)
+    _decide(type(locked[0]), locked, owners, Status.REJECTED, by=by, reason=reason)
+    return len(locked)
+
+
+@transaction.atomic
+def movements_return(*, movements: Sequence[Movement], by: Actor, reason: str) -> int:
+    """Send pending entries back to their clerk for correction (退回修改), all or
+    none: they stay pending and keep what they reserve, out of the approvers'
+    queue until the clerk resubmits or withdraws them."""
+    reason = _required_reason(reason)
+    locked, owners = _lock_for_decision(movements, by)
     model = type(locked[0])
-    reserved: defaultdict[int, Decimal] = defaultdict(Decimal)
+    returned_at = timezone.now()
+    model._default_manager.filter(pk__in=[m.pk for m in locked]).update(
+        returned_by=by, returned_at=returned_at, return_reason=reason
+    )
     for movement in locked:
-        for pk in movement.debited_funds():
-            reserved[pk] += movement.amount
-    for pk, fund in _lock_funds(list(reserved), by).items():
-        fund.reserved -= reserved[pk]
-        fund.save(update_fields=["reserved"])
-    _decide(model, locked, owners, Status.REJECTED, by=by, reason=reason)
+        movement.returned_by_id, movement.returned_at, movement.return_reason = by.pk, returned_at, reason
+    _log_each(model, locked, owners, "returned", by=by, reason=reason)
+    return len(locked)
+
+
+@transaction.atomic
+def movements_resubmit(*, movements: Sequence[Movement], by: Actor) -> int:
+    """The clerk sends corrected entries back to the approvers, all or none."""
+    locked, owners = _lock_own(movements, by)
+    if any(movement.returned_at is None for movement in locked):
+        raise refuse(NOT_RETURNED, "not_returned")
+    model = type(locked[0])
+    model._default_manager.filter(pk__in=[m.pk for m in locked]).update(
+        returned_by=None, returned_at=None, return_reason=""
+    )
+    for movement in locked:
+        movement.returned_by_id, movement.returned_at, movement.return_reason = None, None, ""
+    _log_each(model, locked, owners, "resubmitted", by=by)
+    return len(locked)
+
+
+@transaction.atomic
+def movements_withdraw(*, movements: Sequence[Movement], by: Actor, reason: str = "") -> int:
+    """The clerk takes back entries of theirs still pending (撤回), returned for
+    correction or not, all or none: they are closed as withdrawn and release what
+    they reserved. Nothing is deleted."""
+    reason = text.clean_note(reason, "reason") if reason else ""
+    locked, owners = _lock_own(movements, by)
+    _release(locked, by)
+    _decide(type(locked[0]), locked, owners, Status.WITHDRAWN, by=by, reason=reason)
     return len(locked)
 
 
@@ -613,10 +659,9 @@ def payment_list_approve(
     """Approve what of a list still waits, all of it or none, by the one decision
     of `movements_approve`. `expect_rows` and `expect_total` are what the approver
     was shown: if the list waiting is no longer that, nothing is decided."""
-    waiting = _list_waiting(payment_list, expect_rows, expect_total)
-    count = movements_approve(movements=waiting, by=by)
-    _log_list_decision(payment_list, "payment_list.approved", waiting, by=by)
-    return count
+    return _decide_list(
+        payment_list, "approved", lambda rows: movements_approve(movements=rows, by=by), by, expect_rows, expect_total
+    )
 
 
 @transaction.atomic
@@ -630,20 +675,80 @@ def payment_list_reject(
 ) -> int:
     """Reject what of a list still waits, all of it or none, releasing what it reserved."""
     reason = _required_reason(reason)
+    reject = lambda rows: movements_reject(movements=rows, by=by, reason=reason)  # noqa: E731
+    return _decide_list(payment_list, "rejected", reject, by, expect_rows, expect_total, reason=reason)
+
+
+def _decide_list(
+    payment_list: PaymentList,
+    verb: str,
+    decide: Callable[[list[Movement]], int],
+    by: Actor,
+    expect_rows: int | None,
+    expect_total: Decimal | None,
+    *,
+    reason: str = "",
+) -> int:
+    """`decide` what of the list waits for the approvers, as it was shown, and
+    record the decision on the list itself."""
     waiting = _list_waiting(payment_list, expect_rows, expect_total)
-    count = movements_reject(movements=waiting, by=by, reason=reason)
-    _log_list_decision(payment_list, "payment_list.rejected", waiting, by=by, reason=reason)
+    count = decide(waiting)
+    _log_list_decision(payment_list, f"payment_list.{verb}", waiting, by=by, reason=reason)
     return count
 
 
-def _list_waiting(payment_list: PaymentList, expect_rows: int | None, expect_total: Decimal | None) -> list[Movement]:
-    waiting: list[Movement] = list(payment_list.disbursements.filter(status=Status.PENDING).order_by("pk"))
+def _list_waiting(
+    payment_list: PaymentList,
+    expect_rows: int | None,
+    expect_total: Decimal | None,
+    *,
+    returned: bool | None = False,
+) -> list[Movement]:
+    """The list's pending rows: those waiting for the approvers (`returned` False),
+    those returned to the clerk (True), or both (None)."""
+    rows = payment_list.disbursements.filter(status=Status.PENDING)
+    if returned is not None:
+        rows = rows.filter(returned_at__isnull=not returned)
+    waiting: list[Movement] = list(rows.order_by("pk"))
     if not waiting:
         raise refuse(LIST_DECIDED, "list_decided")
-    rows, total = len(waiting), sum((entry.amount for entry in waiting), Decimal("0.00"))
-    if (expect_rows is not None and expect_rows != rows) or (expect_total is not None and expect_total != total):
-        raise refuse(LIST_CHANGED, "list_changed", rows=f"{rows:,}", total=f"{total:,.2f}")
+    rows_now, total = len(waiting), sum((entry.amount for entry in waiting), Decimal("0.00"))
+    if (expect_rows is not None and expect_rows != rows_now) or (expect_total is not None and expect_total != total):
+        raise refuse(LIST_CHANGED, "list_changed", rows=f"{rows_now:,}", total=f"{total:,.2f}")
     return waiting
+
+
+@transaction.atomic
+def payment_list_return(
+    *,
+    payment_list: PaymentList,
+    by: Actor,
+    reason: str,
+    expect_rows: int | None = None,
+    expect_total: Decimal | None = None,
+) -> int:
+    """Return what of a list waits to its clerk for correction (退回修改), all or none."""
+    reason = _required_reason(reason)
+    send_back = lambda rows: movements_return(movements=rows, by=by, reason=reason)  # noqa: E731
+    return _decide_list(payment_list, "returned", send_back, by, expect_rows, expect_total, reason=reason)
+
+
+@transaction.atomic
+def payment_list_resubmit(*, payment_list: PaymentList, by: Actor) -> int:
+    """The clerk sends the corrected list back to the approvers: every row returned."""
+    returned = _list_waiting(payment_list, None, None, returned=True)
+    count = movements_resubmit(movements=returned, by=by)
+    _log_list_decision(payment_list, "payment_list.resubmitted", returned, by=by)
+    return count
+
+
+@transaction.atomic
+def payment_list_withdraw(*, payment_list: PaymentList, by: Actor, reason: str = "") -> int:
+    """The clerk takes back all of a list still pending (撤回), returned or not."""
+    pending = _list_waiting(payment_list, None, None, returned=None)
+    count = movements_withdraw(movements=pending, by=by, reason=reason)
+    _log_list_decision(payment_list, "payment_list.withdrawn", pending, by=by, reason=reason)
+    return count
 
 
 def _log_list_decision(
@@ -690,7 +795,7 @@ def movements_reverse(*, movements: Sequence[Movement], by: Actor, reason: str) 
     for original in originals:
         if not original.is_reversible():
             raise refuse(NOT_REVERSIBLE, "not_reversible")
-    if model._default_manager.filter(reverses__in=originals).exclude(status=Status.REJECTED).exists():
+    if model._default_manager.filter(reverses__in=originals).exclude(status__in=CLOSED).exists():
         raise refuse(ALREADY_REVERSED, "already_reversed")
     today = timezone.localdate()
     reversals = [
@@ -876,11 +981,56 @@ def _lock_for_decision(movements: Sequence[Movement], by: Actor) -> tuple[list[M
     for movement in locked:
         _require_pending(movement)
     for movement in locked:
+        if movement.returned_at is not None:
+            raise refuse(RETURNED_FOR_CORRECTION, "returned_for_correction")
+    for movement in locked:
         if movement.created_by_id == by.pk:
             raise refuse(MAKER_CANNOT_APPROVE, "maker_cannot_approve")
     for federation in _owner_federations(model, locked).values():
         require_role(by, Role.APPROVER, federation)
     return locked, _owners(model, locked)
+
+
+def _lock_own(movements: Sequence[Movement], by: Actor) -> tuple[list[Movement], dict[int, int]]:
+    """The entries locked, each pending and entered by `by`, a clerk where it belongs."""
+    if not movements:
+        raise refuse(NOTHING_TO_DECIDE, "nothing_to_decide")
+    model = type(movements[0])
+    _lock_author(by)
+    locked = list(
+        model._default_manager.select_for_update(no_key=True).filter(pk__in=[m.pk for m in movements]).order_by("pk")
+    )
+    for movement in locked:
+        if movement.created_by_id != by.pk:
+            raise PermissionDenied(ONLY_THE_MAKER)
+        _require_pending(movement)
+    for federation in _owner_federations(model, locked).values():
+        require_role(by, Role.CLERK, federation)
+    return locked, _owners(model, locked)
+
+
+def _release(locked: list[Movement], by: Actor) -> None:
+    """Give back what pending entries reserved on the funds they would take from."""
+    reserved: defaultdict[int, Decimal] = defaultdict(Decimal)
+    for movement in locked:
+        for pk in movement.debited_funds():
+            reserved[pk] += movement.amount
+    for pk, fund in _lock_funds(list(reserved), by).items():
+        fund.reserved -= reserved[pk]
+        fund.save(update_fields=["reserved"])
+
+
+def _log_each(
+    model: type[Movement], locked: list[Movement], owners: dict[int, int], verb: str, *, by: Actor, reason: str = ""
+) -> None:
+    labels = _labels(model, [m.pk for m in locked])
+    audit.log_many(
+        model,
+        f"{_kind(model)}.{verb}",
+        [(m.pk, owners[m.pk], labels[m.pk], {}) for m in locked],
+        user=by,
+        reason=reason,
+    )
 
 
 def _owners(model: type[Movement], movements: list[Movement]) -> dict[int, int]:
@@ -901,7 +1051,13 @@ def _decide(
 ) -> None:
     decided_at = timezone.now()
     model._default_manager.filter(pk__in=[m.pk for m in locked]).update(
-        status=status, decided_by=by, decided_at=decided_at, rejection_reason=reason
+        status=status,
+        decided_by=by,
+        decided_at=decided_at,
+        rejection_reason=reason,
+        returned_by=None,
+        returned_at=None,
+        return_reason="",
     )
     for movement in locked:
         movement.status, movement.decided_by_id, movement.decided_at = status, by.pk, decided_at

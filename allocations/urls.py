@@ -14,6 +14,7 @@ urlpatterns = [
     path("entries/new/allocation/", entries.allocation_new, name="allocation_new"),
     path("entries/new/disbursement/", entries.disbursement_new, name="disbursement_new"),
     path("entries/<slug:kind>/<int:pk>/", entries.entry_detail, name="entry"),
+    path("entries/<slug:kind>/<int:pk>/edit/", entries.entry_edit, name="entry_edit"),
     path("entries/<slug:kind>/<int:pk>/decide/", entries.entry_decide, name="entry_decide"),
     path("approvals/", approvals.approval_queue, name="approvals"),
     path("mine/", home.my_entries, name="my_entries"),

@@ -26,9 +26,10 @@ REJECTED_SHOWN_FOR = datetime.timedelta(days=30)
 
 
 def pending_for(user, model: type[Movement]) -> QuerySet:
-    """Pending entries this user may decide on: in their approver subtrees, not their own."""
+    """Pending entries this user may decide on: in their approver subtrees, not their
+    own, and not returned to their clerk for correction."""
     return (
-        model._default_manager.filter(status=Status.PENDING)
+        model._default_manager.filter(status=Status.PENDING, returned_at__isnull=True)
         .filter(role_q(user, Role.APPROVER, OWNER_PATH[model]))
         .exclude(created_by=user)
     )
@@ -64,9 +65,19 @@ def rejected_recently(user) -> dict[str, QuerySet]:
     }
 
 
+def returned_to(user) -> dict[str, QuerySet]:
+    """This user's own entries returned to them for correction, newest first, by kind."""
+    return {
+        kind: model._default_manager.filter(created_by=user, status=Status.PENDING, returned_at__isnull=False).order_by(
+            "-returned_at", "-pk"
+        )
+        for kind, model in KINDS.items()
+    }
+
+
 def entered_waiting(user) -> dict[str, int]:
     """This user's own entries still waiting for a decision, by kind."""
     return {
-        kind: model._default_manager.filter(created_by=user, status=Status.PENDING).count()
+        kind: model._default_manager.filter(created_by=user, status=Status.PENDING, returned_at__isnull=True).count()
         for kind, model in KINDS.items()
     }

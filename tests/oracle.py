@@ -13,7 +13,7 @@ from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from allocations.models import Allocation, Contribution, Disbursement, Fund, Status
+from allocations.models import CLOSED, Allocation, Contribution, Disbursement, Fund, Status
 from unionfunds.models import AuditEvent
 
 ZERO = Decimal("0.00")
@@ -103,7 +103,7 @@ def recompute_ledger(entries_by_model: dict | None = None) -> Recomputed:
                     assert getattr(entry, name) == getattr(original, name), (
                         f"{model.__name__} reversal {entry.pk} differs from {original.pk} in {name}"
                     )
-                if entry.status != Status.REJECTED:
+                if entry.status not in CLOSED:
                     live_reversals[original.pk] += 1
             debited, credited = _effects(original)
             if sign < 0:

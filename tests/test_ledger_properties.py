@@ -49,6 +49,7 @@ from allocations import imports
 from allocations import services as money
 from allocations.lists import ListRow
 from allocations.models import (
+    CLOSED,
     Allocation,
     AssistanceType,
     Contribution,
@@ -105,6 +106,9 @@ MUST_HAPPEN = {
     "pay_list: insufficient_funds",
     "decide_list: ok",
     "decide_payment_list: ok",
+    "return_for_correction: ok",
+    "resubmit: ok",
+    "withdraw: ok",
     *(f"pay_list through {door}" for door in ("service", "api", "import")),  # every door of a list
 }
 # The people lists pay, by ID number: the first two are registered by the cast,
@@ -138,6 +142,7 @@ class EntryModel:
     reverses: "EntryModel | None" = None
     live_reversal: "EntryModel | None" = None
     duplicate_confirmed: bool = False
+    returned: bool = False  # returned to its clerk for correction: pending, out of the queue
 
     @property
     def model(self):
@@ -150,7 +155,7 @@ class EntryModel:
             other is not self
             and other.model is Disbursement
             and other.reverses is None
-            and other.status != Status.REJECTED
+            and other.status not in CLOSED
             and not (other.live_reversal and other.live_reversal.status == Status.APPROVED)
             and (a.beneficiary_id, a.fund_id, a.assistance_type, a.date.year, a.date.month)
             == (b.beneficiary_id, b.fund_id, b.assistance_type, b.date.year, b.date.month)
@@ -226,7 +231,11 @@ class LedgerMachine(RuleBasedStateMachine):
         return entry
 
     def pending(self):
-        return [e for e in self.entries if e.status == Status.PENDING]
+        """Pending entries waiting for the approvers (not returned for correction)."""
+        return [e for e in self.entries if e.status == Status.PENDING and not e.returned]
+
+    def returned(self):
+        return [e for e in self.entries if e.status == Status.PENDING and e.returned]
 
     def is_duplicate(self, candidate: EntryModel, *, besides: EntryModel | None = None) -> bool:
         """Whether a live payment to the same person, from the same fund, of the
@@ -608,6 +617,48 @@ class LedgerMachine(RuleBasedStateMachine):
                 reverses=original,
             )
 
+    # Returned, resubmitted, withdrawn ---------------------------------------------
+
+    @precondition(lambda self: self.pending())
+    @rule(data=st.data())
+    def return_for_correction(self, data):
+        """An approver sends an entry back to its clerk (退回修改), by the service or the
+        API: it stays pending and keeps its reservation."""
+        entry = data.draw(st.sampled_from(self.pending()), label="entry")
+        approver = self.approver(data, entry.owner)
+        if data.draw(st.booleans(), label="through the API"):
+            path = f"{entry.model._meta.model_name}s/{entry.instance.pk}/return/"
+            call = lambda: api_answer(approver, path, {"reason": "请补充证明材料"})  # noqa: E731
+        else:
+            call = lambda: money.movements_return(movements=[entry.instance], by=approver, reason="请补充证明材料")  # noqa: E731
+        self.attempt(call, None)
+        entry.returned = True
+
+    @precondition(lambda self: self.returned())
+    @rule(data=st.data())
+    def resubmit(self, data):
+        entry = data.draw(st.sampled_from(self.returned()), label="entry")
+        self.attempt(lambda: money.movements_resubmit(movements=[entry.instance], by=entry.maker), None)
+        entry.returned = False
+
+    @precondition(lambda self: any(e.status == Status.PENDING for e in self.entries))
+    @rule(data=st.data())
+    def withdraw(self, data):
+        """Its clerk takes back a pending entry, returned or not (撤回): closed, and
+        what it reserved is free again."""
+        entry = data.draw(st.sampled_from([e for e in self.entries if e.status == Status.PENDING]), label="entry")
+        if data.draw(st.booleans(), label="through the API"):
+            path = f"{entry.model._meta.model_name}s/{entry.instance.pk}/withdraw/"
+            call = lambda: api_answer(entry.maker, path, {})  # noqa: E731
+        else:
+            call = lambda: money.movements_withdraw(movements=[entry.instance], by=entry.maker)  # noqa: E731
+        self.attempt(call, None)
+        for pk in entry.debit:
+            self.funds[pk].reserved -= entry.amount
+        entry.status, entry.returned = Status.WITHDRAWN, False
+        if entry.reverses is not None:
+            entry.reverses.live_reversal = None
+
     # Editing ------------------------------------------------------------------
 
     @precondition(lambda self: self.pending())
@@ -666,7 +717,12 @@ class LedgerMachine(RuleBasedStateMachine):
         instance = entry.instance
         clerk = self.clerk(data, entry.owner)
         approver = self.approver(data, entry.owner)
-        if entry.status == Status.PENDING:
+        if entry.returned:
+            options = [
+                (lambda: money.movement_approve(movement=instance, by=approver), "returned_for_correction"),
+                (lambda: money.movement_reject(movement=instance, by=approver, reason="x"), "returned_for_correction"),
+            ]
+        elif entry.status == Status.PENDING:
             options = [
                 (lambda: money.movement_approve(movement=instance, by=entry.maker), "maker_cannot_approve"),
                 (lambda: money.movement_approve(movement=instance, by=clerk), "permission"),
@@ -685,7 +741,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 (lambda: money.movement_reject(movement=instance, by=approver, reason="x"), "not_pending"),
                 (lambda: money.movement_update(movement=instance, by=clerk, amount="1.00"), "not_pending"),
             ]
-            if entry.status == Status.REJECTED or entry.reverses is not None:
+            if entry.status in CLOSED or entry.reverses is not None:
                 options.append(
                     (lambda: money.movement_reverse(movement=instance, by=clerk, reason="x"), "not_reversible")
                 )

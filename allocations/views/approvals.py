@@ -97,14 +97,18 @@ def payment_list_detail(request, pk: int):
         PaymentList.objects.visible_to(request.user).select_related("fund__federation", "created_by"), pk=pk
     )
     rows = payment_list.disbursements.all()
-    by_status = {
-        row["status"]: row
-        for row in rows.values("status").annotate(count=Count("pk"), total=money_sum("amount")).order_by()
-    }
-    waiting = by_status.get(Status.PENDING, {"count": 0, "total": 0})
+    summary = rows.values("status").annotate(count=Count("pk"), total=money_sum("amount")).order_by()
+    by_status = {row["status"]: row for row in summary}
+    returned = rows.filter(status=Status.PENDING, returned_at__isnull=False).aggregate(
+        count=Count("pk"), total=money_sum("amount")
+    )
+    pending = by_status.get(Status.PENDING, {"count": 0, "total": 0})
+    waiting = {"count": pending["count"] - returned["count"], "total": pending["total"] - returned["total"]}
     page = Paginator(rows.select_related("beneficiary", "unit", "decided_by").order_by("pk"), ROWS_PER_PAGE).get_page(
         request.GET.get("page")
     )
+    owner = payment_list.fund.federation
+    is_maker = payment_list.created_by_id == request.user.pk and has_role(request.user, Role.CLERK, owner)
     return render(
         request,
         "allocations/payment_list.html",
@@ -118,10 +122,14 @@ def payment_list_detail(request, pk: int):
             ],
             "waiting": waiting["count"],
             "waiting_total": waiting["total"],
+            "returned": returned["count"],
+            "return_reason": rows.filter(returned_at__isnull=False).values_list("return_reason", flat=True).first(),
             "page": page,
             "can_decide": waiting["count"] > 0
             and payment_list.created_by_id != request.user.pk
-            and has_role(request.user, Role.APPROVER, payment_list.fund.federation),
+            and has_role(request.user, Role.APPROVER, owner),
+            "can_withdraw": is_maker and pending["count"] > 0,
+            "can_resubmit": is_maker and returned["count"] > 0,
             "history": audit.history(payment_list).select_related("user"),
         },
     )
@@ -130,26 +138,28 @@ def payment_list_detail(request, pk: int):
 @login_required
 @require_POST
 def payment_list_decide(request, pk: int):
-    """Approve or reject all of a list that waits, as it was shown (its count and
-    total come back with the decision): all of it, or, if anything stands in the
-    way, none of it."""
+    """Decide all of a list that waits, as it was shown (its count and total come
+    back with the decision): approve, reject or return it for correction, all of
+    it, or, if anything stands in the way, none of it. Its clerk withdraws or
+    resubmits it here too."""
     payment_list = get_object_or_404(PaymentList.objects.visible_to(request.user).select_related("fund"), pk=pk)
-    action = request.POST.get("action")
+    action, reason = request.POST.get("action"), request.POST.get("reason", "")
     try:
-        expected = {
-            "expect_rows": int(request.POST.get("rows", "")),
-            "expect_total": valid_amount(request.POST.get("total", "")),
-        }
-    except (ValueError, ValidationError):
-        messages.error(request, _("Open the list again and decide from its page."))
-        return redirect("payment_list", pk)
-    try:
-        if action == "approve":
-            count = services.payment_list_approve(payment_list=payment_list, by=request.user, **expected)
-        elif action == "reject":
-            count = services.payment_list_reject(
-                payment_list=payment_list, by=request.user, reason=request.POST.get("reason", ""), **expected
-            )
+        if action == "withdraw":
+            count = services.payment_list_withdraw(payment_list=payment_list, by=request.user, reason=reason)
+        elif action == "resubmit":
+            count = services.payment_list_resubmit(payment_list=payment_list, by=request.user)
+        elif action in LIST_DECISIONS:
+            try:
+                expected = {
+                    "expect_rows": int(request.POST.get("rows", "")),
+                    "expect_total": valid_amount(request.POST.get("total", "")),
+                }
+            except (ValueError, ValidationError):
+                messages.error(request, _("Open the list again and decide from its page."))
+                return redirect("payment_list", pk)
+            reasoned = {} if action == "approve" else {"reason": reason}
+            count = LIST_DECISIONS[action](payment_list=payment_list, by=request.user, **reasoned, **expected)
         else:
             raise PermissionDenied
     except ValidationError as error:
@@ -159,6 +169,13 @@ def payment_list_decide(request, pk: int):
     if request.POST.get("next") == "approvals":
         return redirect("approvals")
     return redirect("payment_list", pk)
+
+
+LIST_DECISIONS = {
+    "approve": services.payment_list_approve,
+    "reject": services.payment_list_reject,
+    "return": services.payment_list_return,
+}
 
 
 @login_required

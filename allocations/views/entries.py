@@ -16,8 +16,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from allocations import services
-from allocations.forms import AllocationForm, ContributionForm, DecisionForm, DisbursementForm, funds_for
-from allocations.models import Status
+from allocations.forms import (
+    AllocationForm,
+    ContributionForm,
+    DecisionForm,
+    DisbursementForm,
+    EntryEditForm,
+    funds_for,
+)
+from allocations.models import CLOSED, Status
 from allocations.waiting import KINDS
 from beneficiaries import idnumber
 from beneficiaries import services as people
@@ -164,14 +171,52 @@ def entry_detail(request, kind: str, pk: int):
             "kind": kind,
             "history": audit.history(entry).select_related("user"),
             "can_decide": entry.status == Status.PENDING
+            and entry.returned_at is None
             and entry.created_by_id != request.user.pk
             and has_role(request.user, Role.APPROVER, owner),
+            "can_edit": _editable_by(request.user, entry),
+            "can_withdraw": entry.status == Status.PENDING
+            and entry.created_by_id == request.user.pk
+            and has_role(request.user, Role.CLERK, owner),
             "can_reverse": entry.is_reversible()
-            and not entry.reversals.exclude(status=Status.REJECTED).exists()
+            and not entry.reversals.exclude(status__in=CLOSED).exists()
             and has_role(request.user, Role.CLERK, owner),
             "decision_form": DecisionForm(),
         },
     )
+
+
+@login_required
+def entry_edit(request, kind: str, pk: int):
+    """Correct a pending entry (not a reversal, which mirrors its entry): a clerk
+    of its federation, until it is decided; each change is in its history."""
+    entry = visible_entry(request.user, kind, pk)
+    if not _editable_by(request.user, entry):
+        raise PermissionDenied(_("Only a clerk of its federation can correct a pending entry."))
+    form = EntryEditForm(request.POST or None, entry=entry, editable=services.EDITABLE_FIELDS[type(entry)])
+    if request.method == "POST" and form.is_valid():
+        changes = form.changes(entry)
+        if not changes:
+            messages.info(request, _("Nothing was changed."))
+            return redirect(entry_url(entry))
+        try:
+            services.movement_update(
+                movement=entry,
+                by=request.user,
+                confirm_duplicate=form.cleaned_data.get("confirm_duplicate", False),
+                **changes,
+            )
+        except ValidationError as error:
+            show_refusal(form, error)
+        else:
+            messages.success(request, _("Saved. The change is in its history."))
+            return redirect(entry_url(entry))
+    title = _("Correct %(entry)s #%(pk)s") % {"entry": entry._meta.verbose_name, "pk": entry.pk}
+    return render(request, "allocations/entry_form.html", {"form": form, "title": title, "cancel": entry_url(entry)})
+
+
+def _editable_by(user, entry) -> bool:
+    return entry.status == Status.PENDING and not entry.is_reversal and has_role(user, Role.CLERK, entry.owner())
 
 
 @login_required
@@ -189,6 +234,15 @@ def entry_decide(request, kind: str, pk: int):
         elif action == "reject":
             services.movement_reject(movement=entry, by=request.user, reason=reason)
             messages.success(request, _("Rejected."))
+        elif action == "return":
+            services.movements_return(movements=[entry], by=request.user, reason=reason)
+            messages.success(request, _("Returned to its clerk for correction."))
+        elif action == "withdraw":
+            services.movements_withdraw(movements=[entry], by=request.user, reason=reason)
+            messages.success(request, _("Withdrawn: it reserves nothing any more."))
+        elif action == "resubmit":
+            services.movements_resubmit(movements=[entry], by=request.user)
+            messages.success(request, _("Resubmitted: it waits for an approver again."))
         elif action == "reverse":
             reversal = services.movement_reverse(movement=entry, by=request.user, reason=reason)
             messages.success(request, _("Reversal entered; it now waits for an approver."))

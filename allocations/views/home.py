@@ -9,7 +9,7 @@ from django.db.models import Count, Min
 from django.shortcuts import render
 
 from allocations.models import Allocation, Contribution, Disbursement, Fund, PaymentList, Status
-from allocations.waiting import KINDS, entered_waiting, rejected_recently
+from allocations.waiting import KINDS, entered_waiting, rejected_recently, returned_to
 from unionfunds.models import AuditEvent, Federation, Role
 from unionfunds.permissions import has_role_anywhere, scope_paths, sees_everything
 
@@ -54,10 +54,11 @@ def recent_activity(user, limit: int = RECENT_ACTIVITY) -> list[Activity]:
                 lines[-1].count += 1
             else:
                 lines.append(Activity(event))
+        if len(chunk) < ACTIVITY_CHUNK:
+            break  # the last events there are
+        # The chunk may stop inside the events of its last instant: count them all.
         older_than = chunk[-1].at
-        if len(chunk) == ACTIVITY_CHUNK:
-            # The chunk may stop inside the events of its last instant: count them all.
-            lines = [line for line in lines if line.event.at != older_than] + _at_instant(events, older_than)
+        lines = [line for line in lines if line.event.at != older_than] + _at_instant(events, older_than)
     return _without_rows_of_lists(lines)[:limit]
 
 
@@ -121,6 +122,7 @@ def home(request):
             "is_clerk": is_clerk,
             "mine_waiting": sum(entered_waiting(user).values()) if is_clerk else 0,
             "mine_rejected": sum(q.count() for q in rejected_recently(user).values()) if is_clerk else 0,
+            "mine_returned": sum(q.count() for q in returned_to(user).values()) if is_clerk else 0,
             "activity": activity,
         },
     )
@@ -128,10 +130,20 @@ def home(request):
 
 @login_required
 def my_entries(request):
-    """What a clerk entered that needs her: rejected in the last month, with the
-    approver's reasons, what still waits, and her recent lists."""
+    """What a clerk entered that needs her: returned to her for correction and
+    rejected in the last month, with the approvers' reasons, what still waits,
+    and her recent lists."""
     user = request.user
     rejected = rejected_recently(user)
+    returned = [
+        {
+            "kind": kind,
+            "title": KINDS[kind]._meta.verbose_name_plural,
+            "entries": queryset.select_related("returned_by")[:100],
+            "count": queryset.count(),
+        }
+        for kind, queryset in returned_to(user).items()
+    ]
     sections = [
         {
             "kind": kind,
@@ -146,6 +158,7 @@ def my_entries(request):
         "allocations/my_entries.html",
         {
             "sections": sections,
+            "returned": [section for section in returned if section["count"]],
             "rejected_count": sum(section["count"] for section in sections),
             "waiting": [
                 (KINDS[kind]._meta.verbose_name_plural, count) for kind, count in entered_waiting(user).items()

@@ -163,6 +163,7 @@ def entries_of_every_kind(pick: Callable) -> list[dict[str, str]]:
 SPECIAL: dict[str, tuple[tuple[str, ...], Callable]] = {
     "entry": (("pk",), entries_of_every_kind),
     "entry_decide": (("pk",), entries_of_every_kind),
+    "entry_edit": (("pk",), entries_of_every_kind),
     # The admin's "view on site": any record, by its content type.
     "admin:view_on_site": (
         ("object_id",),

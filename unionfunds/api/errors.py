@@ -38,6 +38,8 @@ CONFLICT_CODES = frozenset(
         "not_pending",
         "list_decided",
         "list_changed",
+        "returned_for_correction",
+        "not_returned",
         "not_reversible",
         "already_reversed",
         "duplicate_payment",
