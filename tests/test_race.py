@@ -29,7 +29,7 @@ from django.db import connection, connections, transaction
 
 from allocations import services as money
 from allocations.lists import ListRow
-from allocations.models import Allocation, Contribution, Disbursement, Fund, Status
+from allocations.models import Allocation, Contribution, Disbursement, Fund, PaymentList, Status
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, Unit
 from tests.conftest import member, synthetic_id
@@ -470,6 +470,35 @@ def test_a_list_approved_whole_while_another_approver_approves_some_of_it_one_by
     fund.refresh_from_db()
     taken = Decimal("10.00") * approved.count()
     assert (fund.balance, fund.reserved) == (Decimal("10000.00") - taken, Decimal("2000.00") - taken)
+    assert_ledger_consistent()
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["barrier", "queued"])
+def test_a_clerk_withdrawing_her_list_while_it_is_approved_leaves_one_of_the_two(tree, fund, alice, bob, held):
+    """撤回 and 批准 of one 100-row list at the same moment: exactly one of them
+    happens, to every row, and the fund is as that one left it."""
+    rows = [ListRow(name=f"名单{i}", id_number=synthetic_id(i), amount="10.00") for i in range(100)]
+    created = money.disbursements_create(fund=fund, rows=rows, assistance_type="living", by=alice)
+    payment_list = PaymentList.objects.get(pk=created.payment_list_id)
+
+    def approve():
+        return money.payment_list_approve(payment_list=fresh(PaymentList, payment_list.pk), by=fresh(User, bob.pk))
+
+    def withdraw():
+        return money.payment_list_withdraw(payment_list=fresh(PaymentList, payment_list.pk), by=fresh(User, alice.pk))
+
+    outcomes = at_once([approve, withdraw], hold=[fund.pk] if held else [])
+    assert sorted(kind for kind, _ in outcomes) == [OK, REFUSED]
+    (refused,) = [result for kind, result in outcomes if kind == REFUSED]
+    assert refused <= {"not_pending", "list_decided"}
+    statuses = set(Disbursement.objects.filter(payment_list=payment_list).values_list("status", flat=True))
+    fund.refresh_from_db()
+    if outcomes[0][0] == OK:
+        assert statuses == {Status.APPROVED}
+        assert (fund.balance, fund.reserved) == (Decimal("9000.00"), Decimal("0.00"))
+    else:
+        assert statuses == {Status.WITHDRAWN}
+        assert (fund.balance, fund.reserved) == (Decimal("10000.00"), Decimal("0.00"))
     assert_ledger_consistent()
 
 
