@@ -35,3 +35,15 @@ def test_home_hides_other_counties(client, fund, dave):
     page = client.get("/").content.decode()
     assert "城东区总工会" in page
     assert "疫情防控专项资金" not in page
+
+
+@pytest.mark.django_db
+def test_each_language_is_offered_in_its_own_words_and_the_title_says_the_page(alice_client, fund):
+    page = alice_client.get("/").content.decode()
+    assert '<option value="en">English</option>' in page and ">简体中文</option>" in page
+    assert "英语" not in page
+    assert "<title>首页 · 工会专项资金管理</title>" in page
+    assert 'rel="icon" href="/static/favicon.svg' in page
+    alice_client.cookies["django_language"] = "en"
+    page = alice_client.get("/").content.decode()
+    assert ">简体中文</option>" in page and "<title>Home · Union relief funds</title>" in page
