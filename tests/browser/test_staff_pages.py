@@ -246,3 +246,14 @@ def test_the_language_switch_turns_the_pages_to_english_and_back(browser, alice,
     assert "金额（元）" in browser.text("form.entry")
     browser.click_through(browser.one("a.brand"))
     assert "可用余额（元）" in browser.text("table.data thead")
+
+
+def test_amount_columns_line_up_on_the_right(browser, alice, fund):
+    browser.sign_in("alice", password(alice))
+    for path in ("/", "/funds/"):
+        browser.visit(path)
+        aligned = browser.driver.execute_script(
+            "return [...document.querySelectorAll('table.data td.num, table.data th.num')]"
+            ".map(cell => getComputedStyle(cell).textAlign)"
+        )
+        assert aligned and set(aligned) == {"right"}, (path, aligned)
