@@ -75,6 +75,16 @@ def test_the_fifth_wrong_password_locks_the_login_page_with_a_message_in_chinese
 
 
 @pytest.mark.django_db
+def test_each_wrong_password_says_how_many_tries_are_left(client, alice):
+    pages = [sign_in(client, "alice", f"guess-{n}").content.decode() for n in range(4)]
+    for n, page in enumerate(pages):
+        assert f"再失败 {4 - n} 次，此用户名将在您的地址上被暂时锁定。" in page, n
+    # Another address has its own count.
+    other = sign_in(client, "alice", "guess", address=OTHER_ADDRESS).content.decode()
+    assert "再失败 4 次" in other
+
+
+@pytest.mark.django_db
 def test_the_lockout_page_is_in_english_for_who_chose_english(client, alice):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     fail(client, "alice", 5)

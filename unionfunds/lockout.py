@@ -10,6 +10,7 @@ import math
 
 from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
+from django.conf import settings
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -42,6 +43,18 @@ def minutes_left(request: HttpRequest, username: str | None) -> int:
     ).aggregate(last=Max("attempt_time"))["last"]
     ends = (last or timezone.now()) + get_cool_off(request)
     return max(1, math.ceil((ends - timezone.now()).total_seconds() / 60))
+
+
+def tries_left(request: HttpRequest, username: str | None) -> int:
+    """How many more failures this username may have from this address before it
+    is locked out (settings.AXES_FAILURE_LIMIT)."""
+    failures = (
+        AccessAttempt.objects.filter(username=username, ip_address=getattr(request, "axes_ip_address", None)).aggregate(
+            failures=Max("failures_since_start")
+        )["failures"]
+        or 0
+    )
+    return max(0, settings.AXES_FAILURE_LIMIT - failures)
 
 
 def lockout_response(

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from unionfunds import health
+from unionfunds.signin import SignInForm
 
 admin.site.site_header = admin.site.site_title = settings.UNIONFUNDS_SITE_TITLE
 admin.site.index_title = settings.UNIONFUNDS_SITE_TITLE
@@ -14,7 +15,7 @@ urlpatterns = [
     # Sign-in, sign-out and password change only. No self-service password reset: no
     # mail is set up and the reset form would be an unthrottled probe of addresses;
     # a forgotten password is reset by the federation's administrator (docs/DEPLOY.md).
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(authentication_form=SignInForm), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
