@@ -25,10 +25,11 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import F, QuerySet, TextChoices
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from allocations import ledger, lists, totals
+from allocations import ledger, lists, notify, totals
 from allocations.holdings import holdings_sql
 from allocations.lists import ListRow, Payment
 from allocations.models import (
@@ -418,6 +419,15 @@ def _pay(
         user=by,
         reason=batch,
     )
+    if settings.UNIONFUNDS_NOTIFY_EMAIL:
+        if payment_list is not None:
+            with translation.override(settings.LANGUAGE_CODE):
+                what = f"{Disbursement._meta.verbose_name_plural} {payment_list}"
+            path = notify.list_path(payment_list.pk)
+        else:
+            what = Disbursement.describe(locked.name, _recipient_label(payments[0]), entries[0][3])
+            path = notify.entry_path("disbursement", ids[0])
+        notify.waiting(federation=locked.federation, maker=by, what=what, path=path)
     return CreatedList(locked, ids, total, payment_list.pk if payment_list else None)
 
 
@@ -621,6 +631,7 @@ def movements_return(*, movements: Sequence[Movement], by: Actor, reason: str) -
     for movement in locked:
         movement.returned_by_id, movement.returned_at, movement.return_reason = by.pk, returned_at, reason
     _log_each(model, locked, owners, "returned", by=by, reason=reason)
+    _tell_makers(model, locked, _labels(model, [m.pk for m in locked]), "returned", by=by, reason=reason)
     return len(locked)
 
 
@@ -1071,6 +1082,25 @@ def _decide(
         user=by,
         reason=reason,
     )
+    _tell_makers(model, locked, labels, status, by=by, reason=reason)
+
+
+def _tell_makers(
+    model: type[Movement], locked: list[Movement], labels: dict[int, str], verb: str, *, by: Actor, reason: str
+) -> None:
+    """One notice to the clerks of these entries, naming the entry, or the count
+    and the list they came in."""
+    if not settings.UNIONFUNDS_NOTIFY_EMAIL:
+        return
+    lists = {getattr(m, "payment_list_id", None) for m in locked}
+    if len(locked) == 1:
+        what, path = labels[locked[0].pk], notify.entry_path(_kind(model), locked[0].pk)
+    else:
+        with translation.override(settings.LANGUAGE_CODE):
+            what = f"{len(locked):,} × {model._meta.verbose_name_plural}"
+        (only,) = lists if len(lists) == 1 else (None,)
+        path = notify.list_path(only) if only else reverse("my_entries")
+    notify.decided(verb=verb, maker_ids={m.created_by_id for m in locked}, by=by, what=what, path=path, reason=reason)
 
 
 def _labels(model: type[Movement], pks: list[int]) -> dict[int, str]:
@@ -1104,20 +1134,18 @@ def _in(model: type[M], pks: Sequence[int]) -> "QuerySet[M]":
 
 def _log_created(movement: Movement, *, by: Actor, reason: str = "") -> None:
     model = type(movement)
+    owner_id = _owners(model, [movement])[movement.pk]
+    label = _labels(model, [movement.pk])[movement.pk]
     audit.log_many(
         model,
         f"{_kind(model)}.created",
-        [
-            (
-                movement.pk,
-                _owners(model, [movement])[movement.pk],
-                _labels(model, [movement.pk])[movement.pk],
-                audit.diff({}, audit.snapshot(movement, AUDITED_FIELDS[model])),
-            )
-        ],
+        [(movement.pk, owner_id, label, audit.diff({}, audit.snapshot(movement, AUDITED_FIELDS[model])))],
         user=by,
         reason=reason,
     )
+    if settings.UNIONFUNDS_NOTIFY_EMAIL:
+        owner = Federation.objects.get(pk=owner_id)
+        notify.waiting(federation=owner, maker=by, what=label, path=notify.entry_path(_kind(model), movement.pk))
 
 
 def _kind(model: type[Movement]) -> str:

@@ -208,6 +208,17 @@ UNIONFUNDS_UPLOAD_MAX_BYTES = int(os.environ.get("UNIONFUNDS_UPLOAD_MAX_BYTES", 
 # `unionfunds.jobs.recover`; a worker at work says so every sixth of it.
 UNIONFUNDS_JOB_STALE_SECONDS = int(os.environ.get("UNIONFUNDS_JOB_STALE_SECONDS", "120"))
 
+# E-mail to whoever must act next (allocations.notify): off unless the deployment has mail.
+UNIONFUNDS_NOTIFY_EMAIL = env_flag("UNIONFUNDS_NOTIFY_EMAIL")
+# Where the links in those mails point.
+UNIONFUNDS_SITE_URL = os.environ.get("UNIONFUNDS_SITE_URL", "http://127.0.0.1:8000")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_flag("EMAIL_USE_TLS")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "webmaster@localhost")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
