@@ -11,6 +11,7 @@ import pytest
 from django.contrib import messages
 from django.contrib.admin import helpers
 from django.contrib.messages import get_messages
+from django.utils import translation
 
 from allocations import services as money
 from allocations.models import Contribution, Fund, Status
@@ -18,6 +19,7 @@ from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, Category, Unit
 from tests.conftest import member, staff, synthetic_id
 from tests.factories import FundFactory, approved_contribution
+from unionfunds import exportlog, listexports
 from unionfunds.models import AuditEvent, Federation, Membership, Role
 
 
@@ -391,3 +393,28 @@ def test_every_admin_page_renders_for_a_superuser(client, world, django_user_mod
     for step in ("import", "export"):
         response = client.get(f"/admin/{APP[model]}/{model}/{step}/", follow=True)
         assert response.status_code == (200 if with_import else 404)
+
+
+@pytest.mark.django_db
+def test_the_audit_trail_in_the_admin_names_what_happened_in_words(client, world, olga):
+    client.force_login(olga)
+    page = client.get(changelist("auditevent")).content.decode()
+    assert "资金下拨 · 录入" in page and "资金发放 · 录入" in page
+    assert "allocation.created" not in page.replace('action=allocation.created"', "")  # only in the filter's link
+    assert 'href="?action=allocation.created"' in page  # the filter, labelled in words too
+    theirs = world["allocation"][1]
+    filtered = client.get(changelist("auditevent"), {"action": "allocation.created"})
+    listed = {event.object_id for event in filtered.context["cl"].result_list}
+    assert world["allocation"][0].pk in listed and theirs.pk not in listed
+
+
+@pytest.mark.django_db
+def test_the_export_log_in_the_admin_names_the_list_in_words(client, world, alice, olga, tree):
+    exportlog.record(
+        user=alice, what="disbursements", format="csv", query={}, rows=2, full_ids=False, federation=tree["chengzhong"]
+    )
+    client.force_login(olga)
+    page = client.get("/admin/unionfunds/exportrecord/").content.decode()
+    with translation.override("zh-hans"):
+        title = str(listexports.EXPORTS["disbursements"].title())
+    assert f'<td class="field-what_shown">{title}</td>' in page

@@ -1,7 +1,10 @@
 from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 
-from unionfunds import services
+from unionfunds import listexports, services
 from unionfunds.admin_scoping import ScopedAdmin, ScopedImportExportAdmin
 from unionfunds.models import AuditEvent, ExportRecord, Federation, Job, Membership, Role
 from unionfunds.resources import FederationResource
@@ -41,10 +44,37 @@ class MembershipAdmin(ScopedAdmin):
         )
 
 
+def action_shown(action: str, content_type_id: int | None) -> str:
+    """ "disbursement.created" as a person reads it: 资金发放 · 录入."""
+    from unionfunds.templatetags.ui import action_label
+
+    model = ContentType.objects.get_for_id(content_type_id).model_class() if content_type_id else None
+    kind = capfirst(model._meta.verbose_name) if model else action.rsplit(".", 1)[0]
+    return f"{kind} · {action_label(action)}"
+
+
+class ActionFilter(admin.SimpleListFilter):
+    """The actions the trail holds, by their names in the user's language."""
+
+    title = _("action")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        kinds = {f"{ct.model}.": ct.pk for ct in ContentType.objects.all()}
+        found = model_admin.get_queryset(request).order_by().values_list("action", flat=True).distinct()
+        return sorted(
+            ((action, action_shown(action, kinds.get(action.rsplit(".", 1)[0] + "."))) for action in found),
+            key=lambda choice: choice[1],
+        )
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ScopedAdmin):
-    list_display = ["at", "user", "action", "object_repr", "federation"]
-    list_filter = ["action"]
+    list_display = ["at", "user", "what_happened", "object_repr", "federation"]
+    list_filter = [ActionFilter]
     search_fields = ["object_repr", "user__username", "action"]
     list_select_related = ["user", "federation"]
     readonly_fields = [
@@ -59,10 +89,14 @@ class AuditEventAdmin(ScopedAdmin):
         "reason",
     ]
 
+    @admin.display(description=_("action"), ordering="action")
+    def what_happened(self, event: AuditEvent) -> str:
+        return action_shown(event.action, event.content_type_id)
+
 
 @admin.register(ExportRecord)
 class ExportRecordAdmin(ScopedAdmin):
-    list_display = ["at", "user", "what", "format", "row_count", "full_id_numbers", "federation"]
+    list_display = ["at", "user", "what_shown", "format", "row_count", "full_id_numbers", "federation"]
     list_filter = ["what", "format", "full_id_numbers"]
     search_fields = ["user__username", "what"]
     list_select_related = ["user", "federation"]
@@ -70,6 +104,13 @@ class ExportRecordAdmin(ScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
+
+    @admin.display(description=_("what"), ordering="what")
+    def what_shown(self, record: ExportRecord) -> str:
+        spec = listexports.EXPORTS.get(record.what)
+        if spec is not None:
+            return str(spec.title())
+        return str(_("Roll-up")) if record.what == "rollup" else record.what
 
 
 @admin.register(Job)
