@@ -167,7 +167,12 @@ def test_reversal_goes_through_the_same_approval(client, alice, bob, fund, tree)
     response = client.post(f"/entries/allocation/{allocation.pk}/decide/", {"action": "reverse", "reason": "下拨错误"})
     reversal = Allocation.objects.get(reverses=allocation)
     assert response["Location"] == f"/entries/allocation/{reversal.pk}/"
-    signed_in(client, bob).post(f"/entries/allocation/{reversal.pk}/decide/", {"action": "approve"})
+    # The same sign wherever the reversal shows: on its page, in the queue and in the list.
+    signed_in(client, bob)
+    assert "−3,000.00" in client.get(response["Location"]).content.decode()
+    assert "−3,000.00" in client.get("/approvals/").content.decode()
+    assert "−3,000.00" in client.get("/allocations/").content.decode()
+    client.post(f"/entries/allocation/{reversal.pk}/decide/", {"action": "approve"})
     fund.refresh_from_db()
     assert fund.balance == Decimal("10000.00")
 
