@@ -1,6 +1,7 @@
 """What a signed-in user sees on the home page, in which language."""
 
 import pytest
+from django.utils import translation
 
 from allocations import services as money
 
@@ -47,3 +48,19 @@ def test_each_language_is_offered_in_its_own_words_and_the_title_says_the_page(a
     alice_client.cookies["django_language"] = "en"
     page = alice_client.get("/").content.decode()
     assert ">简体中文</option>" in page and "<title>Home · Union relief funds</title>" in page
+
+
+@pytest.mark.django_db
+def test_error_pages_say_why_and_what_to_do_in_chinese_in_the_sites_layout(alice_client, rf):
+    missing = alice_client.get("/entries/allocation/999999/")
+    page = missing.content.decode()
+    assert missing.status_code == 404 and "没有这个页面或记录，或者它不在您所属工会的范围内。" in page
+    assert 'class="brand"' in page and "<title>找不到 · 工会专项资金管理</title>" in page
+    refused = alice_client.get("/approvals/")  # a clerk has no approval queue
+    page = refused.content.decode()
+    assert refused.status_code == 403 and "只有审批人有待审批列表。" in page and "系统管理员申请相应角色" in page
+    from django.views.defaults import server_error
+
+    with translation.override("zh-hans"):
+        broken = server_error(rf.get("/"))
+    assert broken.status_code == 500 and "这次操作没有保存，也不会只保存一半。" in broken.content.decode()
