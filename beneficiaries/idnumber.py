@@ -7,6 +7,7 @@ recoded since their number was issued.
 """
 
 import datetime
+import re
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -48,6 +49,11 @@ class ResidentId:
 
 def normalize(value: str) -> str:
     return "".join(str(value).split()).upper()
+
+
+def is_last_four(value: str) -> bool:
+    """The four last characters of a number, as a masked number shows them (295X)."""
+    return re.fullmatch(r"[0-9]{3}[0-9X]", normalize(value)) is not None
 
 
 def parse(value: str, *, today: datetime.date | None = None) -> ResidentId:

@@ -112,3 +112,22 @@ def test_the_api_shows_birth_date_and_phone_to_a_clerk_who_sees_the_number(perso
     data = client_for(alice).get(f"/api/v1/beneficiaries/{person.pk}/").json()
     assert data["id_number"] == person.id_number
     assert data["birth_date"] == BIRTH.isoformat() and data["phone"] == PHONE
+
+
+@pytest.mark.django_db
+def test_the_last_four_a_masked_number_shows_find_whom_they_show_them_of(client, person, users, tree):
+    other = people.beneficiary_register(
+        name="另一人", id_number=synthetic_id(77), federation=tree["chengzhong"], by=users["alice"]
+    )
+    last_four = person.id_number[-4:]
+    assert other.id_number[-4:] != last_four
+    client.force_login(users["bob"])  # an approver: sees the numbers masked
+    for typed in (last_four, last_four.lower(), f" {last_four} "):
+        page = client.get("/beneficiaries/", {"q": typed}).content.decode()
+        assert person.masked_id_number in page and other.masked_id_number not in page, typed
+    # Three, five or odd digits are no last four: they find no number.
+    for typed in (last_four[1:], "1" + last_four, "０" + last_four[1:], "\x00" + last_four):
+        assert person.masked_id_number not in client.get("/beneficiaries/", {"q": typed}).content.decode()
+    # Someone of another county finds no one by them.
+    client.force_login(users["gus"])
+    assert person.masked_id_number not in client.get("/beneficiaries/", {"q": last_four}).content.decode()
