@@ -102,6 +102,7 @@ class AllocationForm(EntryForm):
     to_federation = forms.ModelChoiceField(
         label=_("To federation"),
         queryset=Federation.objects.none(),
+        error_messages={"required": _("Pick the recipient from the list that opens as you type its name or code.")},
         widget=forms.TextInput(attrs={"data-federation-search": "1", "autocomplete": "off"}),
         help_text=_("Type part of a name or a code, then pick the federation."),
     )
@@ -184,7 +185,13 @@ def _chosen_name(form: forms.Form, field: str) -> str:
     return chosen.name if chosen else ""
 
 
-AllocationForm.to_federation_name = property(lambda form: _chosen_name(form, "to_federation"))
+def _recipient_typed(form: forms.Form) -> str:
+    """The recipient as the clerk sees it in the search box: the federation picked,
+    or, when none was, what she typed, kept so that she can pick from it."""
+    return _chosen_name(form, "to_federation") or str(form.data.get("to_federation_search", ""))[:100]
+
+
+AllocationForm.to_federation_name = property(_recipient_typed)
 
 
 # Disbursement lists from spreadsheets ---------------------------------------------

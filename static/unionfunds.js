@@ -47,6 +47,8 @@
           });
       }, 200);
     });
+    // Typed but not picked before the form came back: offer the choices again.
+    if (box.value && !hidden.value) { box.dispatchEvent(new Event("input")); }
   });
 
   // The ID number is checked as it is typed: checksum, birth date, known person.

@@ -203,3 +203,23 @@ def test_entries_outside_the_subtree_are_404(client, dave, fund, alice, tree, ki
     assert client.get(f"/entries/{kind}/{entry.pk}/").status_code == 404
     assert client.post(f"/entries/{kind}/{entry.pk}/decide/", {"action": "approve"}).status_code == 404
     assert not AuditEvent.objects.filter(user=dave).exists()
+
+
+@pytest.mark.django_db
+def test_a_recipient_typed_but_not_picked_is_kept_with_a_message_that_says_what_to_do(client, alice, fund):
+    signed_in(client, alice)
+    response = client.post(
+        "/entries/new/allocation/",
+        {
+            "from_fund": fund.pk,
+            "to_federation": "",
+            "to_federation_search": "建筑",
+            "amount": "100",
+            "date": "2022-05-06",
+        },
+    )
+    page = response.content.decode()
+    assert response.status_code == 200 and "请在输入名称或代码后出现的列表中选择接收单位。" in page
+    assert 'name="to_federation_search"' in page and 'value="建筑"' in page
+    assert "该字段是必填项" not in page
+    assert not Allocation.objects.exists()

@@ -189,7 +189,7 @@ def test_an_auditor_reads_everything_and_can_change_nothing(browser, carol, qing
     ):
         assert browser.status_of(path) == 403, path
     browser.visit("/entries/new/allocation/")
-    assert "403" in browser.text("body")
+    assert "无权操作" in browser.text("h1") and "只有经办人可以录入资金收支。" in browser.text("main")
     assert browser.all("form.entry") == []
 
 
