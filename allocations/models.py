@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.models import Beneficiary, Unit, person_label
 from unionfunds.models import Federation
-from unionfunds.money import MoneyField
+from unionfunds.money import MoneyField, format_yuan
 from unionfunds.permissions import subtree_q
 
 
@@ -278,7 +278,7 @@ class Contribution(Movement):
 
     @staticmethod
     def describe(source: str, fund: str, amount: Decimal) -> str:
-        return f"{source} → {fund} ¥{amount}"
+        return f"{source} → {fund} ¥{format_yuan(amount)}"
 
     def owner(self) -> Federation:
         return self.fund.federation
@@ -331,7 +331,7 @@ class Allocation(Movement):
 
     @staticmethod
     def describe(sender: str, recipient: str, amount: Decimal) -> str:
-        return f"{sender} → {recipient} ¥{amount}"
+        return f"{sender} → {recipient} ¥{format_yuan(amount)}"
 
     def owner(self) -> Federation:
         return self.from_fund.federation
@@ -388,7 +388,7 @@ class PaymentList(models.Model):
 
     @staticmethod
     def describe(pk: int | None, batch: str, rows: int, total: Decimal) -> str:
-        return f"#{pk} {batch} ×{rows} ¥{total}" if batch else f"#{pk} ×{rows} ¥{total}"
+        return f"#{pk} {batch} ×{rows:,} ¥{format_yuan(total)}" if batch else f"#{pk} ×{rows:,} ¥{format_yuan(total)}"
 
     def owner(self) -> Federation:
         return self.fund.federation
@@ -494,7 +494,7 @@ class Disbursement(Movement):
 
     @staticmethod
     def describe(fund: str, recipient: str, amount: Decimal) -> str:
-        return f"{fund} → {recipient} ¥{amount}"
+        return f"{fund} → {recipient} ¥{format_yuan(amount)}"
 
     def owner(self) -> Federation:
         return self.fund.federation

@@ -38,4 +38,5 @@ urlpatterns = [
     path("disbursements/lists/<int:pk>/decide/", approvals.payment_list_decide, name="payment_list_decide"),
     path("federations/search/", entries.federation_search, name="federation_search"),
     path("beneficiaries/check/", entries.id_number_check, name="id_number_check"),
+    path("amounts/capitals/", entries.amount_capitals, name="amount_capitals"),
 ]

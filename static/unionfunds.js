@@ -51,6 +51,34 @@
     if (box.value && !hidden.value) { box.dispatchEvent(new Event("input")); }
   });
 
+  // The amount is echoed in Chinese capitals (大写) as it is typed, as a voucher
+  // writes it, so that a slipped zero shows before it is saved.
+  document.querySelectorAll("[data-capitals-of]").forEach(function (out) {
+    var box = document.getElementById(out.dataset.capitalsOf);
+    var label = out.querySelector(".capitals-label");
+    var words = out.querySelector(".capitals-words");
+    if (!box || !label || !words) { return; }
+    var timer = null;
+    function show(text, bad) {
+      label.hidden = bad || !text;
+      words.textContent = text;
+      out.className = bad ? "capitals bad" : "capitals";
+    }
+    box.addEventListener("input", function () {
+      clearTimeout(timer);
+      var value = box.value.trim();
+      if (!value) { show("", false); return; }
+      timer = setTimeout(function () {
+        fetch("/amounts/capitals/?amount=" + encodeURIComponent(value), { credentials: "same-origin" })
+          .then(function (response) { return response.json(); })
+          .then(function (data) {
+            if (box.value.trim() !== value) { return; }  // a slower answer to an older value
+            if (data.valid) { show(data.capitals, false); } else { show(data.message, true); }
+          });
+      }, 150);
+    });
+  });
+
   // The ID number is checked as it is typed: checksum, birth date, known person.
   var idBox = document.querySelector("input[data-id-check]");
   if (idBox) {

@@ -190,7 +190,7 @@ def test_a_list_stores_text_exactly_and_records_what_a_single_entry_records(rich
         "duplicate_confirmed": {"before": None, "after": False},
         "payment_list": {"before": None, "after": listed.payment_list_id},
     }
-    assert listed_event.object_repr == single_event.object_repr == f"{rich_fund.name} → {person} ¥1234.56"
+    assert listed_event.object_repr == single_event.object_repr == f"{rich_fund.name} → {person} ¥1,234.56"
     assert (listed_event.user, listed_event.federation, listed_event.reason) == (alice, rich_fund.federation, "第\\1批")
 
 

@@ -83,5 +83,5 @@ def test_recent_activity_shows_a_list_as_one_line(client, waiting, bob):
     list_lines = [line for line in said if f"#{waiting.pk} ×250" in line]
     assert len(list_lines) == 2, said  # entered, approved: one line each
     assert not any("疫情防控专项资金 → 职工" in line for line in said), said  # no line per row
-    assert any("¥1000000.00" in line for line in said), said  # what happened before the list still shows
+    assert any("¥1,000,000.00" in line for line in said), said  # what happened before the list still shows
     assert PaymentList.objects.count() == 1 and Disbursement.objects.filter(status=Status.APPROVED).count() == 250

@@ -99,6 +99,61 @@ def format_yuan(amount: Decimal) -> str:
     return f"{amount:,.2f}"
 
 
+CAPITAL_DIGITS = "零壹贰叁肆伍陆柒捌玖"
+CAPITAL_PLACES = ("", "拾", "佰", "仟")
+# 万 of 亿 reads 壹万贰仟亿 (1.2 trillion): the units above 亿 repeat those below it.
+CAPITAL_SECTIONS = ("", "万", "亿", "万", "亿")
+
+
+def in_capitals(amount: Decimal) -> str:
+    """An amount in Chinese capitals (大写), as a voucher or cheque writes it:
+    1680.32 → 壹仟陆佰捌拾元零叁角贰分, 107000 → 壹拾万柒仟元整, 0.05 → 伍分.
+
+    Follows the rules banks hold vouchers to (《正确填写票据和结算凭证的基本规定》):
+    壹拾 not 拾, one 零 for a run of zeros inside the number, none before a
+    section's unit (万, 亿); 整 after 元 or 角 when no 分 follows. Where the rules
+    allow a 零 to be left out (a yuan figure ending in 0 before its 角), it is
+    written: a gap is where a figure can be added to a voucher.
+    """
+    amount = to_yuan(amount)
+    sign = "负" if amount < 0 else ""
+    yuan, fen_part = divmod(int(abs(amount) * 100), 100)
+    jiao, fen = divmod(fen_part, 10)
+    words: list[str] = []
+    digits = str(yuan) if yuan else ""
+    zero_pending = False
+    for index, character in enumerate(digits):
+        position = len(digits) - 1 - index
+        place, section = position % 4, position // 4
+        digit = int(character)
+        if digit:
+            if zero_pending:
+                words.append("零")
+                zero_pending = False
+            words.append(CAPITAL_DIGITS[digit] + CAPITAL_PLACES[place])
+        elif place:  # a zero at a section's end is taken up by its unit
+            zero_pending = True
+        # 亿 closes every digit above it: 壹万亿 and 壹亿亿 have nothing in the 亿 group itself.
+        start = 0 if section == 2 else max(0, index - 3)
+        if place == 0 and section and int(digits[start : index + 1]):
+            words.append(CAPITAL_SECTIONS[section])
+    if yuan:
+        words.append("元")
+    if not jiao and not fen:
+        return sign + ("".join(words) if yuan else "零元") + "整"
+    if jiao:
+        if yuan and yuan % 10 == 0:
+            words.append("零")
+        words.append(CAPITAL_DIGITS[jiao] + "角")
+    if fen:
+        if yuan and not jiao:
+            words.append("零")
+        words.append(CAPITAL_DIGITS[fen] + "分")
+    else:
+        words.append("整")
+    return sign + "".join(words)
+
+
 def is_amount_text(value: object) -> bool:
     """Whether a value typed or sent as an amount is written as one (`AMOUNT_TEXT`)."""
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):

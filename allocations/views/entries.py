@@ -32,6 +32,7 @@ from beneficiaries.models import Beneficiary
 from unionfunds import audit
 from unionfunds.forms_support import show_refusal, submit_once
 from unionfunds.models import Federation, Role
+from unionfunds.money import format_yuan, in_capitals, valid_amount
 from unionfunds.permissions import has_role, subtree_q
 
 
@@ -122,6 +123,17 @@ def id_number_check(request):
             "registered_name": known.name if known else None,
         }
     )
+
+
+@login_required
+def amount_capitals(request):
+    """What the entry forms echo beside the amount as it is typed: the amount in
+    Chinese capitals (大写), or why it is not an amount, in the words the form uses."""
+    try:
+        amount = valid_amount(request.GET.get("amount", ""))
+    except ValidationError as error:
+        return JsonResponse({"valid": False, "message": error.messages[0]})
+    return JsonResponse({"valid": True, "capitals": in_capitals(amount), "yuan": format_yuan(amount)})
 
 
 @login_required

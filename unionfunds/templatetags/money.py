@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from django import template
 
-from unionfunds.money import format_yuan
+from unionfunds.money import format_yuan, in_capitals, to_yuan
 
 register = template.Library()
 
@@ -35,3 +35,13 @@ def level_label(code: str) -> str:
 def grouped(count: int | None) -> str:
     """A count of rows or people with thousands separators: 1,000."""
     return "" if count is None else f"{int(count):,}"
+
+
+@register.filter
+def capitals(amount: Decimal | str | None) -> str:
+    """The amount in Chinese capitals (大写): 壹仟元整. Blank for what is not an
+    amount, as a form's box may hold anything typed."""
+    try:
+        return in_capitals(to_yuan(amount if isinstance(amount, Decimal) else str(amount)))
+    except (TypeError, ValueError, ArithmeticError):
+        return ""
