@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from allocations.models import AssistanceType, Fund, Purpose, Source
 from allocations.rollups import Filters
+from beneficiaries.models import CategoryCode, Unit, UnitKind
 from unionfunds.forms_support import OnceForm
 from unionfunds.models import Federation, Role
 from unionfunds.money import format_yuan
@@ -117,20 +118,58 @@ class AllocationForm(EntryForm):
 
 
 class DisbursementForm(EntryForm):
+    """One payment: to a worker by ID number (registered if new, with what the
+    import takes: phone, employer, categories), or to a unit such as a hospital,
+    picked or registered under the fund's federation."""
+
+    PERSON, UNIT = "person", "unit"
+
     fund = FundChoiceField(label=_("Fund"), queryset=Fund.objects.none())
+    recipient_kind = forms.ChoiceField(
+        label=_("Paid to"),
+        choices=[(PERSON, _("A worker")), (UNIT, _("A unit (hospital, enterprise, agency)"))],
+        initial=PERSON,
+        required=False,  # a form sent without the choice pays a worker, as it always did
+        widget=forms.RadioSelect,
+    )
     id_number = forms.CharField(
         label=_("Resident ID number"),
         max_length=25,
+        required=False,
         widget=forms.TextInput(attrs={"data-id-check": "1", "autocomplete": "off"}),
     )
-    name = forms.CharField(label=_("Name"), max_length=50)
+    name = forms.CharField(label=_("Name"), max_length=50, required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=20, required=False)
+    employer = forms.CharField(label=_("Employer"), max_length=100, required=False)
+    categories = forms.MultipleChoiceField(
+        label=_("Categories"),
+        choices=CategoryCode.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Phone, employer and categories are recorded when the worker is new."),
+    )
+    unit = forms.ModelChoiceField(label=_("Unit"), queryset=Unit.objects.none(), required=False)
+    new_unit_name = forms.CharField(
+        label=_("…or a unit not yet registered"),
+        max_length=100,
+        required=False,
+        help_text=_("Registered under the fund's federation when the payment is saved."),
+    )
+    new_unit_kind = forms.ChoiceField(label=_("Kind of unit"), choices=UnitKind.choices, required=False)
     assistance_type = forms.ChoiceField(label=_("Assistance type"), choices=AssistanceType.choices)
     batch = forms.CharField(label=_("Batch"), required=False, max_length=50)
     confirm_duplicate = forms.BooleanField(label=_("Pay again although already paid this month"), required=False)
     field_order = [
         "fund",
+        "recipient_kind",
         "id_number",
         "name",
+        "phone",
+        "employer",
+        "categories",
+        "unit",
+        "new_unit_name",
+        "new_unit_kind",
         "assistance_type",
         "amount",
         "date",
@@ -138,10 +177,43 @@ class DisbursementForm(EntryForm):
         "note",
         "confirm_duplicate",
     ]
+    RECIPIENT_FIELDS = {
+        PERSON: ("id_number", "name", "phone", "employer", "categories"),
+        UNIT: ("unit", "new_unit_name", "new_unit_kind"),
+    }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["fund"].queryset = funds_for(self.user)
+        self.fields["unit"].queryset = Unit.objects.visible_to(self.user).select_related("federation")
+        self.fields["unit"].label_from_instance = lambda unit: f"{unit.name} · {unit.federation.name}"
+        for kind, names in self.RECIPIENT_FIELDS.items():
+            for name in names:
+                self.fields[name].recipient = kind  # the template shows one kind's fields at a time
+
+    def clean(self):
+        data = super().clean()
+        required = forms.Field.default_error_messages["required"]
+        data["recipient_kind"] = data.get("recipient_kind") or self.PERSON
+        if data["recipient_kind"] == self.UNIT:
+            picked, typed = data.get("unit"), (data.get("new_unit_name") or "").strip()
+            if picked and typed:
+                self.add_error("new_unit_name", _("Pick a registered unit or type a new one, not both."))
+            elif not picked and not typed:
+                self.add_error("unit", _("Pick the unit paid, or type the name of a new one."))
+            elif typed and not data.get("new_unit_kind"):
+                self.add_error("new_unit_kind", required)
+        else:
+            for name in ("id_number", "name"):
+                if not (data.get(name) or "").strip():
+                    self.add_error(name, required)
+        return data
+
+    @property
+    def shows_duplicate_box(self) -> bool:
+        """The box to pay a second time this month is offered only once a
+        duplicate was found (or it was ticked): otherwise it invites a tick."""
+        return bool(self["confirm_duplicate"].errors or self["confirm_duplicate"].value())
 
 
 class EntryEditForm(forms.Form):

@@ -79,6 +79,20 @@
     });
   });
 
+  // A payment goes to a worker or to a unit: only the chosen kind's fields show.
+  // Without this script both show, and the server reads the chosen kind's.
+  var kinds = document.querySelectorAll('input[name="recipient_kind"]');
+  if (kinds.length) {
+    var showKind = function () {
+      var chosen = document.querySelector('input[name="recipient_kind"]:checked');
+      document.querySelectorAll("[data-recipient]").forEach(function (field) {
+        field.hidden = !!chosen && field.dataset.recipient !== chosen.value;
+      });
+    };
+    kinds.forEach(function (kind) { kind.addEventListener("change", showKind); });
+    showKind();
+  }
+
   // The ID number is checked as it is typed: checksum, birth date, known person.
   var idBox = document.querySelector("input[data-id-check]");
   if (idBox) {

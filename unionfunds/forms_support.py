@@ -21,11 +21,15 @@ class OnceForm(forms.Form):
             self.initial.setdefault("submission", uuid.uuid4())
 
 
-def show_refusal(form: forms.Form, error: ValidationError) -> None:
-    """Put a service's refusal next to the field it names, or above the form."""
+def show_refusal(form: forms.Form, error: ValidationError, *, fields_by_code: dict[str, str] | None = None) -> None:
+    """Put a service's refusal next to the field it names, or above the form.
+    `fields_by_code` puts a refusal next to the field that answers it instead
+    (a duplicate payment beside the box that confirms it)."""
     if hasattr(error, "error_dict"):
         for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
+            for one in errors:
+                answered_by = (fields_by_code or {}).get(one.code or "", field)
+                form.add_error(answered_by if answered_by in form.fields else None, one)
     else:
         form.add_error(None, error)
 

@@ -28,7 +28,7 @@ from allocations.models import CLOSED, Status
 from allocations.waiting import KINDS
 from beneficiaries import idnumber
 from beneficiaries import services as people
-from beneficiaries.models import Beneficiary
+from beneficiaries.models import Beneficiary, Unit
 from unionfunds import audit
 from unionfunds.forms_support import show_refusal, submit_once
 from unionfunds.models import Federation, Role
@@ -38,6 +38,10 @@ from unionfunds.permissions import has_role, subtree_q
 
 def entry_url(entry) -> str:
     return reverse("entry", args=[type(entry)._meta.model_name, entry.pk])
+
+
+# Refusals that a box on the form answers, shown beside that box.
+ANSWERED_BY = {"duplicate_payment": "confirm_duplicate"}
 
 
 def _enter(request, form_class, title: str, create):
@@ -50,7 +54,7 @@ def _enter(request, form_class, title: str, create):
                 request, form.cleaned_data["submission"], lambda: entry_url(create(form.cleaned_data))
             )
         except ValidationError as error:
-            show_refusal(form, error)
+            show_refusal(form, error, fields_by_code=ANSWERED_BY)
         else:
             messages.success(request, _("Saved. It now waits for an approver."))
             return redirect(location or "home")
@@ -92,9 +96,21 @@ def allocation_new(request):
 @login_required
 def disbursement_new(request):
     def create(data):
+        if data["recipient_kind"] == DisbursementForm.UNIT:
+            recipient = {"unit": data["unit"] or _unit_named(data, by=request.user)}
+        else:
+            recipient = {
+                "person": people.person_line(
+                    name=data["name"],
+                    id_number=data["id_number"],
+                    phone=data["phone"],
+                    employer=data["employer"],
+                    categories=data["categories"],
+                )
+            }
         return services.disbursement_create(
             fund=data["fund"],
-            person=people.person_line(name=data["name"], id_number=data["id_number"]),
+            **recipient,
             assistance_type=data["assistance_type"],
             amount=data["amount"],
             date=data["date"],
@@ -105,6 +121,17 @@ def disbursement_new(request):
         )
 
     return _enter(request, DisbursementForm, _("New disbursement"), create)
+
+
+def _unit_named(data, *, by) -> Unit:
+    """The unit typed on the form: the fund's federation's own of that name if it
+    has one, else registered now. `create` runs in the submission's transaction,
+    so a refused payment registers no unit either."""
+    federation = data["fund"].federation
+    name = data["new_unit_name"].strip()
+    return Unit.objects.filter(federation=federation, name=name).first() or people.unit_create(
+        name=name, kind=data["new_unit_kind"], federation=federation, by=by
+    )
 
 
 @login_required
@@ -219,7 +246,7 @@ def entry_edit(request, kind: str, pk: int):
                 **changes,
             )
         except ValidationError as error:
-            show_refusal(form, error)
+            show_refusal(form, error, fields_by_code=ANSWERED_BY)
         else:
             messages.success(request, _("Saved. The change is in its history."))
             return redirect(entry_url(entry))
