@@ -133,6 +133,7 @@ def list_rows(rows: list[dict]) -> list[lists.ListRow]:
             employer=row.get("employer", ""),
             note=row.get("note", ""),
             confirm_duplicate=bool(row.get("confirm_duplicate")),
+            line=row.get("line"),
         )
         for row in rows
     ]
@@ -207,13 +208,26 @@ def _row(line: Line, columns: list[tuple[str, int, Callable]], parsed: ParsedLis
     row: dict = {"line": line.number}
     for field_name, index, convert in columns:
         value, formula = cells[index] if index < width else (None, False)
+        reported = len(parsed.problems)
         if formula:
             reporter(field_name)("formula", FORMULA % {"formula": str(value)[:40]})
             row[field_name] = ""
         else:
             # Most cells are fine: the reporter is made only for one that is not.
             row[field_name] = convert(value, lambda code, message, f=field_name: reporter(f)(code, message))
+        if len(parsed.problems) > reported and row[field_name] in ("", None) and value not in (None, ""):
+            # What the cell said, for the preview's correction box: a blank box
+            # would hide what is to be corrected.
+            row.setdefault("as_read", {})[field_name] = _as_read(value)
     return row
+
+
+def _as_read(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # an ID number in a number cell shows the digits Excel kept
+    elif isinstance(value, datetime.date):
+        value = value.isoformat()
+    return str(value).strip()[:100]
 
 
 def _is_totals_line(line: Line, columns: list[tuple[str, int, Callable]]) -> bool:

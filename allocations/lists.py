@@ -45,6 +45,9 @@ class ListRow:
     employer: str = ""
     note: str = ""
     confirm_duplicate: bool = False
+    # What the row is called where it came from, when not its place in the list:
+    # an imported sheet's line (the header and the lines above it come first).
+    line: int | None = None
 
 
 @dataclass(slots=True)
@@ -70,6 +73,8 @@ class Payment:
     name: str = ""
     label: str = ""
     duplicate: bool = False
+    # The row as its source numbers it (a sheet's line), for messages that name another row.
+    line: int | None = None
 
     @property
     def recipient_field(self) -> str:
@@ -147,6 +152,7 @@ def _read(
         person=person,
         note=row.note or "",
         confirm_duplicate=bool(row.confirm_duplicate),
+        line=row.line,
     )
 
 

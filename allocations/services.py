@@ -499,18 +499,19 @@ def _duplicates(fund_id: int, payments: list[Payment], *, exclude: int | None = 
         for pk, beneficiary_id, kind, day in found:
             key = (beneficiary_id, kind, day.year, day.month)
             earlier_entry[key] = min(pk, earlier_entry.get(key, pk))
-    first_row: dict[tuple[object, ...], int] = {}
+    first_row: dict[tuple[object, ...], Payment] = {}
     problems = []
     for p in payments:
         who = p.beneficiary_id if p.beneficiary_id is not None else (p.person.number if p.person else None)
         if who is None or p.date is None:
             continue
         key = (who, p.assistance_type, p.date.year, p.date.month)
-        row = first_row.setdefault(key, p.row)
+        first = first_row.setdefault(key, p)
         if key in earlier_entry:
             earlier = EARLIER_ENTRY % {"id": earlier_entry[key]}
-        elif row != p.row:
-            earlier = EARLIER_ROW % {"row": row}
+        elif first is not p:
+            # Named as the clerk sees it: an imported sheet's line, not the list's position.
+            earlier = EARLIER_ROW % {"row": first.line or first.row}
         else:
             continue
         if p.confirm_duplicate:

@@ -141,6 +141,9 @@ def job_detail(request, pk: int):
     return render(request, "allocations/job.html", context)
 
 
+FIXABLE_FIELDS = ("name", "id_number", "amount", "assistance_type", "date")
+
+
 def _preview(job: Job) -> dict:
     problems = job.problems or []
     by_line: dict[int, list[dict]] = {}
@@ -151,7 +154,8 @@ def _preview(job: Job) -> dict:
     fixable = []
     for line in sorted(by_line)[:MAX_ROWS_TO_FIX]:
         row = rows.get(line, {})
-        initial = {key: row.get(key, "") for key in ("name", "id_number", "amount", "assistance_type", "date")}
+        as_read = row.get("as_read", {})
+        initial = {key: row.get(key) or as_read.get(key, "") for key in FIXABLE_FIELDS}
         initial["confirm_duplicate"] = bool(row.get("confirm_duplicate"))
         fixable.append(
             {
@@ -200,9 +204,10 @@ def job_fix(request, pk: int):
         fixed.add(line)
         if form.cleaned_data["remove"]:
             continue
-        for key in ("name", "id_number", "amount", "assistance_type", "date"):
+        for key in FIXABLE_FIELDS:
             row[key] = form.cleaned_data[key].strip()
         row["confirm_duplicate"] = form.cleaned_data["confirm_duplicate"]
+        row.pop("as_read", None)
         kept.append(row)
     summary = dict(job.summary)
     summary["cell_problems"] = [p for p in summary.get("cell_problems", []) if p["line"] not in fixed]
