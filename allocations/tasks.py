@@ -150,7 +150,8 @@ def _export(job: Job) -> None:
         else:
             spreadsheets.xlsx_file(sheet, output)
         output.seek(0)
-        job.output.save(job.params["filename"], File(output), save=False)
+        # Stored under the ASCII name; the download is named `filename` (the user's language).
+        job.output.save(params.get("fallback") or params["filename"], File(output), save=False)
     progress.finish(counter.rows)
     exportlog.record(
         user=job.created_by,

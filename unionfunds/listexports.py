@@ -22,12 +22,19 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_filters.filterset import filterset_factory
 
-from unionfunds import permissions, spreadsheets
+from unionfunds import downloads, permissions, spreadsheets
 from unionfunds.models import Federation
 from unionfunds.spreadsheets import IDENTIFIER, INTEGER, MONEY, TEXT, Column, Sheet
 
 CHUNK = 2000
 APPROVED_TOTAL = gettext_lazy("Total of approved entries (reversals subtracted)")
+# Said in the file (and on the job's page) when full numbers were asked for by
+# someone whose roles never allow them: the file still comes, masked, rather
+# than a refusal, so that an approver checking a list keeps the list.
+FULL_IDS_REFUSED = gettext_lazy(
+    "Masked: you asked for full ID numbers, but only clerks and auditors may have them (DOMAIN.md, rule 4), "
+    "and you are neither. Ask a clerk or an auditor of the federation for an export with full numbers."
+)
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,16 @@ def build_sheet(
         ],
         totals=totals,
     )
+
+
+def filenames(what: str, user, form, extension: str) -> tuple[str, str]:
+    """What the file of list `what` is saved as (whose, which list, which
+    period: 青海省总工会_资金发放_2022年度.csv), and an ASCII name for clients
+    that cannot read that one."""
+    name = downloads.export_filename(
+        scope_name(user), EXPORTS[what].title(), downloads.period(downloads.cleaned(form)), extension=extension
+    )
+    return name, f"{what}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
 
 
 def scope_name(user) -> str:

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -133,45 +135,67 @@ def rollup_export(request, federation_id: int, extension: str):
         full_ids=False,
         federation=federation,
     )
-    filename = f"rollup-{federation.code}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
-    return downloads.sheet_response(sheet, extension, filename)
+    filename, fallback = rollup_filenames(federation, form, extension)
+    return downloads.sheet_response(sheet, extension, filename, fallback=fallback)
+
+
+def rollup_filenames(federation: Federation, form: RollupFilterForm, extension: str) -> tuple[str, str]:
+    """The file's name (the federation's, the period's) and an ASCII one for clients that need it."""
+    name = downloads.export_filename(
+        federation.name, str(_("Roll-up")), downloads.period(downloads.cleaned(form)), extension=extension
+    )
+    return name, f"rollup-{federation.code}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
 
 
 def rollup_sheet(result: rollups.Rollup, form: RollupFilterForm, user) -> spreadsheets.Sheet:
+    """The roll-up as a table, in yuan or, with `unit=wan`, in 万元: divided
+    exactly (Decimal), to six places so that every fen is still there."""
+    wan = form.in_wan()
     sources = [("allocation", _("Allocation from outside")), *Source.choices]
+
+    def money(header: str, width: int) -> spreadsheets.Column:
+        words = _("%(column)s (10,000 yuan)") if wan else _("%(column)s (yuan)")
+        return spreadsheets.Column(str(words) % {"column": header}, spreadsheets.MONEY, width, 6 if wan else 2)
+
+    def amount(value: Decimal) -> Decimal:
+        return value / WAN if wan else value
+
     columns = [
         spreadsheets.Column(str(_("Federation")), width=28),
-        spreadsheets.Column(str(_("Raised")), spreadsheets.MONEY, 16),
-        *[spreadsheets.Column(f"{_('Raised')}: {label}", spreadsheets.MONEY, 14) for _code, label in sources],
-        spreadsheets.Column(str(_("Allocated out")), spreadsheets.MONEY, 16),
-        spreadsheets.Column(str(_("Disbursed")), spreadsheets.MONEY, 16),
+        money(str(_("Raised")), 16),
+        *[money(f"{_('Raised')}: {label}", 14) for _code, label in sources],
+        money(str(_("Allocated out")), 16),
+        money(str(_("Disbursed")), 16),
         spreadsheets.Column(str(_("Person-times")), spreadsheets.INTEGER, 10),
         spreadsheets.Column(str(_("Persons")), spreadsheets.INTEGER, 10),
-        spreadsheets.Column(str(_("Balance")), spreadsheets.MONEY, 16),
+        money(str(_("Balance")), 16),
     ]
 
     def row(label: str, figures: rollups.Figures) -> list:
-        by_source = [figures.raised_by_source.get(code, ZERO) for code, _label in sources]
+        by_source = [amount(figures.raised_by_source.get(code, ZERO)) for code, _label in sources]
         return [
             label,
-            figures.raised,
+            amount(figures.raised),
             *by_source,
-            figures.allocated_out,
-            figures.disbursed,
+            amount(figures.allocated_out),
+            amount(figures.disbursed),
             figures.person_times,
             figures.persons,
-            figures.balance,
+            amount(figures.balance),
         ]
 
     filters = spreadsheets.describe_filters(form, skip=("unit",))  # the amount unit is not a filter
+    unit = spreadsheets.WAN if wan else spreadsheets.YUAN
     return spreadsheets.Sheet(
         title=str(_("Roll-up")),
         columns=columns,
         federation=result.federation.name,
         filters=filters,
+        unit=unit,
         preamble=[
             (str(_("Federation")), result.federation.name),
             (str(_("Filters")), filters),
+            (str(_("Amounts in")), str(_("10,000 yuan") if wan else _("yuan"))),
             (str(_("Exported at")), f"{timezone.localtime():%Y-%m-%d %H:%M}"),
             (str(_("Exported by")), user.get_username()),
             (str(_("Explanation")), str(ROLLUP_NOTE)),
@@ -179,6 +203,9 @@ def rollup_sheet(result: rollups.Rollup, form: RollupFilterForm, user) -> spread
         rows=[row(str(_("Own funds (本级)")), result.own)] + [row(child.name, f) for child, f in result.children],
         totals=row(str(_("Total")), result.total),
     )
+
+
+WAN = Decimal(10000)
 
 
 ROLLUP_NOTE = _(
