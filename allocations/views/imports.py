@@ -107,6 +107,7 @@ def _template_xlsx(columns) -> bytes:
         types = [str(label) for _code, label in AssistanceType.choices]
     sheet.data_validation(1, 3, 100_000, 3, {"validate": "list", "source": types, "ignore_blank": True})
     sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, 0, len(columns) - 1)
     notes = book.add_worksheet("填写说明")
     notes.set_column(0, 0, 14)
     notes.set_column(1, 1, 90)
