@@ -161,7 +161,9 @@ def _export(job: Job) -> None:
         rows=counter.rows,
         full_ids=bool(params.get("full_ids")),
     )
-    jobs.move(job, Job.State.DONE, output=job.output.name, summary={"rows": counter.rows})
+    refused = listexports.full_ids_refused(params["what"], job.created_by, bool(params.get("full_ids")))
+    message = str(listexports.FULL_IDS_REFUSED) if refused else ""
+    jobs.move(job, Job.State.DONE, output=job.output.name, summary={"rows": counter.rows}, message=message)
 
 
 def _reporting(rows, progress: jobs.Progress):
