@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from allocations import charts, rollups
 from allocations.forms import RollupFilterForm
 from allocations.models import Source
-from unionfunds import downloads, exportlog, spreadsheets
+from unionfunds import downloads, exportlog, listexports, spreadsheets
 from unionfunds.models import Federation
 from unionfunds.money import ZERO
 from unionfunds.permissions import scope_paths, sees_everything
@@ -96,12 +96,72 @@ def rows_behind_page(request, federation_id: int, figure: str):
             "federation": federation,
             "own": own,
             "figure": FIGURE_TITLES[figure],
+            "figure_code": figure,
+            # The rows' exports: the same filters and scope as this page.
+            "export_query": "&".join(part for part in (form.query_string(), "own=1" if own else "") if part),
             "sections": sections,
             "form": form,
             "query": form.query_string(),
             "breadcrumb": breadcrumb(request.user, federation),
         },
     )
+
+
+@login_required
+def rows_behind_export(request, federation_id: int, figure: str, kind: str, extension: str):
+    """One section of the rows behind a figure, every row, as the list exports
+    write it: the page's scope and filters, ID numbers masked unless asked for
+    and allowed, and a line in the export log."""
+    if figure not in FIGURE_TITLES or extension not in ("xlsx", "csv"):
+        raise Http404
+    federation = visible_federation(request.user, federation_id)
+    own = request.GET.get("own") == "1"
+    form = RollupFilterForm(request.GET or None)
+    groups = rollups.rows_behind(figure, federation, own=own, filters=form.filters())
+    if kind not in groups:
+        raise Http404
+    spec = listexports.EXPORTS[kind]
+    queryset = groups[kind].select_related(*spec.related).order_by(*spec.ordering)
+    full_ids = request.GET.get("full_ids") == "1"
+    scope = f"{federation.name} · {_('Own funds (本级)')}" if own else federation.name
+    counter = listexports.Counter()
+    sheet = listexports.build_sheet(
+        kind,
+        request.user,
+        request.GET,
+        full_ids=full_ids,
+        counter=counter,
+        queryset=queryset,
+        form=form,
+        federation=scope,
+        about=[(str(_("Federation")), scope), (str(_("Figure")), str(FIGURE_TITLES[figure]))],
+        skip=("unit",),  # the rows are in yuan whatever the roll-up showed
+    )
+    query = request.GET.copy()
+    for key in ("full_ids", *(f"{name}_page" for name in RELATED)):
+        query.pop(key, None)
+    query.setlist("figure", [figure])
+
+    def finished():
+        exportlog.record(
+            user=request.user,
+            what=f"rollup.{kind}",
+            format=extension,
+            query=query,
+            rows=counter.rows,
+            full_ids=full_ids,
+            federation=federation,
+        )
+
+    filename = downloads.export_filename(
+        scope,
+        str(FIGURE_TITLES[figure]),
+        str(spec.title()),
+        downloads.period(downloads.cleaned(form)),
+        extension=extension,
+    )
+    fallback = f"rollup-{federation.code}-{figure}-{kind}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
+    return downloads.sheet_response(sheet, extension, filename, fallback=fallback, finished=finished)
 
 
 RELATED = {
