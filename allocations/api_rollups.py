@@ -4,7 +4,6 @@ answers with the page's sheet of them."""
 
 from django.http import HttpResponseBase
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -14,7 +13,7 @@ from rest_framework.views import APIView
 from allocations import rollups
 from allocations.forms import RollupFilterForm
 from allocations.models import AssistanceType, Purpose, Source
-from allocations.views.rollup import rollup_sheet
+from allocations.views.rollup import rollup_filenames, rollup_sheet
 from unionfunds import downloads, exportlog
 from unionfunds.api.base import MoneyField
 from unionfunds.api.spreadsheets import BODY_TYPES, MEDIA_TYPES, SpreadsheetMixin, filters_of
@@ -118,7 +117,8 @@ class RollupView(SpreadsheetMixin, APIView):
     def spreadsheet(self, federation: Federation, result: rollups.Rollup, extension: str) -> HttpResponseBase:
         """The roll-up page's sheet; the form only words the filters above the table."""
         request = self.request
-        sheet = rollup_sheet(result, RollupFilterForm(request.query_params), request.user)
+        form = RollupFilterForm(request.query_params)
+        sheet = rollup_sheet(result, form, request.user)
         query = filters_of(request)
 
         def finished():
@@ -132,8 +132,8 @@ class RollupView(SpreadsheetMixin, APIView):
                 federation=federation,
             )
 
-        filename = f"rollup-{federation.code}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
-        return downloads.sheet_response(sheet, extension, filename, finished=finished)
+        filename, fallback = rollup_filenames(federation, form, extension)
+        return downloads.sheet_response(sheet, extension, filename, fallback=fallback, finished=finished)
 
 
 class RollupExportView(RollupView):

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from allocations.filters import AllocationFilter, ContributionFilter, DisbursementFilter, FundFilter
 from allocations.models import Allocation, Contribution, Disbursement, Fund, Movement, Status
-from beneficiaries.services import may_see_id_number
+from beneficiaries.services import may_see_id_number, may_see_id_numbers_somewhere
 from unionfunds.listexports import ListExport, label, register
 from unionfunds.spreadsheets import DATE, IDENTIFIER, INTEGER, MONEY, TEXT, Column
 
@@ -158,6 +158,7 @@ register(
         _disbursement_row,
         approved_amount=approved_amount,
         reveals=may_see_id_number,
+        reveals_to=may_see_id_numbers_somewhere,
     ),
     ListExport(
         "allocations",

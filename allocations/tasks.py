@@ -150,7 +150,8 @@ def _export(job: Job) -> None:
         else:
             spreadsheets.xlsx_file(sheet, output)
         output.seek(0)
-        job.output.save(job.params["filename"], File(output), save=False)
+        # Stored under the ASCII name; the download is named `filename` (the user's language).
+        job.output.save(params.get("fallback") or params["filename"], File(output), save=False)
     progress.finish(counter.rows)
     exportlog.record(
         user=job.created_by,
@@ -160,7 +161,9 @@ def _export(job: Job) -> None:
         rows=counter.rows,
         full_ids=bool(params.get("full_ids")),
     )
-    jobs.move(job, Job.State.DONE, output=job.output.name, summary={"rows": counter.rows})
+    refused = listexports.full_ids_refused(params["what"], job.created_by, bool(params.get("full_ids")))
+    message = str(listexports.FULL_IDS_REFUSED) if refused else ""
+    jobs.move(job, Job.State.DONE, output=job.output.name, summary={"rows": counter.rows}, message=message)
 
 
 def _reporting(rows, progress: jobs.Progress):

@@ -10,6 +10,11 @@ urlpatterns = [
     path("rollup/<int:federation_id>/", rollup.rollup_page, name="rollup"),
     path("rollup/<int:federation_id>/export.<str:extension>", rollup.rollup_export, name="rollup_export"),
     path("rollup/<int:federation_id>/<slug:figure>/", rollup.rows_behind_page, name="rows_behind"),
+    path(
+        "rollup/<int:federation_id>/<slug:figure>/<slug:kind>/export.<str:extension>",
+        rollup.rows_behind_export,
+        name="rows_behind_export",
+    ),
     path("entries/new/contribution/", entries.contribution_new, name="contribution_new"),
     path("entries/new/allocation/", entries.allocation_new, name="allocation_new"),
     path("entries/new/disbursement/", entries.disbursement_new, name="disbursement_new"),

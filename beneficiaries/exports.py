@@ -7,7 +7,7 @@ from django_filters.filterset import filterset_factory
 
 from beneficiaries.filters import BeneficiaryFilter
 from beneficiaries.models import Beneficiary, Unit, mask_phone
-from beneficiaries.services import may_see_id_number
+from beneficiaries.services import may_see_id_number, may_see_id_numbers_somewhere
 from unionfunds.listexports import ListExport, field_header, label, register
 from unionfunds.spreadsheets import DATE, IDENTIFIER, INTEGER, TEXT, Column
 
@@ -67,6 +67,7 @@ register(
         ordering=("pk",),
         prefetch=("categories",),
         reveals=may_see_id_number,
+        reveals_to=may_see_id_numbers_somewhere,
     ),
     # Only the API lists units; the page-style filters serve a caller that
     # passes no queryset of its own.

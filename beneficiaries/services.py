@@ -22,7 +22,7 @@ from unionfunds import audit, bulkload, text
 from unionfunds.bulkload import AnyOf
 from unionfunds.errors import INVALID_CHOICE, RowProblem, refuse
 from unionfunds.models import Federation, Role
-from unionfunds.permissions import can_see, has_role, require_role
+from unionfunds.permissions import can_see, has_role, has_role_anywhere, require_role
 
 NAME_LIMIT = Beneficiary._meta.get_field("name").max_length or 50
 PHONE_LIMIT = Beneficiary._meta.get_field("phone").max_length or 20
@@ -265,6 +265,11 @@ def may_see_id_number(user, beneficiary: Beneficiary) -> bool:
     pay people by real name and the auditors who trace a payment to a person, at
     the person's federation or above. Everyone else sees them masked."""
     return has_role(user, Role.CLERK, beneficiary.federation) or has_role(user, Role.AUDITOR, beneficiary.federation)
+
+
+def may_see_id_numbers_somewhere(user) -> bool:
+    """Whether `user` may see anyone's full ID number: a clerk or an auditor somewhere."""
+    return has_role_anywhere(user, Role.CLERK) or has_role_anywhere(user, Role.AUDITOR)
 
 
 def id_numbers_shown(*, beneficiaries: list[Beneficiary], by) -> None:

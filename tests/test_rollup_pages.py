@@ -72,7 +72,7 @@ def test_the_roll_up_exports_to_xlsx_with_numbers_totals_and_filters(auditor_cli
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:2] == ("工会组织", "青海省总工会")
     assert "年度: 2022" in rows[1][1]
-    header = rows.index(next(r for r in rows if r and r[0] == "工会组织" and r[1] == "筹集"))
+    header = rows.index(next(r for r in rows if r and r[0] == "工会组织" and r[1] == "筹集（元）"))
     table = rows[header + 1 :]
     assert table[-1][0] == "合计"
     assert table[-1][1] == 8040000 and not isinstance(table[-1][1], str)

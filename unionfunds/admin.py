@@ -110,7 +110,12 @@ class ExportRecordAdmin(ScopedAdmin):
         spec = listexports.EXPORTS.get(record.what)
         if spec is not None:
             return str(spec.title())
-        return str(_("Roll-up")) if record.what == "rollup" else record.what
+        if record.what == "rollup":
+            return str(_("Roll-up"))
+        behind = listexports.EXPORTS.get(record.what.removeprefix("rollup."))
+        if record.what.startswith("rollup.") and behind is not None:  # rows behind a roll-up figure
+            return f"{_('Roll-up')} · {behind.title()}"
+        return record.what
 
 
 @admin.register(Job)

@@ -22,12 +22,19 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_filters.filterset import filterset_factory
 
-from unionfunds import permissions, spreadsheets
+from unionfunds import downloads, permissions, spreadsheets
 from unionfunds.models import Federation
 from unionfunds.spreadsheets import IDENTIFIER, INTEGER, MONEY, TEXT, Column, Sheet
 
 CHUNK = 2000
 APPROVED_TOTAL = gettext_lazy("Total of approved entries (reversals subtracted)")
+# Said in the file (and on the job's page) when full numbers were asked for by
+# someone whose roles never allow them: the file still comes, masked, rather
+# than a refusal, so that an approver checking a list keeps the list.
+FULL_IDS_REFUSED = gettext_lazy(
+    "Masked: you asked for full ID numbers, but only clerks and auditors may have them (DOMAIN.md, rule 4), "
+    "and you are neither. Ask a clerk or an auditor of the federation for an export with full numbers."
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,8 @@ class ListExport:
     approved_amount: Callable[[Model], Decimal | None] | None = None
     # Whether `user` may see `person`'s ID number and phone in full, when asked.
     reveals: Callable[[object, Model], bool] | None = None
+    # Whether `user` may see anyone's in full (holds a role that may, somewhere).
+    reveals_to: Callable[[object], bool] | None = None
 
     def queryset(self, user) -> QuerySet:
         queryset = self.model.objects.visible_to(user).select_related(*self.related).order_by(*self.ordering)
@@ -100,6 +109,12 @@ class Counter:
             yield record
 
 
+def full_ids_refused(what: str, user, asked: bool) -> bool:
+    """Whether full ID numbers were asked for by someone who may see none."""
+    spec = EXPORTS[what]
+    return asked and spec.reveals is not None and not (spec.reveals_to is None or spec.reveals_to(user))
+
+
 def build_sheet(
     what: str,
     user,
@@ -109,11 +124,17 @@ def build_sheet(
     counter: Counter | None = None,
     queryset: QuerySet | None = None,
     form=None,
+    federation: str | None = None,
+    about: Iterable[tuple[str, str]] = (),
+    skip: tuple[str, ...] = (),
 ) -> Sheet:
     """The sheet of list `what` for `user`, filtered by `query` like its page.
 
     With `full_ids`, ID numbers and phones are shown in full where the user's
-    role allows it (and masked elsewhere); without, always masked.
+    role allows it (and masked elsewhere, which the sheet says); without,
+    always masked. `federation` (default: the tops of the user's subtrees)
+    and `about` (lines under the list's name) say whose rows these are; `skip`
+    names form fields that are no filters.
     """
     spec = EXPORTS[what]
     if queryset is None:
@@ -135,22 +156,39 @@ def build_sheet(
             cells[amount_index - 1] = str(APPROVED_TOTAL)
         return cells
 
-    filters = spreadsheets.describe_filters(form) if form is not None else str(_("None"))
+    filters = spreadsheets.describe_filters(form, skip=skip) if form is not None else str(_("None"))
+    if not full_ids:
+        id_numbers = _("Masked")
+    elif full_ids_refused(what, user, full_ids):
+        id_numbers = FULL_IDS_REFUSED
+    else:
+        id_numbers = _("In full where your role allows")
     return Sheet(
         title=spec.title(),
         columns=columns,
         rows=rows,
-        federation=scope_name(user),
+        federation=federation or scope_name(user),
         filters=filters,
         preamble=[
             (_("List"), spec.title()),
+            *about,
             (_("Filters"), filters),
-            (_("ID numbers"), _("In full where your role allows") if full_ids else _("Masked")),
+            (_("ID numbers"), id_numbers),
             (_("Exported at"), f"{timezone.localtime():%Y-%m-%d %H:%M}"),
             (_("Exported by"), user.get_username()),
         ],
         totals=totals,
     )
+
+
+def filenames(what: str, user, form, extension: str) -> tuple[str, str]:
+    """What the file of list `what` is saved as (whose, which list, which
+    period: 青海省总工会_资金发放_2022年度.csv), and an ASCII name for clients
+    that cannot read that one."""
+    name = downloads.export_filename(
+        scope_name(user), EXPORTS[what].title(), downloads.period(downloads.cleaned(form)), extension=extension
+    )
+    return name, f"{what}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
 
 
 def scope_name(user) -> str:

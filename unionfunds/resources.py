@@ -9,14 +9,17 @@ exported only within what the user sees, and imported only where the user holds
 the role the resource asks for.
 """
 
+import io
 import re
 
+import openpyxl
 import tablib
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
 from import_export.formats import base_formats
+from openpyxl.utils import get_column_letter
 
 from unionfunds import sheetreader
 from unionfunds.errors import refuse
@@ -101,10 +104,22 @@ class XLSX(base_formats.XLSX):
         return dataset
 
     def export_data(self, dataset, **kwargs):
-        return super().export_data(_neutralised(dataset), **kwargs)
+        return _frozen_and_filtered(super().export_data(_neutralised(dataset), **kwargs))
 
 
 FORMATS = [CSV, XLSX]
+
+
+def _frozen_and_filtered(content: bytes) -> bytes:
+    """The header row frozen and filterable, as in every XLSX the site writes."""
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    for sheet in book.worksheets:
+        sheet.freeze_panes = "A2"
+        if sheet.max_column and sheet.max_row:
+            sheet.auto_filter.ref = f"A1:{get_column_letter(sheet.max_column)}{sheet.max_row}"
+    output = io.BytesIO()
+    book.save(output)
+    return output.getvalue()
 
 
 def _neutralised(dataset):

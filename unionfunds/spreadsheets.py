@@ -43,6 +43,7 @@ MAX_SHEET_ROWS = 1_048_576  # Excel's limit
 # OWASP: a cell that starts with one of these may be read as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
 DIGITS = re.compile(r"[0-9]+")
+YUAN, WAN = "yuan", "wan"  # amounts in yuan, or in 万元 (10,000 yuan)
 # Wider than this (in character widths) a table is printed landscape: about
 # what A4 portrait holds at Excel's default margins before it must shrink.
 PORTRAIT_WIDTH = 100
@@ -55,6 +56,10 @@ class Column:
     header: str
     kind: str = TEXT
     width: int = 14
+    # The most decimal places of a MONEY column, at least 2 always shown: 2 in
+    # yuan (to the fen); 6 in 万元, where one fen is 0.000001 万元, so that no
+    # fen is rounded away (804万 shows as 804.00, 1.23 元 as 0.000123).
+    decimals: int = 2
 
 
 @dataclass
@@ -70,6 +75,8 @@ class Sheet:
     # were chosen. The amount unit is added when the sheet has amounts.
     federation: str = ""
     filters: str = ""
+    # The unit its amounts are in, for the printed page header.
+    unit: str = YUAN
 
     def totals_row(self) -> list | None:
         return self.totals() if callable(self.totals) else self.totals
@@ -125,6 +132,7 @@ def xlsx_file(sheet: Sheet, output=None):
     header = book.add_format({"bold": True, "bg_color": "#EEF2F7", "border": 1})
     formats = {
         MONEY: book.add_format({"num_format": "#,##0.00"}),
+        **{(MONEY, places): book.add_format({"num_format": _money_format(places)}) for places in _places(sheet)},
         INTEGER: book.add_format({"num_format": "0"}),
         DATE: book.add_format({"num_format": "yyyy-mm-dd"}),
         TEXT: None,
@@ -132,6 +140,8 @@ def xlsx_file(sheet: Sheet, output=None):
         IDENTIFIER: book.add_format({"num_format": "@"}),
     }
     total_formats = {kind: book.add_format({**spec, "bold": True, "top": 1}) for kind, spec in _TOTAL_SPECS.items()}
+    for places in _places(sheet):
+        total_formats[MONEY, places] = book.add_format({"num_format": _money_format(places), "bold": True, "top": 1})
 
     def table_head(worksheet, row_number: int) -> int:
         for index, column in enumerate(sheet.columns):
@@ -169,6 +179,24 @@ def xlsx_file(sheet: Sheet, output=None):
     return output
 
 
+def _money_format(places: int) -> str:
+    """Two places always, more only where the amount has them."""
+    return "#,##0.00" + "#" * max(places - 2, 0)
+
+
+def csv_amount(value, places: int = 2) -> str:
+    """An amount as CSV text: two places, more only where the amount has them
+    (up to `places`); never rounded when it has no more than `places`."""
+    text = f"{Decimal(value):.{max(places, 2)}f}"
+    whole, _dot, fraction = text.partition(".")
+    return f"{whole}.{fraction[:2]}{fraction[2:].rstrip('0')}"
+
+
+def _places(sheet: Sheet) -> set[int]:
+    """The decimal places of its amount columns other than the usual two."""
+    return {column.decimals for column in sheet.columns if column.kind == MONEY and column.decimals != 2}
+
+
 _TOTAL_SPECS = {
     MONEY: {"num_format": "#,##0.00"},
     INTEGER: {"num_format": "0"},
@@ -199,13 +227,18 @@ def _page_header(sheet: Sheet) -> str:
     title = " ".join(_escape(part) for part in (sheet.federation, sheet.title) if part)
     details = [f"{_('Filters')}: {sheet.filters or _('None')}"]
     if any(column.kind == MONEY for column in sheet.columns):
-        details.append(str(_("Amounts in yuan (元)")))
+        details.append(unit_line(sheet.unit))
     head = f'&C&"-,Bold"&12{title}&"-,Regular"&10\n'
     room = HEADER_LIMIT - len(head)
     line = _escape(" · ".join(details))
     if len(line) > room:
         line = line[: room - 1].rstrip("&") + "…"
     return head + line
+
+
+def unit_line(unit: str) -> str:
+    """The line that says which unit a sheet's amounts are in."""
+    return str(_("Amounts in 10,000 yuan (万元)") if unit == WAN else _("Amounts in yuan (元)"))
 
 
 def _escape(text: str) -> str:
@@ -221,8 +254,10 @@ def _write_row(worksheet, row_number: int, columns: list[Column], values: list, 
             # A label in a number column, as in a totals row.
             worksheet.write_string(row_number, index, safe_text(value), formats[column.kind])
         elif column.kind == MONEY:
-            # Excel holds numbers as doubles; two-decimal amounts below 10^13 are exact there.
-            worksheet.write_number(row_number, index, float(Decimal(value)), formats[MONEY])
+            # Excel holds numbers as doubles, with 15 significant digits: amounts
+            # below 10^13 yuan keep every fen there, in yuan or in 万元.
+            money = formats.get((MONEY, column.decimals), formats[MONEY])
+            worksheet.write_number(row_number, index, float(Decimal(value)), money)
         elif column.kind == INTEGER:
             worksheet.write_number(row_number, index, int(value), formats[INTEGER])
         elif column.kind == IDENTIFIER:
@@ -242,7 +277,7 @@ def _csv_cells(columns: list[Column], values: list) -> list[str]:
         elif isinstance(value, str) and column.kind not in (TEXT, IDENTIFIER):
             cells.append(safe_text(value))
         elif column.kind == MONEY:
-            cells.append(f"{Decimal(value):.2f}")
+            cells.append(csv_amount(value, column.decimals))
         elif column.kind == DATE:
             cells.append(value.isoformat() if isinstance(value, datetime.date) else str(value))
         elif column.kind == INTEGER:

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
@@ -82,14 +82,11 @@ def list_template(request, extension: str):
         columns=[spreadsheets.Column(header, width=22 if header == "身份证号" else 14) for header, _note in columns],
         rows=[],
     )
+    # Named in Chinese whatever the user's language: its headers are Chinese too.
+    filename, fallback = f"发放名单模板.{extension}", f"disbursement-list-template.{extension}"
     if extension == "csv":
-        return downloads.sheet_response(sheet, "csv", "发放名单模板.csv")
-    return FileResponse(
-        io.BytesIO(_template_xlsx(columns)),
-        as_attachment=True,
-        filename="发放名单模板.xlsx",
-        content_type=downloads.XLSX,
-    )
+        return downloads.sheet_response(sheet, "csv", filename, fallback=fallback)
+    return downloads.file_response(io.BytesIO(_template_xlsx(columns)), filename, fallback, downloads.XLSX)
 
 
 def _template_xlsx(columns) -> bytes:
@@ -110,6 +107,7 @@ def _template_xlsx(columns) -> bytes:
         types = [str(label) for _code, label in AssistanceType.choices]
     sheet.data_validation(1, 3, 100_000, 3, {"validate": "list", "source": types, "ignore_blank": True})
     sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, 0, len(columns) - 1)
     notes = book.add_worksheet("填写说明")
     notes.set_column(0, 0, 14)
     notes.set_column(1, 1, 90)
@@ -240,11 +238,12 @@ def job_download(request, pk: int):
     if job.kind != Job.Kind.EXPORT or job.state != Job.State.DONE or not job.output:
         raise Http404
     extension = job.params.get("format", "xlsx")
-    return FileResponse(
+    filename = job.params.get("filename") or f"export.{extension}"
+    return downloads.file_response(
         job.output.open("rb"),
-        as_attachment=True,
-        filename=job.params.get("filename") or f"export.{extension}",
-        content_type=downloads.XLSX if extension == "xlsx" else downloads.CSV,
+        filename,
+        job.params.get("fallback") or filename,
+        downloads.XLSX if extension == "xlsx" else downloads.CSV,
     )
 
 

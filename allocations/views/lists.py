@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone, translation
+from django.utils import translation
 
 from allocations import tasks
 from unionfunds import downloads, exportlog, jobs, listexports
@@ -44,7 +44,7 @@ def list_export(request, kind: str, extension: str):
     spec = listexports.EXPORTS[kind]
     queryset, form = spec.filtered(request.user, request.GET)
     full_ids = request.GET.get("full_ids") == "1"
-    filename = f"{kind}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
+    filename, fallback = listexports.filenames(kind, request.user, form, extension)
     query = request.GET.copy()
     for key in ("page", "full_ids"):
         query.pop(key, None)
@@ -61,6 +61,7 @@ def list_export(request, kind: str, extension: str):
                 "query": query.urlencode(),
                 "full_ids": full_ids,
                 "filename": filename,
+                "fallback": fallback,
                 "language": translation.get_language(),
             },
             progress_total=rows,
@@ -77,4 +78,4 @@ def list_export(request, kind: str, extension: str):
             user=request.user, what=kind, format=extension, query=query, rows=counter.rows, full_ids=full_ids
         )
 
-    return downloads.sheet_response(sheet, extension, filename, finished=finished)
+    return downloads.sheet_response(sheet, extension, filename, fallback=fallback, finished=finished)

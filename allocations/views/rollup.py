@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -8,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from allocations import charts, rollups
 from allocations.forms import RollupFilterForm
 from allocations.models import Source
-from unionfunds import downloads, exportlog, spreadsheets
+from unionfunds import downloads, exportlog, listexports, spreadsheets
 from unionfunds.models import Federation
 from unionfunds.money import ZERO
 from unionfunds.permissions import scope_paths, sees_everything
@@ -94,12 +96,72 @@ def rows_behind_page(request, federation_id: int, figure: str):
             "federation": federation,
             "own": own,
             "figure": FIGURE_TITLES[figure],
+            "figure_code": figure,
+            # The rows' exports: the same filters and scope as this page.
+            "export_query": "&".join(part for part in (form.query_string(), "own=1" if own else "") if part),
             "sections": sections,
             "form": form,
             "query": form.query_string(),
             "breadcrumb": breadcrumb(request.user, federation),
         },
     )
+
+
+@login_required
+def rows_behind_export(request, federation_id: int, figure: str, kind: str, extension: str):
+    """One section of the rows behind a figure, every row, as the list exports
+    write it: the page's scope and filters, ID numbers masked unless asked for
+    and allowed, and a line in the export log."""
+    if figure not in FIGURE_TITLES or extension not in ("xlsx", "csv"):
+        raise Http404
+    federation = visible_federation(request.user, federation_id)
+    own = request.GET.get("own") == "1"
+    form = RollupFilterForm(request.GET or None)
+    groups = rollups.rows_behind(figure, federation, own=own, filters=form.filters())
+    if kind not in groups:
+        raise Http404
+    spec = listexports.EXPORTS[kind]
+    queryset = groups[kind].select_related(*spec.related).order_by(*spec.ordering)
+    full_ids = request.GET.get("full_ids") == "1"
+    scope = f"{federation.name} · {_('Own funds (本级)')}" if own else federation.name
+    counter = listexports.Counter()
+    sheet = listexports.build_sheet(
+        kind,
+        request.user,
+        request.GET,
+        full_ids=full_ids,
+        counter=counter,
+        queryset=queryset,
+        form=form,
+        federation=scope,
+        about=[(str(_("Federation")), scope), (str(_("Figure")), str(FIGURE_TITLES[figure]))],
+        skip=("unit",),  # the rows are in yuan whatever the roll-up showed
+    )
+    query = request.GET.copy()
+    for key in ("full_ids", *(f"{name}_page" for name in RELATED)):
+        query.pop(key, None)
+    query.setlist("figure", [figure])
+
+    def finished():
+        exportlog.record(
+            user=request.user,
+            what=f"rollup.{kind}",
+            format=extension,
+            query=query,
+            rows=counter.rows,
+            full_ids=full_ids,
+            federation=federation,
+        )
+
+    filename = downloads.export_filename(
+        scope,
+        str(FIGURE_TITLES[figure]),
+        str(spec.title()),
+        downloads.period(downloads.cleaned(form)),
+        extension=extension,
+    )
+    fallback = f"rollup-{federation.code}-{figure}-{kind}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
+    return downloads.sheet_response(sheet, extension, filename, fallback=fallback, finished=finished)
 
 
 RELATED = {
@@ -133,45 +195,67 @@ def rollup_export(request, federation_id: int, extension: str):
         full_ids=False,
         federation=federation,
     )
-    filename = f"rollup-{federation.code}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
-    return downloads.sheet_response(sheet, extension, filename)
+    filename, fallback = rollup_filenames(federation, form, extension)
+    return downloads.sheet_response(sheet, extension, filename, fallback=fallback)
+
+
+def rollup_filenames(federation: Federation, form: RollupFilterForm, extension: str) -> tuple[str, str]:
+    """The file's name (the federation's, the period's) and an ASCII one for clients that need it."""
+    name = downloads.export_filename(
+        federation.name, str(_("Roll-up")), downloads.period(downloads.cleaned(form)), extension=extension
+    )
+    return name, f"rollup-{federation.code}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
 
 
 def rollup_sheet(result: rollups.Rollup, form: RollupFilterForm, user) -> spreadsheets.Sheet:
+    """The roll-up as a table, in yuan or, with `unit=wan`, in 万元: divided
+    exactly (Decimal), to six places so that every fen is still there."""
+    wan = form.in_wan()
     sources = [("allocation", _("Allocation from outside")), *Source.choices]
+
+    def money(header: str, width: int) -> spreadsheets.Column:
+        words = _("%(column)s (10,000 yuan)") if wan else _("%(column)s (yuan)")
+        return spreadsheets.Column(str(words) % {"column": header}, spreadsheets.MONEY, width, 6 if wan else 2)
+
+    def amount(value: Decimal) -> Decimal:
+        return value / WAN if wan else value
+
     columns = [
         spreadsheets.Column(str(_("Federation")), width=28),
-        spreadsheets.Column(str(_("Raised")), spreadsheets.MONEY, 16),
-        *[spreadsheets.Column(f"{_('Raised')}: {label}", spreadsheets.MONEY, 14) for _code, label in sources],
-        spreadsheets.Column(str(_("Allocated out")), spreadsheets.MONEY, 16),
-        spreadsheets.Column(str(_("Disbursed")), spreadsheets.MONEY, 16),
+        money(str(_("Raised")), 16),
+        *[money(f"{_('Raised')}: {label}", 14) for _code, label in sources],
+        money(str(_("Allocated out")), 16),
+        money(str(_("Disbursed")), 16),
         spreadsheets.Column(str(_("Person-times")), spreadsheets.INTEGER, 10),
         spreadsheets.Column(str(_("Persons")), spreadsheets.INTEGER, 10),
-        spreadsheets.Column(str(_("Balance")), spreadsheets.MONEY, 16),
+        money(str(_("Balance")), 16),
     ]
 
     def row(label: str, figures: rollups.Figures) -> list:
-        by_source = [figures.raised_by_source.get(code, ZERO) for code, _label in sources]
+        by_source = [amount(figures.raised_by_source.get(code, ZERO)) for code, _label in sources]
         return [
             label,
-            figures.raised,
+            amount(figures.raised),
             *by_source,
-            figures.allocated_out,
-            figures.disbursed,
+            amount(figures.allocated_out),
+            amount(figures.disbursed),
             figures.person_times,
             figures.persons,
-            figures.balance,
+            amount(figures.balance),
         ]
 
     filters = spreadsheets.describe_filters(form, skip=("unit",))  # the amount unit is not a filter
+    unit = spreadsheets.WAN if wan else spreadsheets.YUAN
     return spreadsheets.Sheet(
         title=str(_("Roll-up")),
         columns=columns,
         federation=result.federation.name,
         filters=filters,
+        unit=unit,
         preamble=[
             (str(_("Federation")), result.federation.name),
             (str(_("Filters")), filters),
+            (str(_("Amounts in")), str(_("10,000 yuan") if wan else _("yuan"))),
             (str(_("Exported at")), f"{timezone.localtime():%Y-%m-%d %H:%M}"),
             (str(_("Exported by")), user.get_username()),
             (str(_("Explanation")), str(ROLLUP_NOTE)),
@@ -179,6 +263,9 @@ def rollup_sheet(result: rollups.Rollup, form: RollupFilterForm, user) -> spread
         rows=[row(str(_("Own funds (本级)")), result.own)] + [row(child.name, f) for child, f in result.children],
         totals=row(str(_("Total")), result.total),
     )
+
+
+WAN = Decimal(10000)
 
 
 ROLLUP_NOTE = _(

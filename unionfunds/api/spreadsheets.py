@@ -16,7 +16,6 @@ itself, streamed, instead of data for a renderer to turn into bytes.
 from django import forms
 from django.db.models import QuerySet
 from django.http import HttpResponseBase, QueryDict
-from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -150,7 +149,7 @@ class ListSpreadsheetMixin(SpreadsheetMixin):
             full_ids=full_ids,
             counter=counter,
             queryset=queryset,
-            form=self.filter_form(queryset),
+            form=(form := self.filter_form(queryset)),
         )
         query = filters_of(request)
 
@@ -159,8 +158,8 @@ class ListSpreadsheetMixin(SpreadsheetMixin):
                 user=request.user, what=self.export, format=extension, query=query, rows=counter.rows, full_ids=full_ids
             )
 
-        filename = f"{self.export}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
-        return downloads.sheet_response(sheet, extension, filename, finished=finished)
+        filename, fallback = listexports.filenames(self.export, request.user, form, extension)
+        return downloads.sheet_response(sheet, extension, filename, fallback=fallback, finished=finished)
 
     def filter_form(self, queryset: QuerySet) -> forms.Form | None:
         """The list filters' form, for the filters line above the table."""
