@@ -6,7 +6,8 @@
 Signs in through the login form as the demo accounts (password demo-2026, or
 UNIONFUNDS_DEMO_PASSWORD), chooses the language with the `django_language` cookie,
 and photographs: home (a clerk's, an approver's), a clerk's rejected entries,
-the three entry forms (the federation search and the ID-number check in use),
+the three entry forms (the federation search, the ID-number check and the
+amount in capitals in use), a payment to a unit,
 the approval queue, a disbursement list waiting, an entry page, the roll-up, a
 drill-down, the rows behind a figure, the lists with their export links, the
 disbursement-list import and its preview of the demo list, and the admin index.
@@ -105,11 +106,18 @@ def pages(camera: Camera) -> list[tuple[str, str, Callable[[], None]]]:
 
     def allocation() -> None:
         camera.visit("/entries/new/allocation/")
+        typed("#id_amount", "107000.53", ".capitals-label:not([hidden])")
         typed("#to_federation_search", "城中", "#to_federation_suggestions li")
 
     def disbursement() -> None:
         camera.visit("/entries/new/disbursement/")
         typed("input[data-id-check]", SAMPLE_ID_BODY + check_character(SAMPLE_ID_BODY), "#id_check.good")
+
+    def unit_payment() -> None:
+        camera.visit("/entries/new/disbursement/")
+        driver.find_element(By.CSS_SELECTOR, "input[name='recipient_kind'][value='unit']").click()
+        typed("#id_new_unit_name", "城中区第二人民医院", "#id_new_unit_kind")
+        typed("#id_amount", "3000", ".capitals-label:not([hidden])")
 
     def entry() -> None:
         camera.visit("/approvals/")
@@ -148,6 +156,7 @@ def pages(camera: Camera) -> list[tuple[str, str, Callable[[], None]]]:
         ("contribution", "clerk", lambda: camera.visit("/entries/new/contribution/")),
         ("allocation", "clerk", allocation),
         ("disbursement", "clerk", disbursement),
+        ("unit-payment", "clerk", unit_payment),
         ("my-entries", "clerk", lambda: camera.visit("/mine/")),
         ("approver-home", "county-approver", lambda: camera.visit("/")),
         ("approvals", "approver", lambda: camera.visit("/approvals/")),
