@@ -321,6 +321,17 @@ def _sum_int(name: str) -> Coalesce:
     return Coalesce(Sum(name), Value(0))
 
 
+def fiscal_years(federation: Federation) -> list[int]:
+    """The fiscal years of the funds in `federation`'s subtree, latest first."""
+    years = (
+        Fund.objects.filter(federation__path__startswith=federation.path)
+        .order_by("-fiscal_year")
+        .values_list("fiscal_year", flat=True)
+        .distinct()
+    )
+    return list(years)
+
+
 # The rows behind a figure ------------------------------------------------------
 
 FIGURES_WITH_ROWS = ("raised", "allocated_out", "disbursed", "balance")

@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from allocations import charts, rollups
-from allocations.forms import RollupFilterForm
+from allocations.forms import RollupFilterForm, RollupPageFilterForm
 from allocations.models import Source
 from unionfunds import downloads, exportlog, spreadsheets
 from unionfunds.models import Federation
@@ -43,11 +43,18 @@ def breadcrumb(user, federation: Federation) -> list[Federation]:
     return list(Federation.objects.visible_to(user).filter(path__in=steps).order_by("depth"))
 
 
+def page_filters(request, federation: Federation, *, default_year: int | None = None) -> RollupPageFilterForm:
+    return RollupPageFilterForm(request.GET or None, years=rollups.fiscal_years(federation), default_year=default_year)
+
+
 @login_required
 def rollup_page(request, federation_id: int | None = None):
     federation = visible_federation(request.user, federation_id)
-    form = RollupFilterForm(request.GET or None)
-    result = rollups.rollup(federation, form.filters())
+    # Unless the clerk picks another year (or all years), the page shows this one:
+    # money of different years summed together answers no question anyone asks.
+    form = page_filters(request, federation, default_year=timezone.localdate().year)
+    filters = form.filters()
+    result = rollups.rollup(federation, filters)
     wan = form.in_wan()
     scale = 10000 if wan else 1
     chart = charts.grouped_bars(
@@ -61,6 +68,7 @@ def rollup_page(request, federation_id: int | None = None):
         {
             "federation": federation,
             "result": result,
+            "year_label": year_label(filters),
             "form": form,
             "wan": wan,
             "query": form.query_string(),
@@ -71,13 +79,19 @@ def rollup_page(request, federation_id: int | None = None):
     )
 
 
+def year_label(filters: rollups.Filters) -> str:
+    if filters.fiscal_year is None:
+        return str(_("All years"))
+    return str(_("Fiscal year %(year)s") % {"year": filters.fiscal_year})
+
+
 @login_required
 def rows_behind_page(request, federation_id: int, figure: str):
     if figure not in FIGURE_TITLES:
         raise Http404
     federation = visible_federation(request.user, federation_id)
     own = request.GET.get("own") == "1"
-    form = RollupFilterForm(request.GET or None)
+    form = page_filters(request, federation)
     groups = rollups.rows_behind(figure, federation, own=own, filters=form.filters())
     sections = []
     for kind, queryset in groups.items():
@@ -121,7 +135,7 @@ def rollup_export(request, federation_id: int, extension: str):
     if extension not in ("xlsx", "csv"):
         raise Http404
     federation = visible_federation(request.user, federation_id)
-    form = RollupFilterForm(request.GET or None)
+    form = RollupPageFilterForm(request.GET or None, years=())  # the page's links name the year
     result = rollups.rollup(federation, form.filters())
     sheet = rollup_sheet(result, form, request.user)
     exportlog.record(
