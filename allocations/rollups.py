@@ -73,6 +73,11 @@ class Figures:
     persons: int = 0
     balance: Decimal = ZERO
 
+    def is_zero(self) -> bool:
+        """Nothing raised, sent away, paid out or held: a row a clerk need not read."""
+        amounts = (self.raised, self.allocated_out, self.disbursed, self.balance)
+        return all(amount == 0 for amount in amounts) and self.person_times == 0 and self.persons == 0
+
     def add_raised(self, *, source: str, level: str, amount: Decimal) -> None:
         self.raised += amount
         self.raised_by_source[source] = self.raised_by_source.get(source, ZERO) + amount

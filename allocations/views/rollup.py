@@ -56,9 +56,12 @@ def rollup_page(request, federation_id: int | None = None):
     filters = form.filters()
     result = rollups.rollup(federation, filters)
     wan = form.in_wan()
+    show_all = request.GET.get("show") == "all"
+    zero_count = sum(1 for _child, figures in result.children if figures.is_zero())
+    shown = [(child, figures) for child, figures in result.children if show_all or not figures.is_zero()]
     scale = 10000 if wan else 1
     chart = charts.grouped_bars(
-        [charts.Bar(child.name, (f.disbursed / scale, f.balance / scale)) for child, f in result.children],
+        [charts.Bar(child.name, (f.disbursed / scale, f.balance / scale)) for child, f in shown],
         series=(str(_("Disbursed")), str(_("Balance"))),
         colours=("#b42318", "#2f6f9f"),
     )
@@ -68,6 +71,9 @@ def rollup_page(request, federation_id: int | None = None):
         {
             "federation": federation,
             "result": result,
+            "children": shown,
+            "zero_count": zero_count,
+            "show_all": show_all,
             "year_label": year_label(filters),
             "form": form,
             "wan": wan,
