@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from allocations import charts, rollups
 from allocations.forms import RollupFilterForm, RollupPageFilterForm
-from allocations.models import Source
+from allocations.models import AssistanceType, Source
 from unionfunds import downloads, exportlog, spreadsheets
 from unionfunds.models import Federation
 from unionfunds.money import ZERO
@@ -59,12 +59,7 @@ def rollup_page(request, federation_id: int | None = None):
     show_all = request.GET.get("show") == "all"
     zero_count = sum(1 for _child, figures in result.children if figures.is_zero())
     shown = [(child, figures) for child, figures in result.children if show_all or not figures.is_zero()]
-    scale = 10000 if wan else 1
-    chart = charts.grouped_bars(
-        [charts.Bar(child.name, (f.disbursed / scale, f.balance / scale)) for child, f in shown],
-        series=(str(_("Disbursed")), str(_("Balance"))),
-        colours=("#b42318", "#2f6f9f"),
-    )
+    spent = rollups.spending(federation, filters)
     return render(
         request,
         "allocations/rollup.html",
@@ -79,7 +74,9 @@ def rollup_page(request, federation_id: int | None = None):
             "wan": wan,
             "query": form.query_string(),
             "breadcrumb": breadcrumb(request.user, federation),
-            "chart": chart,
+            "chart": holdings_chart(result, shown, wan),
+            "spending": spent,
+            "spending_chart": spending_chart(spent, wan),
             "note": ROLLUP_NOTE,
         },
     )
@@ -89,6 +86,41 @@ def year_label(filters: rollups.Filters) -> str:
     if filters.fiscal_year is None:
         return str(_("All years"))
     return str(_("Fiscal year %(year)s") % {"year": filters.fiscal_year})
+
+
+def holdings_chart(result: rollups.Rollup, shown: list, wan: bool) -> str:
+    """Disbursed and balance of 本级 and of each child shown; rows with neither are left out."""
+    scale = 10000 if wan else 1
+    rows = [(str(_("Own funds (本级)")), result.own), *((child.name, figures) for child, figures in shown)]
+    return charts.grouped_bars(
+        [
+            charts.Bar(label, (figures.disbursed / scale, figures.balance / scale))
+            for label, figures in rows
+            if figures.disbursed or figures.balance
+        ],
+        series=(str(_("Disbursed")), str(_("Balance"))),
+        colours=("#b42318", "#2f6f9f"),
+        title=str(_("Disbursed and balance by member federation")),
+    )
+
+
+SPENDING_COLOURS = ("#b42318", "#2f6f9f", "#3f7d3a", "#b7791f", "#6b4c9a", "#0f766e", "#9d174d", "#4b5563")
+
+
+def spending_chart(spending: rollups.Spending, wan: bool) -> str:
+    """One bar per month, its parts the assistance types, largest type first."""
+    scale = 10000 if wan else 1
+    types = list(spending.by_type)
+    stacks = [
+        charts.Stack(f"{month:%Y-%m}", tuple(spending.cells.get((month, kind), ZERO) / scale for kind in types))
+        for month in spending.by_month
+    ]
+    return charts.stacked_bars(
+        stacks,
+        series=tuple(str(AssistanceType(kind).label) for kind in types),
+        colours=SPENDING_COLOURS[: len(types)],
+        title=str(_("Disbursed by month and assistance type")),
+    )
 
 
 @login_required
