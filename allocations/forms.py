@@ -1,3 +1,4 @@
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django import forms
@@ -35,12 +36,15 @@ class RollupFilterForm(forms.Form):
     def filters(self) -> Filters:
         data = self.cleaned_data if self.is_valid() else {}
         return Filters(
-            fiscal_year=data.get("fiscal_year"),
+            fiscal_year=self.fiscal_year_of(data),
             purpose=data.get("purpose") or None,
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
             assistance_type=data.get("assistance_type") or None,
         )
+
+    def fiscal_year_of(self, data: dict) -> int | None:
+        return data.get("fiscal_year")
 
     def in_wan(self) -> bool:
         return self.is_valid() and self.cleaned_data.get("unit") == "wan"
@@ -52,6 +56,36 @@ class RollupFilterForm(forms.Form):
         from urllib.parse import urlencode
 
         return urlencode({k: v for k, v in self.data.items() if k in self.fields and v})
+
+
+ALL_YEARS_CHOICE = "all"
+
+
+class RollupPageFilterForm(RollupFilterForm):
+    """The filters of the roll-up pages: the fiscal year is picked from the years
+    that have funds, or "all years" on purpose. With `default_year`, a page that
+    was given no year shows that one, and says so in every link it makes, so
+    that drilling down or opening the rows behind a figure stays in that year."""
+
+    fiscal_year = forms.ChoiceField(label=_("Fiscal year"), required=False)
+
+    def __init__(self, data=None, *, years: Iterable[int], default_year: int | None = None):
+        if default_year is not None and not (data or {}).get("fiscal_year"):
+            data = data.copy() if data is not None else {}
+            data["fiscal_year"] = str(default_year)
+        super().__init__(data)
+        shown = {*years, *([default_year] if default_year else [])}
+        asked = (data or {}).get("fiscal_year", "")
+        if asked.isascii() and asked.isdigit() and 2000 <= int(asked) <= 2100:
+            shown.add(int(asked))  # a year typed into the address, with no funds yet
+        self.fields["fiscal_year"].choices = [
+            (ALL_YEARS_CHOICE, _("All years")),
+            *((str(year), str(year)) for year in sorted(shown, reverse=True)),
+        ]
+
+    def fiscal_year_of(self, data: dict) -> int | None:
+        year = data.get("fiscal_year")
+        return int(year) if year and year != ALL_YEARS_CHOICE else None
 
 
 # Entering money movements ------------------------------------------------------

@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from django.db.models import Case, Count, F, IntegerField, Model, QuerySet, Sum, Value, When
-from django.db.models.functions import Coalesce, Substr
+from django.db.models.functions import Coalesce, Substr, TruncMonth
 
 from allocations.models import (
     Allocation,
@@ -72,6 +72,11 @@ class Figures:
     person_times: int = 0
     persons: int = 0
     balance: Decimal = ZERO
+
+    def is_zero(self) -> bool:
+        """Nothing raised, sent away, paid out or held: a row a clerk need not read."""
+        amounts = (self.raised, self.allocated_out, self.disbursed, self.balance)
+        return all(amount == 0 for amount in amounts) and self.person_times == 0 and self.persons == 0
 
     def add_raised(self, *, source: str, level: str, amount: Decimal) -> None:
         self.raised += amount
@@ -319,6 +324,56 @@ def _by_scope(queryset: QuerySet[T], path_lookup: str, path: str, child_length: 
 
 def _sum_int(name: str) -> Coalesce:
     return Coalesce(Sum(name), Value(0))
+
+
+def fiscal_years(federation: Federation) -> list[int]:
+    """The fiscal years of the funds in `federation`'s subtree, latest first."""
+    years = (
+        Fund.objects.filter(federation__path__startswith=federation.path)
+        .order_by("-fiscal_year")
+        .values_list("fiscal_year", flat=True)
+        .distinct()
+    )
+    return list(years)
+
+
+# Spending by assistance type and month ------------------------------------------
+
+
+@dataclass
+class Spending:
+    """Disbursed (net of reversals) from funds in a subtree, by month and assistance type."""
+
+    cells: dict[tuple[datetime.date, str], Decimal]
+    by_month: dict[datetime.date, Decimal]  # oldest first
+    by_type: dict[str, Decimal]  # largest first
+    total: Decimal
+
+
+def spending(federation: Federation, filters: Filters = Filters()) -> Spending:
+    """What `rollup` counts as disbursed, split by the month of each payment (a
+    reversal counts in the month of what it reverses, as in the roll-up) and by
+    assistance type: one GROUP BY query over the subtree's entries."""
+    rows = (
+        _net(_disbursed(filters).filter(fund__federation__path__startswith=federation.path))
+        .annotate(month=TruncMonth(Coalesce("reverses__date", "date")))
+        .values("month", "assistance_type")
+        .annotate(amount=money_sum("net"))
+        .order_by("month", "assistance_type")
+    )
+    cells: dict[tuple[datetime.date, str], Decimal] = {}
+    by_month: dict[datetime.date, Decimal] = {}
+    by_type: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for row in rows:
+        if row["amount"] == 0:
+            continue  # a payment and its reversal in the same month
+        month = row["month"]
+        month = month.date() if isinstance(month, datetime.datetime) else month
+        cells[month, row["assistance_type"]] = row["amount"]
+        by_month[month] = by_month.get(month, ZERO) + row["amount"]
+        by_type[row["assistance_type"]] += row["amount"]
+    ordered_types = dict(sorted(by_type.items(), key=lambda item: (-item[1], item[0])))
+    return Spending(cells=cells, by_month=by_month, by_type=ordered_types, total=sum(by_month.values(), ZERO))
 
 
 # The rows behind a figure ------------------------------------------------------

@@ -330,3 +330,13 @@ def test_the_api_says_it_in_the_file_too(tree, qinghai_2022, bob):
     assert dict(row[:2] for row in rows[: rows.index([])])["身份证号码"].startswith(REFUSED)
     assert listexports.full_ids_refused("disbursements", bob, True)
     assert not listexports.full_ids_refused("funds", bob, True)  # no ID numbers there to refuse
+
+
+@pytest.mark.django_db
+def test_the_rows_behind_export_of_all_years_keeps_the_other_filters(auditor, qinghai_2022, tree):
+    """The roll-up page's links say fiscal_year=all for all years; the export reads
+    it as the page does, not as a bad year that drops every filter."""
+    base = f"/rollup/{tree['qinghai'].pk}/raised/contributions/export.csv"
+    assert csv_rows(auditor.get(base, {"fiscal_year": "all"}))[-1][1] == "行数: 3"
+    later = csv_rows(auditor.get(base, {"fiscal_year": "all", "date_from": "2022-04-02"}))
+    assert later[-1][1] == "行数: 0"

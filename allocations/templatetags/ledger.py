@@ -1,7 +1,7 @@
 from django import template
 from django.utils.translation import gettext_lazy as _
 
-from allocations.models import Source
+from allocations.models import AssistanceType, Source
 
 register = template.Library()
 
@@ -13,3 +13,9 @@ def source_label(code: str) -> str:
     if code == "allocation":
         return str(_("Allocation from outside"))
     return str(Source(code).label) if code in Source.values else code
+
+
+@register.filter
+def assistance_label(code: str) -> str:
+    """An assistance type (救助类别) in the user's language."""
+    return str(AssistanceType(code).label) if code in AssistanceType.values else code

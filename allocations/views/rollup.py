@@ -8,8 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from allocations import charts, rollups
-from allocations.forms import RollupFilterForm
-from allocations.models import Source
+from allocations.forms import RollupFilterForm, RollupPageFilterForm
+from allocations.models import AssistanceType, Source
 from unionfunds import downloads, exportlog, listexports, spreadsheets
 from unionfunds.models import Federation
 from unionfunds.money import ZERO
@@ -45,31 +45,83 @@ def breadcrumb(user, federation: Federation) -> list[Federation]:
     return list(Federation.objects.visible_to(user).filter(path__in=steps).order_by("depth"))
 
 
+def page_filters(request, federation: Federation, *, default_year: int | None = None) -> RollupPageFilterForm:
+    return RollupPageFilterForm(request.GET or None, years=rollups.fiscal_years(federation), default_year=default_year)
+
+
 @login_required
 def rollup_page(request, federation_id: int | None = None):
     federation = visible_federation(request.user, federation_id)
-    form = RollupFilterForm(request.GET or None)
-    result = rollups.rollup(federation, form.filters())
+    # Unless the clerk picks another year (or all years), the page shows this one:
+    # money of different years summed together answers no question anyone asks.
+    form = page_filters(request, federation, default_year=timezone.localdate().year)
+    filters = form.filters()
+    result = rollups.rollup(federation, filters)
     wan = form.in_wan()
-    scale = 10000 if wan else 1
-    chart = charts.grouped_bars(
-        [charts.Bar(child.name, (f.disbursed / scale, f.balance / scale)) for child, f in result.children],
-        series=(str(_("Disbursed")), str(_("Balance"))),
-        colours=("#b42318", "#2f6f9f"),
-    )
+    show_all = request.GET.get("show") == "all"
+    zero_count = sum(1 for _child, figures in result.children if figures.is_zero())
+    shown = [(child, figures) for child, figures in result.children if show_all or not figures.is_zero()]
+    spent = rollups.spending(federation, filters)
     return render(
         request,
         "allocations/rollup.html",
         {
             "federation": federation,
             "result": result,
+            "children": shown,
+            "zero_count": zero_count,
+            "show_all": show_all,
+            "year_label": year_label(filters),
             "form": form,
             "wan": wan,
             "query": form.query_string(),
             "breadcrumb": breadcrumb(request.user, federation),
-            "chart": chart,
+            "chart": holdings_chart(result, shown, wan),
+            "spending": spent,
+            "spending_chart": spending_chart(spent, wan),
             "note": ROLLUP_NOTE,
         },
+    )
+
+
+def year_label(filters: rollups.Filters) -> str:
+    if filters.fiscal_year is None:
+        return str(_("All years"))
+    return str(_("Fiscal year %(year)s") % {"year": filters.fiscal_year})
+
+
+def holdings_chart(result: rollups.Rollup, shown: list, wan: bool) -> str:
+    """Disbursed and balance of 本级 and of each child shown; rows with neither are left out."""
+    scale = 10000 if wan else 1
+    rows = [(str(_("Own funds (本级)")), result.own), *((child.name, figures) for child, figures in shown)]
+    return charts.grouped_bars(
+        [
+            charts.Bar(label, (figures.disbursed / scale, figures.balance / scale))
+            for label, figures in rows
+            if figures.disbursed or figures.balance
+        ],
+        series=(str(_("Disbursed")), str(_("Balance"))),
+        colours=("#b42318", "#2f6f9f"),
+        title=str(_("Disbursed and balance by member federation")),
+    )
+
+
+SPENDING_COLOURS = ("#b42318", "#2f6f9f", "#3f7d3a", "#b7791f", "#6b4c9a", "#0f766e", "#9d174d", "#4b5563")
+
+
+def spending_chart(spending: rollups.Spending, wan: bool) -> str:
+    """One bar per month, its parts the assistance types, largest type first."""
+    scale = 10000 if wan else 1
+    types = list(spending.by_type)
+    stacks = [
+        charts.Stack(f"{month:%Y-%m}", tuple(spending.cells.get((month, kind), ZERO) / scale for kind in types))
+        for month in spending.by_month
+    ]
+    return charts.stacked_bars(
+        stacks,
+        series=tuple(str(AssistanceType(kind).label) for kind in types),
+        colours=SPENDING_COLOURS[: len(types)],
+        title=str(_("Disbursed by month and assistance type")),
     )
 
 
@@ -79,7 +131,7 @@ def rows_behind_page(request, federation_id: int, figure: str):
         raise Http404
     federation = visible_federation(request.user, federation_id)
     own = request.GET.get("own") == "1"
-    form = RollupFilterForm(request.GET or None)
+    form = page_filters(request, federation)
     groups = rollups.rows_behind(figure, federation, own=own, filters=form.filters())
     sections = []
     for kind, queryset in groups.items():
@@ -116,7 +168,7 @@ def rows_behind_export(request, federation_id: int, figure: str, kind: str, exte
         raise Http404
     federation = visible_federation(request.user, federation_id)
     own = request.GET.get("own") == "1"
-    form = RollupFilterForm(request.GET or None)
+    form = page_filters(request, federation)  # the page's links say fiscal_year=all for all years
     groups = rollups.rows_behind(figure, federation, own=own, filters=form.filters())
     if kind not in groups:
         raise Http404
@@ -183,7 +235,7 @@ def rollup_export(request, federation_id: int, extension: str):
     if extension not in ("xlsx", "csv"):
         raise Http404
     federation = visible_federation(request.user, federation_id)
-    form = RollupFilterForm(request.GET or None)
+    form = RollupPageFilterForm(request.GET or None, years=())  # the page's links name the year
     result = rollups.rollup(federation, form.filters())
     sheet = rollup_sheet(result, form, request.user)
     exportlog.record(
