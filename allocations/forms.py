@@ -74,7 +74,8 @@ class RollupPageFilterForm(RollupFilterForm):
             data = data.copy() if data is not None else {}
             data["fiscal_year"] = str(default_year)
         super().__init__(data)
-        shown = {*years, *([default_year] if default_year else [])}
+        # This year is always offered: a clerk may look before its funds are opened.
+        shown = {*years, timezone.localdate().year, *([default_year] if default_year else [])}
         asked = (data or {}).get("fiscal_year", "")
         if asked.isascii() and asked.isdigit() and 2000 <= int(asked) <= 2100:
             shown.add(int(asked))  # a year typed into the address, with no funds yet

@@ -83,10 +83,20 @@ def test_the_page_opens_on_the_current_year_and_says_so(auditor_client, qinghai_
 
 
 @pytest.mark.django_db
-def test_the_current_year_is_offered_even_before_it_has_funds(auditor_client, qinghai_2022, this_year):
+def test_before_the_current_year_has_funds_the_page_opens_on_the_latest_that_has(
+    auditor_client, qinghai_2022, this_year
+):
     page = auditor_client.get("/rollup/").content.decode()
+    assert '<option value="2022" selected>' in page and "2022 年度" in page
+    assert "8,040,000.00" in footer(page)
+    assert f'<option value="{this_year}">{this_year}</option>' in page  # still offered
+
+
+@pytest.mark.django_db
+def test_a_year_typed_without_funds_shows_zeros_and_says_which_year(auditor_client, qinghai_2022, this_year):
+    page = auditor_client.get(f"/rollup/?fiscal_year={this_year}").content.decode()
     assert f'<option value="{this_year}" selected>' in page and f"{this_year} 年度" in page
-    assert "0.00" in footer(page)
+    assert "8,040,000.00" not in page and "0.00" in footer(page)
 
 
 @pytest.mark.django_db
