@@ -10,8 +10,9 @@ urlpatterns = [
     path("rollup/<int:federation_id>/", rollup.rollup_page, name="rollup"),
     path("rollup/<int:federation_id>/export.<str:extension>", rollup.rollup_export, name="rollup_export"),
     path("rollup/<int:federation_id>/<slug:figure>/", rollup.rows_behind_page, name="rows_behind"),
-    path(
-        "rollup/<int:federation_id>/<slug:figure>/<slug:kind>/export.<str:extension>",
+    re_path(
+        r"^rollup/(?P<federation_id>[0-9]+)/(?P<figure>[-a-zA-Z0-9_]+)/"
+        r"(?P<kind>contributions|allocations|disbursements|funds)/export\.(?P<extension>xlsx|csv)$",
         rollup.rows_behind_export,
         name="rows_behind_export",
     ),

@@ -268,7 +268,9 @@ def test_the_list_template_downloads_under_its_chinese_name(alice_client, extens
 
 @pytest.mark.django_db
 def test_a_hostile_federation_name_cannot_break_the_header_or_the_path(auditor, qinghai_2022, tree):
-    Federation.objects.filter(pk=tree["qinghai"].pk).update(name='../青海/省\\总:工*会?"<>|\x00\x07\r\n 2')
+    Federation.objects.filter(pk=tree["qinghai"].pk).update(
+        name='../青海/省\\总:工*会?"<>|\x01\x07\r\n 2'
+    )  # PostgreSQL keeps no NUL
     for extension in ("xlsx", "csv"):
         response = auditor.get(f"/rollup/{tree['qinghai'].pk}/export.{extension}", {"fiscal_year": 2022})
         assert response.status_code == 200

@@ -17,6 +17,7 @@ from django.utils.regex_helper import normalize
 from allocations.views.rollup import FIGURE_TITLES
 from allocations.waiting import KINDS
 from tests.probe.world import World
+from unionfunds.models import Federation
 
 MISSING_ID = "999999999"
 
@@ -158,12 +159,31 @@ def entries_of_every_kind(pick: Callable) -> list[dict[str, str]]:
     return [{"kind": kind, "pk": pk} for kind, model in KINDS.items() for pk in pick(model)]
 
 
+ROWS_BEHIND_KINDS = {
+    "raised": ("contributions", "allocations"),
+    "allocated_out": ("allocations",),
+    "disbursed": ("disbursements",),
+    "balance": ("funds",),
+}
+assert set(ROWS_BEHIND_KINDS) == set(FIGURE_TITLES)
+
 # Routes whose parameters the rules above cannot fill: which of them name a record,
 # and, for a side, the values to fill them with (`pick(model)`: ids of its records).
 SPECIAL: dict[str, tuple[tuple[str, ...], Callable]] = {
     "entry": (("pk",), entries_of_every_kind),
     "entry_decide": (("pk",), entries_of_every_kind),
     "entry_edit": (("pk",), entries_of_every_kind),
+    # One section of the rows behind a figure: only the kinds that figure sums.
+    "rows_behind_export": (
+        ("federation_id",),
+        lambda pick: [
+            {"federation_id": pk, "figure": figure, "kind": kind, "extension": extension}
+            for pk in pick(Federation)
+            for figure, kinds in ROWS_BEHIND_KINDS.items()
+            for kind in kinds
+            for extension in ("xlsx", "csv")
+        ],
+    ),
     # The admin's "view on site": any record, by its content type.
     "admin:view_on_site": (
         ("object_id",),
