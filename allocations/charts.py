@@ -109,6 +109,26 @@ def _label_column(labels: list[str], width: int) -> tuple[float, list[list[str]]
     return column + LABEL_PADDING, [wrap(label, column) for label in labels]
 
 
+def _frame(
+    labels: list[str],
+    bar_room: int,
+    padding: int,
+    series: tuple[str, ...],
+    colours: tuple[str, ...],
+    width: int,
+    title: str,
+) -> tuple[float, list[list[str]], list[int], list[str], int]:
+    """What both charts share: the label column, each row's height (its bars or
+    its wrapped label, whichever is taller, plus `padding`), and the opened SVG
+    with its legend. Returns (label width, label lines, row heights, parts, top of
+    the first row)."""
+    label_width, lines = _label_column(labels, width)
+    legend, legend_height = _legend(series, colours, label_width, width)
+    heights = [max(bar_room, LINE_HEIGHT * len(label_lines)) + padding for label_lines in lines]
+    height = legend_height + sum(heights) + 6
+    return label_width, lines, heights, [_svg_open(width, height, title or " / ".join(series)), *legend], legend_height
+
+
 def _svg_open(width: int, height: int, title: str) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
@@ -123,15 +143,12 @@ def grouped_bars(
     if not bars:
         return ""
     bar_height, gap = 12, 2
-    label_width, lines = _label_column([bar.label for bar in bars], width)
-    legend, legend_height = _legend(series, colours, label_width, width)
     group_height = len(series) * (bar_height + gap) - gap
-    heights = [max(group_height, LINE_HEIGHT * len(label_lines)) + 12 for label_lines in lines]
-    height = legend_height + sum(heights) + 6
+    label_width, lines, heights, parts, top = _frame(
+        [bar.label for bar in bars], group_height, 12, series, colours, width, title
+    )
     largest = max((value for bar in bars for value in bar.values), default=Decimal(0)) or Decimal(1)
     plot_width = width - label_width - VALUE_ROOM
-    parts = [_svg_open(width, height, title or " / ".join(series)), *legend]
-    top = legend_height
     for bar, label_lines, row_height in zip(bars, lines, heights, strict=True):
         parts.append(_label(label_lines, label_width - LABEL_PADDING / 2, top, row_height, bar.label))
         first = top + (row_height - group_height) / 2
@@ -159,14 +176,11 @@ def stacked_bars(
     if not stacks:
         return ""
     bar_height = 16
-    label_width, lines = _label_column([stack.label for stack in stacks], width)
-    legend, legend_height = _legend(series, colours, label_width, width)
-    heights = [max(bar_height, LINE_HEIGHT * len(label_lines)) + 10 for label_lines in lines]
-    height = legend_height + sum(heights) + 6
+    label_width, lines, heights, parts, top = _frame(
+        [stack.label for stack in stacks], bar_height, 10, series, colours, width, title
+    )
     largest = max((stack.total for stack in stacks), default=Decimal(0)) or Decimal(1)
     plot_width = width - label_width - VALUE_ROOM
-    parts = [_svg_open(width, height, title or " / ".join(series)), *legend]
-    top = legend_height
     for stack, label_lines, row_height in zip(stacks, lines, heights, strict=True):
         parts.append(_label(label_lines, label_width - LABEL_PADDING / 2, top, row_height, stack.label))
         y = top + (row_height - bar_height) / 2

@@ -45,17 +45,19 @@ def breadcrumb(user, federation: Federation) -> list[Federation]:
     return list(Federation.objects.visible_to(user).filter(path__in=steps).order_by("depth"))
 
 
-def default_year(federation: Federation) -> int:
-    """The year a roll-up page opens on: this one, or, while the subtree has no
-    fund of this year yet, the latest that has one (a page of zeros in January
-    would answer nothing)."""
+def default_year(years: list[int]) -> int:
+    """The year a roll-up page opens on, given the subtree's fund years (latest
+    first): this one, or, while the subtree has no fund of this year yet, the
+    latest that has one (a page of zeros in January would answer nothing)."""
     this_year = timezone.localdate().year
-    years = rollups.fiscal_years(federation)
     return this_year if this_year in years or not years else years[0]
 
 
-def page_filters(request, federation: Federation, *, default_year: int | None = None) -> RollupPageFilterForm:
-    return RollupPageFilterForm(request.GET or None, years=rollups.fiscal_years(federation), default_year=default_year)
+def page_filters(request, federation: Federation, *, opens_on_a_year: bool = False) -> RollupPageFilterForm:
+    years = rollups.fiscal_years(federation)
+    return RollupPageFilterForm(
+        request.GET or None, years=years, default_year=default_year(years) if opens_on_a_year else None
+    )
 
 
 @login_required
@@ -63,7 +65,7 @@ def rollup_page(request, federation_id: int | None = None):
     federation = visible_federation(request.user, federation_id)
     # Unless the clerk picks another year (or all years), the page shows this one:
     # money of different years summed together answers no question anyone asks.
-    form = page_filters(request, federation, default_year=default_year(federation))
+    form = page_filters(request, federation, opens_on_a_year=True)
     filters = form.filters()
     result = rollups.rollup(federation, filters)
     wan = form.in_wan()
