@@ -7,12 +7,15 @@ figure for the same filters.
 from collections.abc import Callable
 from decimal import Decimal
 
+from django.db.models import Case, Count, F, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from allocations.filters import AllocationFilter, ContributionFilter, DisbursementFilter, FundFilter
 from allocations.models import Allocation, Contribution, Disbursement, Fund, Movement, Status
 from beneficiaries.services import may_see_id_number, may_see_id_numbers_somewhere
 from unionfunds.listexports import ListExport, label, register
+from unionfunds.money import MoneyField
 from unionfunds.spreadsheets import DATE, IDENTIFIER, INTEGER, MONEY, TEXT, Column
 
 
@@ -147,6 +150,39 @@ def approved_amount(movement: Movement) -> Decimal | None:
     return signed(movement) if movement.status == Status.APPROVED else None
 
 
+def _signed_sum(status: str) -> Coalesce:
+    zero = Value(0, output_field=MoneyField())
+    return Coalesce(
+        Sum(
+            Case(
+                When(status=status, reverses__isnull=True, then=F("amount")),
+                When(status=status, then=zero - F("amount")),
+                default=zero,
+                output_field=MoneyField(),
+            )
+        ),
+        zero,
+    )
+
+
+def movement_totals(queryset: QuerySet) -> dict:
+    """The 合计 under a list of entries, over every row the filters match (not
+    only the page): how many, what the approved ones add up to (reversals
+    subtracted, as in the roll-up) and what still waits for a decision."""
+    return queryset.order_by().aggregate(
+        rows=Count("pk"), approved=_signed_sum(Status.APPROVED), pending=_signed_sum(Status.PENDING)
+    )
+
+
+def fund_totals(queryset: QuerySet) -> dict:
+    zero = Value(0, output_field=MoneyField())
+    return queryset.order_by().aggregate(
+        rows=Count("pk"),
+        total_balance=Coalesce(Sum("balance"), zero),
+        total_available=Coalesce(Sum(F("balance") - F("reserved"), output_field=MoneyField()), zero),
+    )
+
+
 register(
     ListExport(
         "disbursements",
@@ -157,6 +193,7 @@ register(
         _disbursement_columns,
         _disbursement_row,
         approved_amount=approved_amount,
+        totals=movement_totals,
         reveals=may_see_id_number,
         reveals_to=may_see_id_numbers_somewhere,
     ),
@@ -169,6 +206,7 @@ register(
         _allocation_columns,
         _allocation_row,
         approved_amount=approved_amount,
+        totals=movement_totals,
     ),
     ListExport(
         "contributions",
@@ -179,6 +217,7 @@ register(
         _contribution_columns,
         _contribution_row,
         approved_amount=approved_amount,
+        totals=movement_totals,
     ),
     ListExport(
         "funds",
@@ -189,5 +228,6 @@ register(
         _fund_columns,
         _fund_row,
         ordering=("federation__path", "-fiscal_year", "pk"),
+        totals=fund_totals,
     ),
 )

@@ -43,6 +43,7 @@ urlpatterns = [
     path("disbursements/lists/<int:pk>/", approvals.payment_list_detail, name="payment_list"),
     path("disbursements/lists/<int:pk>/decide/", approvals.payment_list_decide, name="payment_list_decide"),
     path("federations/search/", entries.federation_search, name="federation_search"),
+    path("funds/search/", entries.fund_search, name="fund_search"),
     path("beneficiaries/check/", entries.id_number_check, name="id_number_check"),
     path("amounts/capitals/", entries.amount_capitals, name="amount_capitals"),
 ]

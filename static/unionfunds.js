@@ -19,23 +19,25 @@
     });
   });
 
-  // Federation search: type part of a name or code, pick one, its id goes to the hidden field.
+  // Search as you type (a federation by name or code, a fund by name): pick one,
+  // its id goes to the hidden field.
   document.querySelectorAll("input[data-federation-search]").forEach(function (box) {
     var hidden = document.getElementById(box.dataset.federationSearch);
+    var url = box.dataset.searchUrl || "/federations/search/";
     var list = document.getElementById(box.id.replace("_search", "_suggestions"));
     var timer = null;
     box.addEventListener("input", function () {
       hidden.value = "";
       clearTimeout(timer);
       timer = setTimeout(function () {
-        fetch("/federations/search/?q=" + encodeURIComponent(box.value), { credentials: "same-origin" })
+        fetch(url + "?q=" + encodeURIComponent(box.value), { credentials: "same-origin" })
           .then(function (response) { return response.json(); })
           .then(function (data) {
             list.innerHTML = "";
             data.results.forEach(function (federation) {
               var item = document.createElement("li");
-              item.textContent = federation.name + " (" + federation.code + ")" +
-                (federation.parent ? " · " + federation.parent : "");
+              item.textContent = federation.label || (federation.name + " (" + federation.code + ")" +
+                (federation.parent ? " · " + federation.parent : ""));
               item.setAttribute("role", "option");
               item.addEventListener("click", function () {
                 hidden.value = federation.id;

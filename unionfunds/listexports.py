@@ -55,6 +55,9 @@ class ListExport:
     reveals: Callable[[object, Model], bool] | None = None
     # Whether `user` may see anyone's in full (holds a role that may, somewhere).
     reveals_to: Callable[[object], bool] | None = None
+    # The 合计 under the page's table, over every filtered row: a dict with at
+    # least `rows` (the count the pager shows).
+    totals: Callable[[QuerySet], dict] | None = None
 
     def queryset(self, user) -> QuerySet:
         queryset = self.model.objects.visible_to(user).select_related(*self.related).order_by(*self.ordering)

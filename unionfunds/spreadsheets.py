@@ -300,6 +300,9 @@ def describe_filters(form, skip: tuple[str, ...] = ()) -> str:
         if value in (None, "", [], ()) or name in skip:
             continue
         choices = dict(getattr(form_field, "choices", ()) or ())
-        shown = choices.get(value, value)
+        if isinstance(value, list | tuple):  # a sort by several columns
+            shown = "、".join(str(choices.get(item, item)) for item in value)
+        else:
+            shown = choices.get(value, value)
         parts.append(f"{form_field.label}: {shown}")
     return "; ".join(str(part) for part in parts) or str(_("None"))

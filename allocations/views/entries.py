@@ -24,7 +24,7 @@ from allocations.forms import (
     EntryEditForm,
     funds_for,
 )
-from allocations.models import CLOSED, Status
+from allocations.models import CLOSED, Fund, Status
 from allocations.waiting import KINDS
 from beneficiaries import idnumber
 from beneficiaries import services as people
@@ -186,6 +186,26 @@ def federation_search(request):
             ]
         }
     )
+
+
+@login_required
+def fund_search(request):
+    """The user's funds whose name or federation's name contains the query, this
+    year's first, for the lists' fund filter."""
+    query = request.GET.get("q", "").strip()[:100]
+    if not query:
+        return JsonResponse({"results": []})
+    found = (
+        Fund.objects.visible_to(request.user)
+        .filter(Q(name__icontains=query) | Q(federation__name__icontains=query))
+        .select_related("federation")
+        .order_by("-fiscal_year", "federation__path", "name")[:20]
+    )
+    results = []
+    for fund in found:
+        name = f"{fund.name} ({fund.fiscal_year})"
+        results.append({"id": fund.pk, "name": name, "label": f"{name} · {fund.federation.name}"})
+    return JsonResponse({"results": results})
 
 
 # One entry ---------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Lists of funds, entries and beneficiaries in the user's subtree: filtered,
 paged, and exported to XLSX or CSV with the same filters."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -19,7 +21,12 @@ LIST_TEMPLATES = {"beneficiaries": "allocations/beneficiary_list.html"}
 def entry_list(request, kind: str):
     spec = listexports.EXPORTS[kind]
     queryset, form = spec.filtered(request.user, request.GET)
-    page = Paginator(queryset, 50).get_page(request.GET.get("page"))
+    paginator = Paginator(queryset, 50)
+    totals = spec.totals(queryset) if spec.totals else None
+    if totals is not None:
+        # The 合计's query counted the rows already; the pager need not count again.
+        paginator.__dict__["count"] = totals["rows"]
+    page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -30,9 +37,19 @@ def entry_list(request, kind: str):
             "title": spec.title(),
             "filter": {"form": form},
             "page": page,
+            "totals": totals,
+            "page_total": page_total(page, spec),
             "query": query.urlencode(),
+            "sortable": True,
         },
     )
+
+
+def page_total(page, spec) -> Decimal | None:
+    """The approved amount of the rows on this page (本页小计), reversals subtracted."""
+    if spec.approved_amount is None or page.paginator.num_pages < 2:
+        return None
+    return sum((amount for row in page if (amount := spec.approved_amount(row)) is not None), Decimal("0.00"))
 
 
 @login_required

@@ -4,6 +4,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.template.defaultfilters import yesno
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
@@ -181,3 +182,27 @@ def _code_labels(field) -> dict:
         return dict(related._meta.get_field("code").flatchoices) if related is not None else {}
     except FieldDoesNotExist:
         return {}
+
+
+@register.simple_tag(takes_context=True)
+def sort_header(context, key: str, label: str, css: str = ""):
+    """A column header; on a sortable list, a link that sorts by it (again: the
+    other way round), saying which way the list is sorted now."""
+    css_attr = format_html(' class="{}"', css) if css else ""
+    request = context.get("request")
+    if not context.get("sortable") or request is None:
+        return format_html("<th{}>{}</th>", css_attr, label)
+    current = request.GET.get("sort", "")
+    query = request.GET.copy()
+    query.pop("page", None)
+    query["sort"] = f"-{key}" if current == key else key
+    way = {key: "ascending", f"-{key}": "descending"}.get(current)
+    arrow = {"ascending": " ▲", "descending": " ▼"}.get(way or "", "")
+    return format_html(
+        '<th{}{}><a href="?{}" class="sort">{}{}</a></th>',
+        css_attr,
+        format_html(' aria-sort="{}"', way) if way else "",
+        query.urlencode(),
+        label,
+        arrow,
+    )
