@@ -139,6 +139,18 @@ class Browser:
     def choose(self, css: str, value: str) -> None:
         Select(self.one(css)).select_by_value(value)
 
+    def pick_suggestion(self, list_css: str, label: str, typed: str = "") -> None:
+        """Click the suggestion reading `label` once a search box has offered it."""
+
+        def click(_) -> bool:  # the list may be redrawn under us: try again until it holds still
+            for item in self.all(f"{list_css} li"):
+                if item.text == label:
+                    item.click()
+                    return True
+            return False
+
+        self.wait().until(click, message=f"no suggestion {label!r}" + (f" for {typed!r}" if typed else ""))
+
     def sign_in(self, username: str, password: str) -> "Browser":
         """Through the real login form, as a person would."""
         self.visit("/accounts/login/")

@@ -36,16 +36,7 @@ def test_a_clerk_picks_a_fund_by_typing_reads_the_total_and_sorts_by_amount(brow
     assert "合计 4 条（已批准，冲销已扣除）" in browser.text("table.data tfoot")
 
     browser.type("#id_fund_search", "温暖")
-    label = "送温暖资金 (2022) · 城中区总工会"
-
-    def click_suggestion(_) -> bool:
-        for item in browser.all("#id_fund_suggestions li"):
-            if item.text == label:
-                item.click()
-                return True
-        return False
-
-    browser.wait().until(click_suggestion, message=f"no suggestion {label!r}")
+    browser.pick_suggestion("#id_fund_suggestions", "送温暖资金 (2022) · 城中区总工会")
     browser.wait().until(lambda _: browser.one("#id_fund").get_attribute("value") == str(warmth.pk))
     browser.click_through(browser.one("form.filters button[type=submit]"))
 

@@ -34,15 +34,7 @@ def pick_federation(browser, typed: str, name: str, federation) -> None:
     """Type into the federation search, then click the suggestion, as a clerk does."""
     browser.type("#to_federation_search", typed)
     label = f"{name} ({federation.code}) · {federation.parent.name}"  # the parent tells apart the many 城中区
-
-    def click_suggestion(_) -> bool:  # the list may be redrawn under us: try again until it holds still
-        for item in browser.all("#to_federation_suggestions li"):
-            if item.text == label:
-                item.click()
-                return True
-        return False
-
-    browser.wait().until(click_suggestion, message=f"no suggestion {label!r} for {typed!r}")
+    browser.pick_suggestion("#to_federation_suggestions", label, typed)
     browser.wait().until(lambda _: browser.one("#id_to_federation").get_attribute("value") == str(federation.pk))
     browser.wait().until(lambda _: not browser.all("#to_federation_suggestions li"), message="suggestions stay open")
     assert browser.one("#to_federation_search").get_attribute("value") == name
