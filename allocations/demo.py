@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from allocations import services as money
 from allocations.lists import ListRow
-from allocations.models import Fund, ListOrigin
+from allocations.models import Fund, ListOrigin, NoticeVerb, Notification
 from beneficiaries import idnumber
 from beneficiaries import services as people
 from unionfunds.models import Federation, Level, Role
@@ -57,6 +58,9 @@ def is_loaded() -> bool:
 def load() -> None:
     users = _accounts()
     _Demo(users).build()
+    # The demo's years of approvals are old news to its clerks; what is still open
+    # (waiting, rejected) stays unread, as it would be on the first morning.
+    Notification.objects.filter(verb=NoticeVerb.APPROVED).update(read_at=timezone.now())
 
 
 def _accounts() -> dict:

@@ -664,3 +664,120 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise NotSupportedError("Ledger entries are append-only.")
+
+
+class NoticeVerb(models.TextChoices):
+    WAITING = "waiting", _("waiting for approval")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+    RETURNED = "returned", _("returned for correction")
+
+
+class NoticeKind(models.TextChoices):
+    """What a notice is about: entries of a kind, or a disbursement list (model names)."""
+
+    CONTRIBUTION = "contribution", _("contribution")
+    ALLOCATION = "allocation", _("allocation")
+    DISBURSEMENT = "disbursement", _("disbursement")
+    LIST = "paymentlist", _("disbursement list")
+
+
+NOTICE_MODELS: dict[str, type[models.Model]] = {
+    NoticeKind.CONTRIBUTION: Contribution,
+    NoticeKind.ALLOCATION: Allocation,
+    NoticeKind.DISBURSEMENT: Disbursement,
+    NoticeKind.LIST: PaymentList,
+}
+
+
+class NotificationQuerySet(models.QuerySet):
+    def addressed_to(self, user) -> "NotificationQuerySet":
+        """A user's own notices: nobody else's, whatever their role or subtree."""
+        return self.filter(recipient=user)
+
+    def unread(self) -> "NotificationQuerySet":
+        return self.filter(read_at__isnull=True)
+
+
+class Notification(models.Model):
+    """A notice in the app (通知) to one user: something waits for her decision, or
+    what she entered was decided (allocations.notify). Written by the service in
+    the transaction of what it tells, one per recipient however many rows.
+
+    The parts are kept, not the sentence: the sentence is written when the notice
+    is shown, in the reader's language. `label` names the entry or the list as the
+    audit trail does (names, amounts, a list's number and batch), frozen when written;
+    without one, the notice is about `rows` entries of its kind."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE, related_name="notifications"
+    )
+    verb = models.CharField(_("what happened"), max_length=8, choices=NoticeVerb.choices)
+    kind = models.CharField(_("about"), max_length=12, choices=NoticeKind.choices)
+    rows = models.PositiveIntegerField(_("entries"), default=1, help_text=_("How many entries the notice is about."))
+    label = models.CharField(_("entry"), max_length=300, blank=True)
+    who = models.CharField(_("by"), max_length=150, help_text=_("Who entered or decided it, as they signed in."))
+    place = models.CharField(_("federation"), max_length=100, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    # A path on this site, never an address elsewhere: the notice's link redirects to it.
+    path = models.CharField(_("link"), max_length=200)
+    created_at = models.DateTimeField(_("sent at"), default=timezone.now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The unread count on every page, and the notices page, newest first.
+            models.Index(fields=["recipient", "read_at"], name="notification_unread"),
+            models.Index(fields=["recipient", "-created_at", "-id"], name="notification_newest"),
+            # A decision settles the approvers' notices of what it decided (allocations.notify).
+            models.Index(
+                fields=["path"], condition=Q(verb="waiting", read_at__isnull=True), name="notification_waiting_path"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(verb__in=NoticeVerb.values), name="notification_verb_valid"),
+            models.CheckConstraint(condition=Q(kind__in=NoticeKind.values), name="notification_kind_valid"),
+            models.CheckConstraint(condition=Q(rows__gte=1), name="notification_rows_positive"),
+            models.CheckConstraint(
+                condition=Q(path__startswith="/") & ~Q(path__startswith="//") & ~Q(path__startswith="/\\"),
+                name="notification_path_local",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.sentence()
+
+    @staticmethod
+    def describe(kind: str, label: str, rows: int) -> str:
+        """What a notice is about, in the active language: an entry by its label, a
+        list by its label after the word for a list, or a count of entries."""
+        meta = NOTICE_MODELS[kind]._meta
+        if kind == NoticeKind.LIST:
+            return f"{meta.verbose_name} {label}"
+        return label if label else f"{rows:,} × {meta.verbose_name_plural}"
+
+    def what(self) -> str:
+        return self.describe(self.kind, self.label, self.rows)
+
+    def sentence(self) -> str:
+        """The notice as one sentence in the active language (the e-mail's words)."""
+        return notice_sentence(self.verb, who=self.who, what=self.what(), place=self.place)
+
+    @property
+    def is_unread(self) -> bool:
+        return self.read_at is None
+
+
+def notice_sentence(verb: str, *, who: str, what: str, place: str) -> str:
+    if verb == NoticeVerb.WAITING:
+        return _("%(maker)s entered %(what)s at %(federation)s; it waits for your approval.") % {
+            "maker": who,
+            "what": what,
+            "federation": place,
+        }
+    return _("%(who)s: %(verb)s, %(what)s.") % {"who": who, "verb": NoticeVerb(verb).label, "what": what}

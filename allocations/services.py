@@ -419,15 +419,15 @@ def _pay(
         user=by,
         reason=batch,
     )
-    if settings.UNIONFUNDS_NOTIFY_EMAIL:
-        if payment_list is not None:
-            with translation.override(settings.LANGUAGE_CODE):
-                what = f"{Disbursement._meta.verbose_name_plural} {payment_list}"
-            path = notify.list_path(payment_list.pk)
-        else:
-            what = Disbursement.describe(locked.name, _recipient_label(payments[0]), entries[0][3])
-            path = notify.entry_path("disbursement", ids[0])
-        notify.waiting(federation=locked.federation, maker=by, what=what, path=path)
+    if payment_list is not None:
+        about = notify.About("paymentlist", str(payment_list), rows=len(ids))
+        path = notify.list_path(payment_list.pk)
+    else:
+        about = notify.About(
+            "disbursement", Disbursement.describe(locked.name, _recipient_label(payments[0]), entries[0][3])
+        )
+        path = notify.entry_path("disbursement", ids[0])
+    notify.waiting(federation=locked.federation, maker=by, about=about, path=path)
     return CreatedList(locked, ids, total, payment_list.pk if payment_list else None)
 
 
@@ -649,7 +649,28 @@ def movements_resubmit(*, movements: Sequence[Movement], by: Actor) -> int:
     for movement in locked:
         movement.returned_by_id, movement.returned_at, movement.return_reason = None, None, ""
     _log_each(model, locked, owners, "resubmitted", by=by)
+    _tell_approvers(model, locked, owners, by=by)
     return len(locked)
+
+
+def _tell_approvers(model: type[Movement], locked: list[Movement], owners: dict[int, int], *, by: Actor) -> None:
+    """Resubmitted entries wait again: one notice to the approvers of each federation
+    they belong to, naming the entry, the list they came in, or their count."""
+    federations = Federation.objects.in_bulk(set(owners.values()))
+    for federation_id, federation in federations.items():
+        mine = [m for m in locked if owners[m.pk] == federation_id]
+        lists: set[int | None] = {getattr(m, "payment_list_id", None) for m in mine}
+        (only,) = lists if len(lists) == 1 else (None,)
+        if len(mine) == 1:
+            label = _labels(model, [mine[0].pk])[mine[0].pk]
+            about, path = notify.About(_kind(model), label), notify.entry_path(_kind(model), mine[0].pk)
+        elif only is not None:
+            payment_list = PaymentList.objects.get(pk=only)
+            about = notify.About("paymentlist", str(payment_list), rows=len(mine))
+            path = notify.list_path(payment_list.pk)
+        else:
+            about, path = notify.About(_kind(model), rows=len(mine)), reverse("approvals")
+        notify.waiting(federation=federation, maker=by, about=about, path=path)
 
 
 @transaction.atomic
@@ -1091,17 +1112,16 @@ def _tell_makers(
 ) -> None:
     """One notice to the clerks of these entries, naming the entry, or the count
     and the list they came in."""
-    if not settings.UNIONFUNDS_NOTIFY_EMAIL:
-        return
+    if verb not in notify.DECISIONS:
+        return  # a withdrawal is the clerk's own doing: nobody else to tell
     lists = {getattr(m, "payment_list_id", None) for m in locked}
     if len(locked) == 1:
-        what, path = labels[locked[0].pk], notify.entry_path(_kind(model), locked[0].pk)
+        about, path = notify.About(_kind(model), labels[locked[0].pk]), notify.entry_path(_kind(model), locked[0].pk)
     else:
-        with translation.override(settings.LANGUAGE_CODE):
-            what = f"{len(locked):,} × {model._meta.verbose_name_plural}"
+        about = notify.About(_kind(model), rows=len(locked))
         (only,) = lists if len(lists) == 1 else (None,)
         path = notify.list_path(only) if only else reverse("my_entries")
-    notify.decided(verb=verb, maker_ids={m.created_by_id for m in locked}, by=by, what=what, path=path, reason=reason)
+    notify.decided(verb=verb, maker_ids={m.created_by_id for m in locked}, by=by, about=about, path=path, reason=reason)
 
 
 def _labels(model: type[Movement], pks: list[int]) -> dict[int, str]:
@@ -1144,9 +1164,13 @@ def _log_created(movement: Movement, *, by: Actor, reason: str = "") -> None:
         user=by,
         reason=reason,
     )
-    if settings.UNIONFUNDS_NOTIFY_EMAIL:
-        owner = Federation.objects.get(pk=owner_id)
-        notify.waiting(federation=owner, maker=by, what=label, path=notify.entry_path(_kind(model), movement.pk))
+    owner = Federation.objects.get(pk=owner_id)
+    notify.waiting(
+        federation=owner,
+        maker=by,
+        about=notify.About(_kind(model), label),
+        path=notify.entry_path(_kind(model), movement.pk),
+    )
 
 
 def _kind(model: type[Movement]) -> str:

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from allocations.views import approvals, entries, home, imports, lists, people, rollup
+from allocations.views import approvals, entries, home, imports, lists, notices, people, rollup
 from allocations.views.funds import fund_detail
 
 urlpatterns = [
@@ -24,6 +24,9 @@ urlpatterns = [
     path("entries/<slug:kind>/<int:pk>/decide/", entries.entry_decide, name="entry_decide"),
     path("approvals/", approvals.approval_queue, name="approvals"),
     path("mine/", home.my_entries, name="my_entries"),
+    path("notifications/", notices.notification_list, name="notifications"),
+    path("notifications/read/", notices.notifications_read, name="notifications_read"),
+    path("notifications/<int:pk>/open/", notices.notification_open, name="notification_open"),
     path("funds/<int:pk>/", fund_detail, name="fund"),
     re_path(r"^(?P<kind>funds|contributions|allocations|disbursements|beneficiaries)/$", lists.entry_list, name="list"),
     re_path(

@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from django.http import HttpRequest
 from rest_framework.authtoken.models import Token
 
-from allocations.models import Contribution, Disbursement, Fund, Status
+from allocations.models import Contribution, Disbursement, Fund, Notification, Status
 from beneficiaries import idnumber
 from beneficiaries.models import Beneficiary
 from unionfunds.checks import translations_compiled
@@ -80,6 +80,15 @@ def test_issue_token_prints_a_working_token_and_can_renew_it(divisions, client):
 @pytest.fixture
 def demo(divisions):
     run("load_demo")
+
+
+@pytest.mark.django_db
+def test_the_demo_leaves_unread_only_the_notices_of_what_is_still_open(demo):
+    unread = Notification.objects.unread()
+    assert set(unread.values_list("verb", flat=True)) == {"waiting", "rejected"}
+    waiting = unread.filter(verb="waiting", recipient__username="county-approver")
+    assert waiting.count() == 3  # what the 审批 menu counts for her: a list, an allocation, a payment
+    assert Notification.objects.filter(verb="approved").exists()
 
 
 @pytest.mark.django_db

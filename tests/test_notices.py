@@ -47,7 +47,7 @@ def test_a_list_tells_its_approvers_once_and_its_decision_tells_the_clerk(
         )
     ((subject, to, body),) = sent()
     assert to == ["bob@chengzhong.example.cn"]  # the nearest approvers with an address; not alice, not above
-    assert subject == f"[工会专项资金管理] 待您审批：资金发放 #{created.payment_list_id} 第三批 ×50 ¥5,000.00"
+    assert subject == f"[工会专项资金管理] 待您审批：发放名单 #{created.payment_list_id} 第三批 ×50 ¥5,000.00"
     assert "alice 在 城中区总工会 录入了" in body
     assert f"https://funds.example.cn/disbursements/lists/{created.payment_list_id}/" in body
     mail.outbox.clear()

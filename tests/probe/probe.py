@@ -12,6 +12,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from allocations.models import Notification
 from tests.probe.bodies import (
     admin_posts,
     autocomplete_queries,
@@ -85,7 +86,9 @@ class Probe:
         after = fingerprint()
         problems = []
         for table_name, pk, how in changes(self.baseline, after):
-            if how in ("added", "changed") and (self.own_head(table_name, pk) or self.own_count(table_name)):
+            if how in ("added", "changed") and (
+                self.own_head(table_name, pk) or self.own_count(table_name) or self.own_notice(table_name, pk)
+            ):
                 continue
             if how == "added" and self.own_trace(table_name, pk):
                 self.own_traces.append(f"{table_name} #{pk} by {answer.method} {answer.url}")
@@ -111,7 +114,15 @@ class Probe:
         """What a request of hers may leave behind: her traces, her chain heads, her counts."""
         if how == "added" and self.own_trace(table_name, pk):
             return True
-        return how in ("added", "changed") and (self.own_head(table_name, pk) or self.own_count(table_name))
+        return how in ("added", "changed") and (
+            self.own_head(table_name, pk) or self.own_count(table_name) or self.own_notice(table_name, pk)
+        )
+
+    def own_notice(self, table_name: str, pk) -> bool:
+        """One of her own notices, marked read when she opens it or marks them all read."""
+        if table_name != Notification._meta.db_table:
+            return False
+        return Notification.objects.filter(pk=pk, recipient=self.world.prober).exists()
 
     def own_trace(self, table_name: str, pk) -> bool:
         """A line of the clerk's export log, or of the audit of her own people's ID

@@ -204,6 +204,10 @@ NO_ROWS = {
     "axes.accessfailurelog": "django-axes keeps no failure log unless AXES_ENABLE_ACCESS_FAILURE_LOG",
 }
 
+# Records that only the user they are addressed to opens, whoever else shares her
+# subtree (by this field): her side's sample of them is hers.
+ADDRESSED = {"allocations.notification": "recipient"}
+
 # Routes whose control (her own records are found) cannot hold, and why.
 NO_CONTROL = {"admin:view_on_site": "no model has a page of its own (get_absolute_url): 404 for every record"}
 
@@ -263,7 +267,11 @@ def pick_for(world: World, which: str) -> Callable:
     def pick(model) -> list[str]:
         if which == "missing":
             return [missing_id(model)]
-        sample = world.side(which).sample(model)
+        addressee = ADDRESSED.get(model._meta.label_lower)
+        if which == "own" and addressee:
+            sample = world.own.sample(model, lambda row: getattr(row, f"{addressee}_id") == world.prober.pk)
+        else:
+            sample = world.side(which).sample(model)
         if not sample and model._meta.label_lower in NO_ROWS:
             return pick_for(world, "missing")(model)
         if not sample:

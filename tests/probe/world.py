@@ -85,13 +85,13 @@ class Side:
     def pending(self, model) -> list[int]:
         return [row.pk for row in self.rows.get(model, []) if row.status == Status.PENDING]
 
-    def sample(self, model) -> list[str]:
-        """A few of the side's rows of `model`, one of each kind: by the values of
-        its fields with choices, its flags, its federation and which of its
-        nullable links are set (a reversal, a person or a unit)."""
+    def sample(self, model, keep: Callable = lambda row: True) -> list[str]:
+        """A few of the side's rows of `model` (those it `keep`s), one of each kind: by
+        the values of its fields with choices, its flags, its federation and which
+        of its nullable links are set (a reversal, a person or a unit)."""
         concrete = model._meta.concrete_model
         picked: dict[tuple, object] = {}
-        for row in self.rows.get(concrete, []):
+        for row in filter(keep, self.rows.get(concrete, [])):
             signature = []
             for f in concrete._meta.concrete_fields:
                 if f.choices or isinstance(f, models.BooleanField) or f.related_model is Federation:
