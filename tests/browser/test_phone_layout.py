@@ -144,6 +144,10 @@ def test_the_rollup_and_its_charts_fit_a_phone(browser, phone, carol, qinghai_20
     assert_fits_a_thumb(browser, "form.filters button")
     table = browser.one("table.rollup")
     assert table.rect["x"] + table.rect["width"] <= width  # it scrolls inside its own box
+    browser.driver.execute_script("arguments[0].scrollLeft = arguments[0].scrollWidth;", table)
+    assert browser.driver.execute_script("return arguments[0].scrollLeft;", table) > 0
+    federation = browser.one("table.rollup tbody tr:not(.own) td:first-child")
+    assert abs(federation.rect["x"] - table.rect["x"]) <= 2  # the federation stays in view as the figures scroll
     charts = browser.driver.execute_script(CHARTS)
     assert [chart["kind"] for chart in charts] == ["phone", "phone"]
     for chart in charts:
