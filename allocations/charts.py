@@ -10,6 +10,7 @@ geometry is rounded.
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -19,6 +20,10 @@ FONT_SIZE = 13
 LINE_HEIGHT = 16
 LABEL_PADDING = 12
 VALUE_ROOM = 110  # right of the longest bar, for its amount
+DESK_WIDTH = 900
+# The width of a phone's page less its margins: drawn for it, a chart's labels are read at
+# their own size; the desk's chart shrunk to a phone would put them at a third of it.
+PHONE_WIDTH = 340
 
 
 @dataclass
@@ -117,6 +122,7 @@ def _frame(
     colours: tuple[str, ...],
     width: int,
     title: str,
+    css_class: str,
 ) -> tuple[float, list[list[str]], list[int], list[str], int]:
     """What both charts share: the label column, each row's height (its bars or
     its wrapped label, whichever is taller, plus `padding`), and the opened SVG
@@ -126,18 +132,34 @@ def _frame(
     legend, legend_height = _legend(series, colours, label_width, width)
     heights = [max(bar_room, LINE_HEIGHT * len(label_lines)) + padding for label_lines in lines]
     height = legend_height + sum(heights) + 6
-    return label_width, lines, heights, [_svg_open(width, height, title or " / ".join(series)), *legend], legend_height
+    opened = _svg_open(width, height, title or " / ".join(series), css_class)
+    return label_width, lines, heights, [opened, *legend], legend_height
 
 
-def _svg_open(width: int, height: int, title: str) -> str:
+def _svg_open(width: int, height: int, title: str, css_class: str) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'role="img" aria-label="{escape(title)}" class="chart" font-size="{FONT_SIZE}" font-family="sans-serif">'
+        f'role="img" aria-label="{escape(title)}" class="{escape(css_class)}" font-size="{FONT_SIZE}" '
+        'font-family="sans-serif">'
+    )
+
+
+def for_desk_and_phone(draw: Callable[..., str], *args, **kwargs) -> str:
+    """The chart drawn twice, for a desk and for a phone (classes `desk` and `phone`);
+    the stylesheet shows the one that fits the screen, without a script."""
+    return draw(*args, width=DESK_WIDTH, css_class="chart desk", **kwargs) + draw(
+        *args, width=PHONE_WIDTH, css_class="chart phone", **kwargs
     )
 
 
 def grouped_bars(
-    bars: list[Bar], series: tuple[str, ...], colours: tuple[str, ...], *, width: int = 900, title: str = ""
+    bars: list[Bar],
+    series: tuple[str, ...],
+    colours: tuple[str, ...],
+    *,
+    width: int = DESK_WIDTH,
+    title: str = "",
+    css_class: str = "chart",
 ) -> str:
     """Horizontal grouped bars, one group per label, scaled to the largest value."""
     if not bars:
@@ -145,7 +167,7 @@ def grouped_bars(
     bar_height, gap = 12, 2
     group_height = len(series) * (bar_height + gap) - gap
     label_width, lines, heights, parts, top = _frame(
-        [bar.label for bar in bars], group_height, 12, series, colours, width, title
+        [bar.label for bar in bars], group_height, 12, series, colours, width, title, css_class
     )
     largest = max((value for bar in bars for value in bar.values), default=Decimal(0)) or Decimal(1)
     plot_width = width - label_width - VALUE_ROOM
@@ -169,7 +191,13 @@ def grouped_bars(
 
 
 def stacked_bars(
-    stacks: list[Stack], series: tuple[str, ...], colours: tuple[str, ...], *, width: int = 900, title: str = ""
+    stacks: list[Stack],
+    series: tuple[str, ...],
+    colours: tuple[str, ...],
+    *,
+    width: int = DESK_WIDTH,
+    title: str = "",
+    css_class: str = "chart",
 ) -> str:
     """Horizontal stacked bars, one per label, each part in its series' colour,
     with the bar's total at its end; scaled to the largest total."""
@@ -177,7 +205,7 @@ def stacked_bars(
         return ""
     bar_height = 16
     label_width, lines, heights, parts, top = _frame(
-        [stack.label for stack in stacks], bar_height, 10, series, colours, width, title
+        [stack.label for stack in stacks], bar_height, 10, series, colours, width, title, css_class
     )
     largest = max((stack.total for stack in stacks), default=Decimal(0)) or Decimal(1)
     plot_width = width - label_width - VALUE_ROOM

@@ -2,6 +2,7 @@
 
     make run                                  # in another terminal: the dev server with the demo data
     .venv/bin/python scripts/screenshots.py   # -> docs/screenshots/<lang>-<page>.png, 1280x900
+                                              #    and <lang>-phone-<page>.png, 390 wide, the whole page
 
 Signs in through the login form as the demo accounts (password demo-2026, or
 UNIONFUNDS_DEMO_PASSWORD), chooses the language with the `django_language` cookie,
@@ -11,6 +12,9 @@ amount in capitals in use), a payment to a unit,
 the approval queue, a disbursement list waiting, an entry page, the roll-up, a
 drill-down, the rows behind a figure, the lists with their export links, the
 disbursement-list import and its preview of the demo list, and the admin index.
+Then the pages a clerk or an approver opens in the field again on a phone (390
+CSS pixels wide, as an iPhone 12; the menu opened once), each photographed whole
+from top to bottom.
 Needs Debian's chromium and chromium-driver (scripts/ensure-chromium) and
 selenium. Moves no money: the entry forms are filled in but never submitted; the
 import preview leaves a checked, unconfirmed job behind (the worker started by
@@ -39,6 +43,27 @@ CHROMIUM = os.environ.get("UNIONFUNDS_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("UNIONFUNDS_CHROMEDRIVER", "/usr/bin/chromedriver")
 PASSWORD = os.environ.get("UNIONFUNDS_DEMO_PASSWORD", "demo-2026")
 WIDTH, HEIGHT = 1280, 900
+PHONE_WIDTH, PHONE_HEIGHT = 390, 844
+# A phone picture runs the whole page down, but no further than this.
+PHONE_TALLEST = 3200
+SIZES = ("desktop", "phone")
+# What is used in the field: home, the entry forms, the approvals, the lists and the roll-up.
+PHONE_PAGES = (
+    "home",
+    "menu",
+    "contribution",
+    "allocation",
+    "disbursement",
+    "my-entries",
+    "approvals",
+    "payment-list",
+    "entry",
+    "rollup",
+    "disbursements",
+)
+# The menu is folded away on a phone only; opened, it is seen on the first screen.
+PHONE_ONLY = ("menu",)
+FIRST_SCREEN_ONLY = ("menu",)
 LANGUAGES = ("zh-hans", "en")
 # A synthetic resident ID number (西宁市城中区, born 1985-03-08): passes the checksum, belongs to nobody.
 SAMPLE_ID_BODY = "63010319850308123"
@@ -52,8 +77,9 @@ def check_character(body: str) -> str:
 
 
 class Camera:
-    def __init__(self, driver: WebDriver, base_url: str, out: Path, language: str):
+    def __init__(self, driver: WebDriver, base_url: str, out: Path, language: str, phone: bool = False):
         self.driver, self.base_url, self.out, self.language = driver, base_url.rstrip("/"), out, language
+        self.phone = phone
         self.saved: list[Path] = []
 
     def wait(self) -> WebDriverWait:
@@ -89,8 +115,17 @@ class Camera:
 
     def shoot(self, page: str) -> None:
         self.driver.execute_script("window.scrollTo(0, 0); document.activeElement && document.activeElement.blur();")
-        path = self.out / f"{self.language}-{page}.png"
-        self.driver.save_screenshot(str(path))
+        path = self.out / f"{self.language}{'-phone' if self.phone else ''}-{page}.png"
+        if self.phone and page not in FIRST_SCREEN_ONLY:
+            # As tall as the page, so that one picture shows what a thumb would scroll through.
+            height = self.driver.execute_script("return document.documentElement.scrollHeight;")
+            emulate(self.driver, PHONE_WIDTH, max(PHONE_HEIGHT, min(height, PHONE_TALLEST)), mobile=True)
+            try:
+                self.driver.save_screenshot(str(path))
+            finally:
+                emulate(self.driver, PHONE_WIDTH, PHONE_HEIGHT, mobile=True)
+        else:
+            self.driver.save_screenshot(str(path))
         self.saved.append(path)
         print(f"  {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}  {self.driver.current_url}")
 
@@ -135,6 +170,10 @@ def pages(camera: Camera) -> list[tuple[str, str, Callable[[], None]]]:
         drill_down()
         camera.follow("table.rollup tfoot td.num a[href*='/disbursed/']")
 
+    def menu() -> None:
+        camera.visit("/")
+        driver.find_element(By.CSS_SELECTOR, "label[for=menu-toggle]").click()
+
     def import_form() -> None:
         camera.visit("/disbursements/import/")
         Select(driver.find_element(By.CSS_SELECTOR, "#id_fund")).select_by_index(1)
@@ -153,6 +192,7 @@ def pages(camera: Camera) -> list[tuple[str, str, Callable[[], None]]]:
 
     return [
         ("home", "clerk", lambda: camera.visit("/")),
+        ("menu", "clerk", menu),
         ("contribution", "clerk", lambda: camera.visit("/entries/new/contribution/")),
         ("allocation", "clerk", allocation),
         ("disbursement", "clerk", disbursement),
@@ -173,7 +213,15 @@ def pages(camera: Camera) -> list[tuple[str, str, Callable[[], None]]]:
     ]
 
 
-def start_chromium(profile: str) -> WebDriver:
+def emulate(driver: WebDriver, width: int, height: int, *, mobile: bool) -> None:
+    """The page itself width x height, whatever the window around it takes."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+    )
+
+
+def start_chromium(profile: str, *, phone: bool) -> WebDriver:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (
@@ -193,13 +241,34 @@ def start_chromium(profile: str) -> WebDriver:
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    # The page itself 1280x900, whatever the window around it takes.
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
-    )
+    if phone:
+        emulate(driver, PHONE_WIDTH, PHONE_HEIGHT, mobile=True)
+    else:
+        emulate(driver, WIDTH, HEIGHT, mobile=False)
     driver.set_page_load_timeout(30)
     return driver
+
+
+def shoot_all(camera: Camera, only: list[str] | None) -> list[str]:
+    """Take the pages of one language and size; the names of those that failed."""
+    failed = []
+    signed_in_as = None
+    name = f"{camera.language}{'-phone' if camera.phone else ''}"
+    for page, account, go in pages(camera):
+        if only and page not in only:
+            continue
+        if (page not in PHONE_PAGES) if camera.phone else (page in PHONE_ONLY):
+            continue
+        try:
+            if account != signed_in_as:
+                camera.sign_in(account)
+                signed_in_as = account
+            go()
+            camera.shoot(page)
+        except (TimeoutException, WebDriverException) as error:
+            failed.append(f"{name}-{page}")
+            print(f"  {name}-{page}: FAILED at {camera.driver.current_url}: {error.msg}", file=sys.stderr)
+    return failed
 
 
 def main() -> int:
@@ -207,6 +276,7 @@ def main() -> int:
     parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="the running dev server")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="where the PNGs go")
     parser.add_argument("--languages", nargs="+", default=list(LANGUAGES), choices=LANGUAGES)
+    parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=SIZES)
     parser.add_argument("--pages", nargs="+", help="only these pages (default: all)")
     args = parser.parse_args()
 
@@ -222,28 +292,18 @@ def main() -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     failed = []
-    for language in args.languages:
-        print(f"{language}:")
-        with tempfile.TemporaryDirectory(prefix="unionfunds-screenshots-") as profile:
-            driver = start_chromium(profile)
-            try:
-                driver.get(args.base_url)  # cookies can only be set on the site's own origin
-                camera = Camera(driver, args.base_url, args.out, language)
-                signed_in_as = None
-                for page, account, go in pages(camera):
-                    if args.pages and page not in args.pages:
-                        continue
-                    try:
-                        if account != signed_in_as:
-                            camera.sign_in(account)
-                            signed_in_as = account
-                        go()
-                        camera.shoot(page)
-                    except (TimeoutException, WebDriverException) as error:
-                        failed.append(f"{language}-{page}")
-                        print(f"  {language}-{page}: FAILED at {driver.current_url}: {error.msg}", file=sys.stderr)
-            finally:
-                driver.quit()
+    for size in args.sizes:
+        phone = size == "phone"
+        for language in args.languages:
+            print(f"{language}, {size}:")
+            with tempfile.TemporaryDirectory(prefix="unionfunds-screenshots-") as profile:
+                driver = start_chromium(profile, phone=phone)
+                try:
+                    driver.get(args.base_url)  # cookies can only be set on the site's own origin
+                    camera = Camera(driver, args.base_url, args.out, language, phone=phone)
+                    failed += shoot_all(camera, args.pages)
+                finally:
+                    driver.quit()
     if failed:
         print(f"screenshots: {len(failed)} failed: {', '.join(failed)}", file=sys.stderr)
         return 1

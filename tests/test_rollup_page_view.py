@@ -219,6 +219,17 @@ def test_money_held_at_the_federation_itself_is_a_bar_labelled_own_level(auditor
 
 
 @pytest.mark.django_db
+def test_each_chart_is_drawn_for_a_desk_and_for_a_phone_with_the_same_bars(auditor_client, qinghai_2022, tree):
+    page = auditor_client.get(f"/rollup/{tree['qinghai'].pk}/?fiscal_year=2022").content.decode()
+    for box in ('<div class="chart-box holdings">', '<section class="spending">'):
+        desk, phone = re.findall(r"<svg.*?</svg>", page[page.index(box) :], re.S)[:2]
+        assert 'class="chart desk"' in desk and 'width="900"' in desk
+        assert 'class="chart phone"' in phone and 'width="340"' in phone
+        assert chart_labels(phone) == chart_labels(desk)
+        assert re.findall(r"<title>(.*?)</title>", phone) == re.findall(r"<title>(.*?)</title>", desk)
+
+
+@pytest.mark.django_db
 def test_a_chart_of_money_held_only_at_the_federation_itself_is_not_empty(auditor_client, tree, clerk, approver):
     fund = FundFactory(federation=tree["qinghai"], by=clerk)
     approved_contribution(fund, "2600000", by=clerk, approver=approver)

@@ -105,7 +105,8 @@ def holdings_chart(result: rollups.Rollup, shown: list, wan: bool) -> str:
     """Disbursed and balance of 本级 and of each child shown; rows with neither are left out."""
     scale = 10000 if wan else 1
     rows = [(str(_("Own funds (本级)")), result.own), *((child.name, figures) for child, figures in shown)]
-    return charts.grouped_bars(
+    return charts.for_desk_and_phone(
+        charts.grouped_bars,
         [
             charts.Bar(label, (figures.disbursed / scale, figures.balance / scale))
             for label, figures in rows
@@ -128,7 +129,8 @@ def spending_chart(spending: rollups.Spending, wan: bool) -> str:
         charts.Stack(f"{month:%Y-%m}", tuple(spending.cells.get((month, kind), ZERO) / scale for kind in types))
         for month in spending.by_month
     ]
-    return charts.stacked_bars(
+    return charts.for_desk_and_phone(
+        charts.stacked_bars,
         stacks,
         series=tuple(str(AssistanceType(kind).label) for kind in types),
         colours=SPENDING_COLOURS[: len(types)],

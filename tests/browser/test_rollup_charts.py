@@ -14,10 +14,11 @@ pytestmark = pytest.mark.browser
 
 LONG_NAMES = ("新疆生产建设兵团总工会", "内蒙古自治区总工会")
 
-# Each label of a chart: its text as drawn, its box and the chart's, in screen pixels,
-# and where the bars begin.
+# Each label of the chart shown (of the one drawn for a desk and the one for a phone):
+# its text as drawn, its box and the chart's, in screen pixels, and where the bars begin.
 LABELS = """
-return Array.from(document.querySelectorAll(arguments[0] + ' svg.chart')).flatMap(svg => {
+return Array.from(document.querySelectorAll(arguments[0] + ' svg.chart'))
+  .filter(svg => svg.getClientRects().length > 0).flatMap(svg => {
   const chart = svg.getBoundingClientRect();
   const bars = Math.min(...Array.from(svg.querySelectorAll('rect[height="12"], rect[height="16"]'))
     .map(rect => rect.getBoundingClientRect().left));
