@@ -11,7 +11,6 @@ import functools
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UsernameField
@@ -25,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from unionfunds import accounts, services
-from unionfunds.admin_scoping import NOT_FOUND, ServiceAddForm
+from unionfunds.admin_scoping import NOT_FOUND, IdAutocompleteSelect, ServiceAddForm
 from unionfunds.models import Federation, Membership, Role
 from unionfunds.permissions import has_role_anywhere, role_q, sees_everything
 
@@ -44,7 +43,7 @@ class OnboardForm(ServiceAddForm):
         label=_("federation"),
         queryset=Federation.objects.none(),
         # The membership's own search box: it offers only where the administrator is one.
-        widget=AutocompleteSelect(Membership._meta.get_field("federation"), admin.site),
+        widget=IdAutocompleteSelect(Membership._meta.get_field("federation"), admin.site),
     )
     role = forms.ChoiceField(label=_("role"), choices=Role.choices)
     password = forms.CharField(
@@ -62,7 +61,7 @@ class OnboardForm(ServiceAddForm):
         model = User
         fields = ("username", "first_name", "email")
         field_classes = {"username": UsernameField}
-        labels = {"first_name": _("name")}
+        labels = {"first_name": _("full name")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -141,6 +140,11 @@ class MemberAdmin(UserAdmin):
         # Not UserAdmin's, which asks for the change permission: its form could
         # make a superuser. This one only calls `user_onboard`.
         return admin.ModelAdmin.add_view(self, request, form_url, extra_context)
+
+    def get_changeform_initial_data(self, request):
+        # No prefill from the query string: ?federation=abc would be looked up
+        # as an id, and an account is opened from a blank form anyway.
+        return {}
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
