@@ -416,3 +416,12 @@ def test_a_hostile_role_form_gets_its_errors_not_a_500(client, tree, olga, alice
     assert answer.status_code == 200
     assert answer.context["adminform"].form.errors[field]
     assert not Membership.objects.filter(user=alice, federation=tree["grassroots"]).exists()
+
+
+@pytest.mark.django_db
+def test_a_new_temporary_password_ends_the_members_open_sessions(client, tree, olga, alice):
+    client.force_login(alice)
+    assert client.get("/").status_code == 200
+    services.password_reset_temporary(user=alice, by=olga)
+    answer = client.get("/")
+    assert answer.status_code == 302 and answer["Location"].startswith("/accounts/login/")
