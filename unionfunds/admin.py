@@ -1,12 +1,16 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from unionfunds import listexports, services
+from unionfunds import accounts, listexports, services
 from unionfunds.admin_scoping import ScopedAdmin, ScopedImportExportAdmin
+from unionfunds.admin_users import MemberAdmin
 from unionfunds.models import AuditEvent, ExportRecord, Federation, Job, Membership, Role
+from unionfunds.permissions import has_role_anywhere
 from unionfunds.resources import FederationResource
 
 
@@ -31,17 +35,56 @@ class FederationAdmin(ScopedImportExportAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(ScopedAdmin):
+    """Roles: an administrator gives one, in their subtree, to someone whose
+    account they look after (a new member's account is opened under Users),
+    and takes roles away there."""
+
     list_display = ["user", "federation", "role", "created_at"]
     list_filter = ["role"]
-    search_fields = ["user__username", "federation__name", "federation__code"]
+    search_fields = ["user__username", "user__first_name", "federation__name", "federation__code"]
     list_select_related = ["user", "federation"]
     readonly_fields = ["user", "federation", "role", "created_at"]
-    autocomplete_fields = ["federation"]
+    autocomplete_fields = ["user", "federation"]
+    add_role = Role.ADMIN
+    add_fields = ("user", "federation", "role")
+    actions = ["revoke"]
 
     def get_queryset(self, request):
         return admin.ModelAdmin.get_queryset(self, request).filter(
             federation__in=Federation.objects.visible_to(request.user)
         )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            kwargs["queryset"] = accounts.users_in_reach(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def create(self, request, data: dict) -> Membership:
+        return services.membership_grant(
+            username=data["user"].get_username(), federation=data["federation"], role=data["role"], by=request.user
+        )
+
+    def has_revoke_permission(self, request) -> bool:
+        return has_role_anywhere(request.user, Role.ADMIN)
+
+    @admin.action(description=_("Revoke the selected roles"), permissions=["revoke"])
+    def revoke(self, request, queryset) -> None:
+        revoked = 0
+        for membership in queryset.select_related("user", "federation"):
+            try:
+                services.membership_revoke(membership=membership, by=request.user)
+            except ValidationError as error:
+                self.message_user(request, f"{membership}: {'; '.join(error.messages)}", messages.ERROR)
+            except PermissionDenied as error:
+                self.message_user(request, f"{membership}: {error}", messages.ERROR)
+            else:
+                revoked += 1
+        if revoked:
+            self.message_user(
+                request,
+                ngettext("%(count)d role revoked.", "%(count)d roles revoked.", revoked) % {"count": revoked},
+                messages.SUCCESS,
+            )
 
 
 def action_shown(action: str, content_type_id: int | None) -> str:
@@ -163,6 +206,9 @@ class PermissionBeforeHistory:
 
 # The admins registered so far by the apps listed before this one (auth, authtoken,
 # django-axes); the project's own admins are scoped and answer alike for both.
+# Users are the project's own: administrators look after the people of their subtree.
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), MemberAdmin)
 for _model, _model_admin in list(admin.site._registry.items()):
     if not isinstance(_model_admin, ScopedAdmin):
         _kind = type(_model_admin)

@@ -14,6 +14,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
@@ -54,6 +55,16 @@ class ServiceAddForm(forms.ModelForm):
             show_refusal(self, error)
         except PermissionDenied as error:
             self.add_error(None, str(error))
+
+
+class IdAutocompleteSelect(AutocompleteSelect):
+    """The admin's search box, redrawn after a refusal: it looks up the value
+    sent as an id, and one that is no id (?federation=abc, 10**30) is left out
+    rather than failing the page."""
+
+    def optgroups(self, name, value, attr=None):
+        ids = [single for single in map(str, value) if single.isascii() and single.isdigit() and int(single) < 2**63]
+        return super().optgroups(name, ids, attr)
 
 
 class BoundedChangeList(ChangeList):
@@ -174,6 +185,8 @@ class ScopedAdmin(admin.ModelAdmin):
         """Related rows (categories) were given to the service with the rest."""
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = IdAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
         if db_field.related_model is Federation and self.add_role is not None:
             # Only where the user may add: a choice elsewhere would be refused.
             kwargs["queryset"] = Federation.objects.filter(role_q(request.user, self.add_role, "path"))

@@ -7,4 +7,9 @@ class UnionfundsConfig(AppConfig):
     verbose_name = _("Federations and users")
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
         from unionfunds import checks  # noqa: F401 - registers the system checks
+        from unionfunds.signin import note_temporary_password
+
+        user_logged_in.connect(note_temporary_password, dispatch_uid="unionfunds.note_temporary_password")

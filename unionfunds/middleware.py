@@ -1,10 +1,12 @@
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.middleware.locale import LocaleMiddleware
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from unionfunds.accounts import API_PASSWORD_TEMPORARY, SESSION_FLAG
 from unionfunds.api.errors import Problem, error_body
 
 
@@ -44,6 +46,34 @@ class RefuseNulMiddleware:
             "\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()
         ):
             return refusal(request, str(NUL_CHARACTER), code="null_character")
+        return self.get_response(request)
+
+
+class TemporaryPasswordMiddleware:
+    """Someone signed in with a temporary password (handed over by an
+    administrator) reaches only the change-password page until they choose
+    their own: every other page leads there, and the API refuses them.
+
+    Sessions only: an API token of such a user is refused by the API's own
+    authentication (`unionfunds.api.auth`)."""
+
+    # What they may still do: change the password, sign out, pick a language.
+    OPEN = ("password_change", "password_change_done", "logout", "admin:logout", "set_language")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.open_paths: frozenset[str] | None = None
+
+    def __call__(self, request):
+        # Without a session cookie there is no session to read (and no Vary: Cookie to add).
+        signed_in = settings.SESSION_COOKIE_NAME in request.COOKIES
+        if signed_in and request.session.get(SESSION_FLAG) and request.user.is_authenticated:
+            if self.open_paths is None:
+                self.open_paths = frozenset(reverse(name) for name in self.OPEN)
+            if request.path not in self.open_paths:
+                if request.path.startswith("/api/"):
+                    return refusal(request, str(API_PASSWORD_TEMPORARY), code="password_change_required", status=403)
+                return redirect("password_change")
         return self.get_response(request)
 
 

@@ -126,6 +126,46 @@ class Membership(models.Model):
         return f"{self.user} · {self.federation} · {self.get_role_display()}"
 
 
+class Account(models.Model):
+    """What the project keeps of a user besides Django's own columns.
+
+    `federation` is where the person belongs: its administrators look after the
+    account even while it holds no role (between two jobs, or before a role is
+    given again). `must_change_password` is set while the password is one an
+    administrator handed over: every page leads to the change-password page, and
+    the API refuses the user, until they choose their own.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="account",
+    )
+    federation = models.ForeignKey(
+        Federation,
+        verbose_name=_("federation"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The federation whose administrators look after this account."),
+    )
+    must_change_password = models.BooleanField(
+        _("must change password"),
+        default=False,
+        help_text=_("The password is a temporary one, to be changed at the next sign-in."),
+    )
+
+    class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
 APPEND_ONLY = "The audit trail is append-only: an event is never changed or deleted."
 
 

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from unionfunds import health
-from unionfunds.signin import SignInForm
+from unionfunds.signin import PasswordChangeView, SignInForm
 
 admin.site.site_header = admin.site.site_title = settings.UNIONFUNDS_SITE_TITLE
 admin.site.index_title = settings.UNIONFUNDS_SITE_TITLE
@@ -17,7 +17,7 @@ urlpatterns = [
     # a forgotten password is reset by the federation's administrator (docs/DEPLOY.md).
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=SignInForm), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password_change/", PasswordChangeView.as_view(), name="password_change"),
     path(
         "accounts/password_change/done/",
         auth_views.PasswordChangeDoneView.as_view(),

@@ -237,6 +237,15 @@ def build_side(cast: Cast, *, county, city_fund, province_clerk, province_approv
     )
     assert written.status_code == 201, written.content
     Client().post(reverse("login"), {"username": clerk.username, "password": "not-the-password"})
+    # The county's administrator opens an account for a newcomer in the admin.
+    county_admin = Client()
+    county_admin.force_login(member(f"{cast.clerk}-admin", county, Role.ADMIN))
+    newcomer = f"{cast.clerk}-newcomer"
+    opened = county_admin.post(
+        "/admin/auth/user/add/",
+        {"username": newcomer, "first_name": f"{t}新人", "federation": county.pk, "role": Role.CLERK},
+    )
+    assert opened.status_code == 200 and "temporary-password" in opened.content.decode(), opened.content[:2000]
 
     side = Side(county=county, grassroots=grassroots, clerk=clerk, fund=fund, worker=workers[0], unit=unit, batch=batch)
     for model, pks in all_pks().items():
@@ -246,7 +255,7 @@ def build_side(cast: Cast, *, county, city_fund, province_clerk, province_approv
 
     # What shows that a page holds this side's data: its tag (in every name, batch,
     # note, reason and reference), its people, its keys, and its amounts with cents.
-    side.markers = {t, clerk.get_username(), approver.get_username(), token.key, browser.session.session_key}
+    side.markers = {t, clerk.get_username(), approver.get_username(), newcomer, token.key, browser.session.session_key}
     for n, name in enumerate(cast.people):
         number, phone = person_id(n), f"{cast.phone_prefix}{n:04d}"
         side.markers |= {name, number, idnumber.mask(number), phone, mask_phone(phone)}

@@ -16,8 +16,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from unionfunds import lockout
+from unionfunds import accounts, lockout
 from unionfunds.api.throttles import LoginRateThrottle, LoginUsernameThrottle, TokenRateThrottle
+from unionfunds.api.tokens import PasswordChangeRequired
 
 INVALID_CREDENTIALS = _("Unable to log in with the username and password given.")
 
@@ -70,6 +71,8 @@ class TokenView(APIView):
             raise error
         if user is None or not user.is_active:
             raise exceptions.ValidationError({"non_field_errors": [INVALID_CREDENTIALS]}, code="invalid_credentials")
+        if accounts.must_change_password(user):
+            raise PasswordChangeRequired()
         token, _created = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 

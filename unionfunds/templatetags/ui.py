@@ -25,6 +25,9 @@ ACTIONS = {
     "withdrawn": _("withdrawn"),
     "moved": _("moved"),
     "granted": _("role granted"),
+    "revoked": _("role revoked"),
+    "onboarded": _("account opened"),
+    "password_reset": _("temporary password set"),
     "id_number_shown": _("full ID number shown"),
 }
 
