@@ -212,6 +212,7 @@ def pages(camera: Camera) -> list[tuple[str, str, Callable[[], None]]]:
         ("import", "shandong-clerk", import_form),
         ("import-preview", "shandong-clerk", import_preview),
         ("admin", "admin", lambda: camera.visit("/admin/")),
+        ("onboard", "admin", lambda: camera.visit("/admin/auth/user/add/")),
     ]
 
 
