@@ -9,7 +9,12 @@ def waiting(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    decisions = functools.cache(functools.partial(decisions_waiting, user))
+    unread = functools.cache(functools.partial(unread_count, user))
     return {
-        "decisions_waiting": functools.cache(functools.partial(decisions_waiting, user)),
-        "notifications_unread": functools.cache(functools.partial(unread_count, user)),
+        "decisions_waiting": decisions,
+        "notifications_unread": unread,
+        # On a phone the menu is folded: its button carries both counts, so that
+        # what waits is seen without opening it.
+        "menu_count": lambda: decisions() + unread(),
     }

@@ -255,3 +255,18 @@ def test_old_notices_are_pruned_read_or_not(fresh, alice, bob, tree):
     call_command("prune_notifications", stdout=out)
     assert "1 notifications older than 180 days deleted" in out.getvalue()
     assert list(Notification.objects.values_list("recipient__username", flat=True)) == ["bob"]
+
+
+@pytest.mark.django_db
+def test_the_folded_menus_button_carries_what_waits_and_what_is_unread(client, fresh, alice, bob, tree):
+    allocation(fresh, tree, alice)
+    allocation(fresh, tree, alice, amount="20")
+    client.force_login(bob)
+    page = client.get("/").content.decode()
+    button = re.search(r'<label for="menu-toggle" class="menu-button">(.*?)</label>', page, re.S).group(1)
+    assert re.search(r'<span class="badge"[^>]*>(\d+)</span>', button).group(1) == "4"  # 2 to decide + 2 notices
+    client.post("/notifications/read/")
+    button = re.search(r'class="menu-button">(.*?)</label>', client.get("/").content.decode(), re.S).group(1)
+    assert re.search(r'class="badge"[^>]*>(\d+)<', button).group(1) == "2"
+    client.force_login(alice)
+    assert "badge" not in re.search(r'class="menu-button">(.*?)</label>', client.get("/").content.decode()).group(1)
