@@ -77,7 +77,9 @@ class EntryFilter(django_filters.FilterSet):
         method="by_fund",
         widget=PickerInput("fund_search", describe=lambda pk: ""),
     )
-    entered_by = django_filters.CharFilter(label=_("Entered by"), method="by_clerk", widget=SuggestingInput())
+    entered_by = django_filters.CharFilter(
+        label=_("Entered by"), method="by_clerk", widget=SuggestingInput(), max_length=150
+    )
     sort = SortFilter(
         label=_("Sort"),
         fields=(("pk", "pk"), ("date", "date"), ("amount", "amount"), ("status", "status")),

@@ -156,7 +156,8 @@ def test_an_administrator_keeps_their_last_administrator_role(tree, olga):
     assert "最后" in " ".join(refused.value.messages)
     assert olga.memberships.filter(role=Role.ADMIN).exists()
 
-    second = services.membership_grant(username="olga", federation=tree["grassroots"], role=Role.ADMIN, by=olga)
+    # A second one, given by someone else (a role is never one's own gift), she may give up.
+    second = services.membership_grant(username="olga", federation=tree["grassroots"], role=Role.ADMIN)
     services.membership_revoke(membership=second, by=olga)
     assert list(olga.memberships.values_list("role", flat=True)) == [Role.ADMIN]
 
@@ -425,3 +426,61 @@ def test_a_new_temporary_password_ends_the_members_open_sessions(client, tree, o
     services.password_reset_temporary(user=alice, by=olga)
     answer = client.get("/")
     assert answer.status_code == 302 and answer["Location"].startswith("/accounts/login/")
+
+
+# What a second read found --------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", [Role.CLERK, Role.APPROVER, Role.AUDITOR, Role.ADMIN])
+def test_an_administrator_gives_herself_no_role(client, tree, olga, role):
+    """Else one person could open her own approver role beside her clerk one and
+    both enter and approve money."""
+    with pytest.raises(ValidationError) as refused:
+        services.membership_grant(username="olga", federation=tree["grassroots"], role=role, by=olga)
+    assert "另一位管理员" in refusal(refused, "user")
+    client.force_login(olga)
+    answer = client.post(f"{MEMBERSHIPS}add/", {"user": olga.pk, "federation": tree["grassroots"].pk, "role": role})
+    assert answer.status_code == 200 and "另一位管理员" in answer.content.decode()
+    assert list(olga.memberships.values_list("role", flat=True)) == [Role.ADMIN]
+
+
+@pytest.mark.django_db
+def test_a_temporary_password_ends_the_members_api_tokens(tree, olga, alice):
+    old = Token.objects.create(user=alice)
+    services.password_reset_temporary(user=alice, by=olga)
+    assert not Token.objects.filter(key=old.key).exists()
+    services.password_chosen(user=alice)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {old.key}")
+    assert api.get("/api/v1/funds/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_an_account_with_permissions_of_its_own_is_a_superusers_to_reset(tree, olga):
+    from django.contrib.auth.models import Permission
+
+    itguy = member("itguy", tree["chengzhong"], Role.CLERK)
+    itguy.user_permissions.add(Permission.objects.get(codename="change_user"))
+    assert not wholly_in_reach(olga, itguy)
+    before = User.objects.get(pk=itguy.pk).password
+    with pytest.raises(ValidationError):
+        services.password_reset_temporary(user=itguy, by=olga)
+    assert User.objects.get(pk=itguy.pk).password == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("selected", ["abc", "1" + "0" * 30, "1e3", "１"])
+@pytest.mark.parametrize(("url", "action"), [(MEMBERSHIPS, "revoke"), (USERS, "set_temporary_password")])
+def test_ticked_rows_that_are_no_ids_get_a_400(client, olga, alice, url, action, selected):
+    client.force_login(olga)
+    answer = client.post(url, {"action": action, "index": "0", "_selected_action": [selected]})
+    assert answer.status_code == 400
+    assert alice.memberships.exists()
+
+
+@pytest.mark.django_db
+def test_a_clerk_filter_longer_than_a_username_is_an_error_not_a_scan(client, alice, fund):
+    client.force_login(alice)
+    answer = client.get("/disbursements/", {"entered_by": "a" * 60_000})
+    assert answer.status_code == 200 and "150" in answer.content.decode()

@@ -54,7 +54,9 @@ def wholly_in_reach(by, user) -> bool:
     where `by` is an administrator: only then may `by` set their password."""
     if sees_everything(by):
         return True
-    if user.is_superuser:
+    # Permissions or groups of their own reach past any subtree (the admins that
+    # are not scoped): such an account is a superuser's to look after.
+    if user.is_superuser or user.groups.exists() or user.user_permissions.exists():
         return False
     tops = [grant.path for grant in grants(by) if grant.role == Role.ADMIN]
     if not tops:

@@ -15,7 +15,7 @@ from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import BadRequest, FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -30,6 +30,7 @@ from unionfunds.permissions import grants, has_role_anywhere, role_q, sees_every
 from unionfunds.resources import FORMATS
 
 NOT_FOUND = _("Not found.")
+BAD_SELECTION = _("The rows ticked are not rows of this list. Go back to the list and tick them again.")
 IMPORT_REFUSED = _("Nothing was imported: some rows were refused. Correct them and upload the file again.")
 
 
@@ -86,7 +87,18 @@ class BoundedChangeList(ChangeList):
             raise IncorrectLookupParameters(error) from error
 
 
-class ScopedAdmin(admin.ModelAdmin):
+class SelectionChecked:
+    """An action's ticked rows are ids: anything else in `_selected_action`
+    (a word, 10**30, a full-width digit) is a 400, not the database's error."""
+
+    def response_action(self, request, queryset):
+        selected = request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)
+        if any(not (value.isascii() and value.isdigit() and len(value) <= 18) for value in selected):
+            raise BadRequest(BAD_SELECTION)
+        return super().response_action(request, queryset)
+
+
+class ScopedAdmin(SelectionChecked, admin.ModelAdmin):
     """Lists only what `visible_to(user)` returns; writes go through services.
 
     `add_role` is the role a user needs at some federation to add rows here;

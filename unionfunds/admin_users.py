@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from unionfunds import accounts, services
-from unionfunds.admin_scoping import NOT_FOUND, IdAutocompleteSelect, ServiceAddForm
+from unionfunds.admin_scoping import NOT_FOUND, IdAutocompleteSelect, SelectionChecked, ServiceAddForm
 from unionfunds.models import Federation, Membership, Role
 from unionfunds.permissions import has_role_anywhere, role_q, sees_everything
 
@@ -69,7 +69,7 @@ class OnboardForm(ServiceAddForm):
         self.fields["federation"].queryset = Federation.objects.filter(role_q(self.by, Role.ADMIN, "path"))
 
 
-class MemberAdmin(UserAdmin):
+class MemberAdmin(SelectionChecked, UserAdmin):
     add_form = OnboardForm
     add_form_template = None  # the plain add page; Django's speaks of a password typed twice
     add_fieldsets = ((None, {"fields": ("username", "first_name", "email", "federation", "role", "password")}),)

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
+from rest_framework.authtoken.models import Token
 
 from unionfunds import accounts, audit, signals, text
 from unionfunds.errors import refuse
@@ -143,6 +144,10 @@ LAST_OWN_ADMIN = _(
     "superuser, can take it away."
 )
 OWN_PASSWORD = _("Change your own password on the Change password page.")
+OWN_ROLE = _(
+    "You cannot give yourself a role: another administrator must, so that no one person can both "
+    "enter and approve money alone."
+)
 NOT_WHOLLY_IN_REACH = _(
     "This account also holds roles outside your federations: only an administrator over all of "
     "them can set its password."
@@ -178,6 +183,8 @@ def membership_grant(*, username: str, federation: Federation, role: str, passwo
         user = accounts.users_in_reach(by).filter(username=username).first()
         if user is None:
             raise refuse(NO_SUCH_MEMBER, "not_found", field="user")
+        if user.pk == by.pk and not sees_everything(by):
+            raise refuse(OWN_ROLE, "own_role", field="user")
         membership, created = _grant(user, federation, role, by)
         if not created:
             raise refuse(ROLE_HELD, "role_held", field="role", username=username, federation=federation.name)
@@ -279,6 +286,8 @@ def password_reset_temporary(*, user, password: str | None = None, by=None) -> s
     password = _temporary_password(user, password)
     user.set_password(password)
     user.save(update_fields=["password"])
+    # A reset is often for an account someone else got into: their API tokens end too.
+    Token.objects.filter(user=user).delete()
     account, _created = Account.objects.get_or_create(user=user)
     before = account.must_change_password
     account.must_change_password = True
