@@ -91,11 +91,16 @@ FIELDS = {
 # it was sent: migration 0009 set it on rows approved long before, whose proofs would
 # then fail; each row's list is in its chained audit record instead. The return for
 # correction is empty on every approved entry (CHECK returned_while_pending).
+# A payment's archive and rule bookkeeping (the household it helped, the rules it
+# was charged to, an override's reason) came after many rows were approved; each
+# row's values are in its chained audit record (disbursement.created), and
+# `verify_ledger --totals` proves the archive and the caps held.
 RETURN_FIELDS = frozenset({"returned_by_id", "returned_at", "return_reason"})
+POLICY_FIELDS = frozenset({"household_id", "policy_rules", "policy_override"})
 NOT_HASHED = {
     LedgerKind.CONTRIBUTION: RETURN_FIELDS,
     LedgerKind.ALLOCATION: RETURN_FIELDS,
-    LedgerKind.DISBURSEMENT: RETURN_FIELDS | {"payment_list_id"},
+    LedgerKind.DISBURSEMENT: RETURN_FIELDS | POLICY_FIELDS | {"payment_list_id"},
 }
 WIDTH = {1: {kind: len(fields) for kind, fields in FIELDS_V1.items()}, 2: {kind: len(f) for kind, f in FIELDS.items()}}
 _AMOUNT: dict[int, int] = {kind: fields.index("amount") for kind, fields in FIELDS.items()}

@@ -45,6 +45,8 @@ class ListRow:
     employer: str = ""
     note: str = ""
     confirm_duplicate: bool = False
+    # Why the row may go past a rule an approver may override (allocations.policy).
+    override_reason: str = ""
     # What the row is called where it came from, when not its place in the list:
     # an imported sheet's line (the header and the lines above it come first).
     line: int | None = None
@@ -73,6 +75,13 @@ class Payment:
     name: str = ""
     label: str = ""
     duplicate: bool = False
+    # The archive and the rules (allocations.policy): the household helped, where
+    # it was filed, the rules charged ("3,7"), and whether one was overridden.
+    household_id: int | None = None
+    household_federation_id: int | None = None
+    policy_rules: str = ""
+    override_reason: str = ""
+    overridden: bool = False
     # The row as its source numbers it (a sheet's line), for messages that name another row.
     line: int | None = None
 
@@ -152,6 +161,7 @@ def _read(
         person=person,
         note=row.note or "",
         confirm_duplicate=bool(row.confirm_duplicate),
+        override_reason=(row.override_reason or "").strip(),
         line=row.line,
     )
 

@@ -98,6 +98,14 @@ class Fund(models.Model):
         editable=False,
         related_name="+",
     )
+    # 依档帮扶: a payment from this fund goes only to a person whose household is
+    # in an open archive entry on the payment's date (set for hardship funds).
+    requires_archive = models.BooleanField(
+        _("pays archived households only"),
+        default=False,
+        db_default=False,
+        help_text=_("Pay only persons in an open hardship archive entry on the payment date (依档帮扶)."),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     objects = FundQuerySet.as_manager()
@@ -450,6 +458,29 @@ class Disbursement(Movement):
     # corrected later, the payment's own words are not (and the hash chain covers them).
     payee_name = models.CharField(_("paid to"), max_length=100, blank=True)
     payee_id_number = models.CharField(_("ID number as paid"), max_length=18, blank=True)
+    # The household the payment helped, when its person was in an open archive
+    # entry then: caps per household are charged to it, and the archive's
+    # roll-ups count it as helped.
+    household = models.ForeignKey(
+        "beneficiaries.Household",
+        verbose_name=_("household"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="disbursements",
+        db_index=False,  # see Meta.indexes
+    )
+    # The policy rules the payment was charged against (`allocations.policy`),
+    # as their ids ("3,7"), so that a rejection or a reversal gives back exactly
+    # what it took even after the rules change.
+    policy_rules = models.CharField(_("policy rules"), max_length=200, blank=True, db_default="", editable=False)
+    policy_override = models.TextField(
+        _("rule override reason"),
+        blank=True,
+        db_default="",
+        help_text=_("Why the payment goes past a rule that allows an approver's override."),
+    )
 
     objects = DisbursementQuerySet.as_manager()
 
@@ -476,6 +507,7 @@ class Disbursement(Movement):
             models.Index(
                 fields=["payment_list", "status"], condition=Q(payment_list__isnull=False), name="disbursement_list"
             ),
+            models.Index(fields=["household"], condition=Q(household__isnull=False), name="disbursement_household"),
         ]
 
     DEBITS = {False: ("fund_id",), True: ()}
@@ -781,3 +813,109 @@ def notice_sentence(verb: str, *, who: str, what: str, place: str) -> str:
             "federation": place,
         }
     return _("%(who)s: %(verb)s, %(what)s.") % {"who": who, "verb": NoticeVerb(verb).label, "what": what}
+
+
+class RuleScope(models.TextChoices):
+    PERSON = "person", _("per person")
+    HOUSEHOLD = "household", _("per household")
+
+
+class PolicyRuleQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "PolicyRuleQuerySet":
+        return self.filter(subtree_q(user, "federation__path"))
+
+    def over(self, federation: Federation) -> "PolicyRuleQuerySet":
+        """The rules that bind `federation`'s funds: its own and those set above it."""
+        prefixes = [
+            federation.path[:end] for end in range(Federation.steplen, len(federation.path) + 1, Federation.steplen)
+        ]
+        return self.filter(federation__path__in=prefixes)
+
+
+class PolicyRule(models.Model):
+    """A rule payments are held to (资金使用规定), set by a federation for the funds
+    of its subtree: whether an assistance type may be paid at all from funds of a
+    purpose (and of money from a source), a yearly cap per person or household (an
+    amount, or months of the local 低保 line), or once a year whoever pays
+    (金秋助学). Blank purpose, assistance type or source match any.
+
+    Checked from `PolicyUsage`, the running totals per person or household and
+    year, under lock, by `allocations.policy`."""
+
+    federation = models.ForeignKey(
+        Federation, verbose_name=_("set by"), on_delete=models.PROTECT, related_name="policy_rules"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices, blank=True)
+    assistance_type = models.CharField(_("assistance type"), max_length=20, choices=AssistanceType.choices, blank=True)
+    source = models.CharField(
+        _("source of money"),
+        max_length=16,
+        choices=Source.choices,
+        blank=True,
+        help_text=_("Matches funds that hold money from this source, raised there or allocated from above."),
+    )
+    allowed = models.BooleanField(_("allowed"), default=True)
+    scope = models.CharField(_("counted"), max_length=9, choices=RuleScope.choices, default=RuleScope.HOUSEHOLD)
+    cap_amount = MoneyField(_("yearly cap (yuan)"), null=True, blank=True)
+    cap_dibao_months = models.DecimalField(
+        _("yearly cap (months of the 低保 line)"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    once_per_year = models.BooleanField(_("once a year, whoever pays"), default=False)
+    overridable = models.BooleanField(
+        _("an approver may override"),
+        default=False,
+        help_text=_("A payment past the rule may be entered with a reason, for the approver to decide."),
+    )
+    active = models.BooleanField(_("in force"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("entered by"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    objects = PolicyRuleQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("policy rule")
+        verbose_name_plural = _("policy rules")
+        ordering = ["federation__path", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(scope__in=RuleScope.values), name="policy_rule_scope_valid"),
+            models.CheckConstraint(
+                condition=Q(cap_amount__isnull=True) | Q(cap_dibao_months__isnull=True), name="policy_rule_one_cap"
+            ),
+            models.CheckConstraint(
+                condition=Q(cap_amount__isnull=True) | Q(cap_amount__gt=0), name="policy_cap_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(cap_dibao_months__isnull=True) | Q(cap_dibao_months__gt=0),
+                name="policy_dibao_months_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PolicyUsage(models.Model):
+    """What a person or a household was paid under a rule in a calendar year,
+    pending payments included (like a fund's reservation): the running total a
+    cap is checked against, one row locked per subject instead of a scan."""
+
+    rule = models.ForeignKey(PolicyRule, on_delete=models.PROTECT, related_name="+")
+    scope = models.CharField(max_length=9, choices=RuleScope.choices)
+    # A beneficiary's id or a household's id, by `scope`.
+    subject = models.BigIntegerField()
+    year = models.PositiveSmallIntegerField()
+    amount = MoneyField(_("amount"), default=0)
+    payments = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "scope", "subject", "year"], name="policy_usage_key"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="policy_usage_not_negative"),
+            models.CheckConstraint(condition=Q(payments__gte=0), name="policy_usage_payments_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id}/{self.scope}:{self.subject}/{self.year}: {self.amount} × {self.payments}"

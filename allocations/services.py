@@ -14,6 +14,7 @@ the door. Every problem is found before anything is written. On SQLite the same
 code is serialised by IMMEDIATE transactions instead of row locks.
 """
 
+import copy
 import datetime
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -29,7 +30,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from allocations import ledger, lists, notify, totals
+from allocations import ledger, lists, notify, policy, totals
 from allocations.holdings import holdings_sql
 from allocations.lists import ListRow, Payment
 from allocations.models import (
@@ -87,6 +88,7 @@ LIST_CHANGED = _(
     "Look at it again before you decide."
 )
 LIST_AUDITED_FIELDS = ("fund", "batch", "origin", "rows", "total")
+FUND_AUDITED = ("federation", "name", "purpose", "fiscal_year", "requires_archive", "opened_from")
 
 __all__ = ["INVALID_AMOUNT", "INVALID_CHOICE", "ListRefused", "ListRow"]
 
@@ -136,10 +138,27 @@ AUDITED_FIELDS = {
 
 
 @transaction.atomic
-def fund_create(*, federation: Federation, name: str, purpose: str, fiscal_year: int, by: Actor) -> Fund:
+def fund_create(
+    *,
+    federation: Federation,
+    name: str,
+    purpose: str,
+    fiscal_year: int,
+    requires_archive: bool | None = None,
+    by: Actor,
+) -> Fund:
+    """A new fund; hardship funds pay archived households only (依档帮扶) unless
+    told otherwise."""
     if not has_role(by, Role.ADMIN, federation):
         require_role(by, Role.CLERK, federation)
-    return _fund_create(federation=federation, name=name, purpose=purpose, fiscal_year=fiscal_year, by=by)
+    return _fund_create(
+        federation=federation,
+        name=name,
+        purpose=purpose,
+        fiscal_year=fiscal_year,
+        requires_archive=purpose == Purpose.HARDSHIP if requires_archive is None else requires_archive,
+        by=by,
+    )
 
 
 @transaction.atomic
@@ -220,6 +239,7 @@ def disbursement_create(
     batch: str = "",
     note: str = "",
     confirm_duplicate: bool = False,
+    override_reason: str = "",
     by: Actor,
 ) -> Disbursement:
     """One payment, to a registered person, a unit, or a person named by ID
@@ -239,6 +259,7 @@ def disbursement_create(
         unit_id=unit.pk if unit else None,
         note=note,
         confirm_duplicate=confirm_duplicate,
+        override_reason=(override_reason or "").strip(),
         name=beneficiary.name if beneficiary else "",
         label=str(beneficiary or unit or ""),
         payee=(beneficiary.name, beneficiary.id_number) if beneficiary else (unit.name, "") if unit else ("", ""),
@@ -310,7 +331,14 @@ def disbursements_check(
     require_role(by, Role.CLERK, fund.federation)
     require_role(by, Role.CLERK, home_federation)
     payments, problems = lists.read_rows(list(rows), assistance_type=assistance_type, date=date)
-    current, total = _check_payments(Fund.objects.order_by().get(pk=fund.pk), payments, by, problems)
+    current, total = _check_payments(
+        Fund.objects.select_related("federation").order_by().get(pk=fund.pk),
+        payments,
+        by,
+        problems,
+        lock=False,
+        home_federation=home_federation,
+    )
     if problems:
         raise ListRefused(problems)
     return CheckedList(fund=current, payments=payments, total=total)
@@ -357,7 +385,9 @@ def _pay(
     with the rest."""
     batch = text.clean_line(batch, "batch", limit=BATCH_LIMIT)
     problems = list(problems or ())
-    locked, total = _check_payments(_lock_funds([fund.pk], by)[fund.pk], payments, by, problems)
+    locked, total = _check_payments(
+        _lock_funds([fund.pk], by)[fund.pk], payments, by, problems, lock=True, home_federation=home_federation
+    )
     if problems:
         raise ListRefused(problems)
     new_people = [p.person for p in payments if p.person is not None and p.beneficiary_id is None]
@@ -381,9 +411,32 @@ def _pay(
             changes=audit.diff({}, audit.snapshot(payment_list, LIST_AUDITED_FIELDS)),
             reason=batch,
         )
-    columns = ("beneficiary", "unit", "assistance_type", "amount", "date", "note", "duplicate_confirmed")
+    columns = (
+        "beneficiary",
+        "unit",
+        "assistance_type",
+        "amount",
+        "date",
+        "note",
+        "duplicate_confirmed",
+        "household",
+        "policy_rules",
+        "policy_override",
+    )
     entries = [
-        (p.beneficiary_id, p.unit_id, p.assistance_type, _read_amount(p), p.date, p.note, p.duplicate) for p in payments
+        (
+            p.beneficiary_id,
+            p.unit_id,
+            p.assistance_type,
+            _read_amount(p),
+            p.date,
+            p.note,
+            p.duplicate,
+            p.household_id,
+            p.policy_rules,
+            p.override_reason if p.overridden else "",
+        )
+        for p in payments
     ]
     ids = bulkload.insert(
         Disbursement,
@@ -397,6 +450,7 @@ def _pay(
             "created_at": now,
         },
     )
+    policy.charge(payments)
     changes = audit.CreatedJson(
         columns,
         fund=locked.pk,
@@ -431,16 +485,27 @@ def _pay(
     return CreatedList(locked, ids, total, payment_list.pk if payment_list else None)
 
 
-def _check_payments(fund: Fund, payments: list[Payment], by: Actor, problems: list[RowProblem]) -> tuple[Fund, Decimal]:
+def _check_payments(
+    fund: Fund,
+    payments: list[Payment],
+    by: Actor,
+    problems: list[RowProblem],
+    *,
+    lock: bool,
+    home_federation: Federation,
+) -> tuple[Fund, Decimal]:
     """Match people by ID number, then the rules every payment is checked by:
-    the name matches the registered one, no payment repeats another, the fund
-    affords the total. Adds each problem found to `problems`."""
+    the name matches the registered one, no payment repeats another, the
+    archive and the policy rules hold (`policy`), the fund affords the total.
+    Adds each problem found to `problems`; with `lock`, what the checks relied
+    on stays locked until the transaction ends."""
     today = timezone.localdate()
     for payment in payments:
         # Every door's payment, a list row or a single entry, keeps the same bounds.
         for field, fault in (
             ("date", text.date_fault(payment.date, today=today) if payment.date else None),
             ("note", text.note_fault(payment.note.strip()) if payment.note else None),
+            ("override_reason", text.note_fault(payment.override_reason) if payment.override_reason else None),
         ):
             if fault is not None:
                 problems.append(RowProblem(payment.row, field, *fault))
@@ -455,6 +520,7 @@ def _check_payments(fund: Fund, payments: list[Payment], by: Actor, problems: li
         if match is not None:
             payment.beneficiary_id = match.pk
     problems += _duplicates(fund.pk, payments)
+    policy.check(fund, payments, lock=lock, home_federation=home_federation, problems=problems)
     total = sum((p.amount for p in payments if p.amount is not None), Decimal("0.00"))
     if not problems and total > fund.available:
         problems.append(RowProblem(None, "amount", "insufficient_funds", str(_insufficient(fund, total))))
@@ -546,25 +612,34 @@ def movement_update(*, movement: Movement, by: Actor, confirm_duplicate: bool = 
     fields = AUDITED_FIELDS[type(movement)]
     before = audit.snapshot(movement, fields)
     old_amount = movement.amount
+    as_entered = copy.copy(movement)  # what the entry counted towards the policy rules
     for name, value in changes.items():
         setattr(movement, name, _edited(name, value))
     if "assistance_type" in changes:
         _require_choice("assistance_type", str(changes["assistance_type"]), AssistanceType)
     funds = _lock_funds(movement.debited_funds(), by)
-    if isinstance(movement, Disbursement) and movement.beneficiary_id is not None:
+    if isinstance(movement, Disbursement):
         payment = Payment(
             row=1,
             amount=movement.amount,
             assistance_type=movement.assistance_type,
             date=movement.date,
             beneficiary_id=movement.beneficiary_id,
+            unit_id=movement.unit_id,
             confirm_duplicate=confirm_duplicate,
-            name=movement.beneficiary.name if movement.beneficiary else "",
+            override_reason=movement.policy_override,
+            name=movement.payee_name or (movement.beneficiary.name if movement.beneficiary else ""),
         )
-        problems = _duplicates(movement.fund_id, [payment], exclude=movement.pk)
+        problems = _duplicates(movement.fund_id, [payment], exclude=movement.pk) if movement.beneficiary_id else []
+        # Checked again as if entered now, without what the entry counted so far.
+        policy.release([as_entered] if isinstance(as_entered, Disbursement) else [])
+        fund = funds[movement.fund_id]
+        policy.check(fund, [payment], lock=True, home_federation=fund.federation, problems=problems)
         if problems:
             raise one_row(ListRefused(problems))
         movement.duplicate_confirmed = payment.duplicate
+        movement.household_id, movement.policy_rules = payment.household_id, payment.policy_rules
+        policy.charge([payment])
     for fund in funds.values():
         fund.reserved -= old_amount
         _reserve(fund, movement.amount)
@@ -602,6 +677,10 @@ def movements_approve(*, movements: Sequence[Movement], by: Actor) -> int:
         fund.reserved -= debits[pk]
         fund.save(update_fields=["balance", "reserved"])
     _decide(model, locked, owners, Status.APPROVED, by=by)
+    reversed_ids = [m.reverses_id for m in locked if isinstance(m, Disbursement) and m.reverses_id is not None]
+    if reversed_ids:
+        # Money back in the fund: the payment no longer counts towards its rules.
+        policy.release(Disbursement.objects.filter(pk__in=reversed_ids).order_by())
     ledger.record(locked, funds)
     totals.record(locked)
     return len(locked)
@@ -900,11 +979,25 @@ def funds_settle_from_entries() -> int:
 
 
 def _fund_create(
-    *, federation: Federation, name: str, purpose: str, fiscal_year: int, by: Actor, opened_from: Fund | None = None
+    *,
+    federation: Federation,
+    name: str,
+    purpose: str,
+    fiscal_year: int,
+    requires_archive: bool,
+    by: Actor,
+    opened_from: Fund | None = None,
 ) -> Fund:
     _require_choice("purpose", purpose, Purpose)
     name = text.clean_line(name, "name", limit=FUND_NAME_LIMIT)
-    fund = Fund(federation=federation, name=name, purpose=purpose, fiscal_year=fiscal_year, opened_from=opened_from)
+    fund = Fund(
+        federation=federation,
+        name=name,
+        purpose=purpose,
+        fiscal_year=fiscal_year,
+        requires_archive=requires_archive,
+        opened_from=opened_from,
+    )
     fund.full_clean(exclude=["federation", "opened_from"])
     fund.save()
     audit.log(
@@ -912,7 +1005,7 @@ def _fund_create(
         "fund.created",
         user=by,
         federation=federation,
-        changes=audit.diff({}, audit.snapshot(fund, ("federation", "name", "purpose", "fiscal_year", "opened_from"))),
+        changes=audit.diff({}, audit.snapshot(fund, FUND_AUDITED)),
     )
     return fund
 
@@ -937,6 +1030,8 @@ def _recipient_fund(*, to_federation: Federation, like: Fund, by: Actor) -> Fund
             name=recipient_fund_name(like.name, sender=like.federation.name, recipient=to_federation.name),
             purpose=like.purpose,
             fiscal_year=like.fiscal_year,
+            # Money sent down for the archive is paid by the archive below too.
+            requires_archive=like.requires_archive,
             by=by,
             opened_from=like,
         )
@@ -1043,7 +1138,9 @@ def _lock_own(movements: Sequence[Movement], by: Actor) -> tuple[list[Movement],
 
 
 def _release(locked: list[Movement], by: Actor) -> None:
-    """Give back what pending entries reserved on the funds they would take from."""
+    """Give back what pending entries reserved on the funds they would take from,
+    and what payments counted towards the policy rules."""
+    policy.release(m for m in locked if isinstance(m, Disbursement))
     reserved: defaultdict[int, Decimal] = defaultdict(Decimal)
     for movement in locked:
         for pk in movement.debited_funds():

@@ -145,3 +145,26 @@ def person_label(name: str, id_number: str) -> str:
 def mask_phone(phone: str) -> str:
     """A phone as shown to those who may not see it whole: 138****5678."""
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 11 else ("*" * len(phone) if phone else "")
+
+
+# The archive's models live beside the register they file (beneficiaries.archive_models).
+from beneficiaries.archive_models import (  # noqa: E402
+    ArchiveChange,
+    ArchiveEntry,
+    ArchiveEvidence,
+    DibaoLine,
+    Household,
+    HouseholdMember,
+)
+
+__all__ = [
+    "ArchiveChange",
+    "ArchiveEntry",
+    "ArchiveEvidence",
+    "Beneficiary",
+    "Category",
+    "DibaoLine",
+    "Household",
+    "HouseholdMember",
+    "Unit",
+]

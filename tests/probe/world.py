@@ -15,10 +15,10 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from allocations import lists
+from allocations import lists, policy
 from allocations import services as money
 from allocations.models import Fund, Status
-from beneficiaries import idnumber
+from beneficiaries import archive, idnumber
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, Unit, mask_phone
 from tests.conftest import member, synthetic_id
@@ -206,6 +206,51 @@ def build_side(cast: Cast, *, county, city_fund, province_clerk, province_approv
         by=clerk,
     )
 
+    # The archive: the county's 低保 line and rule, the first worker's household
+    # filed, admitted and paid from a hardship fund, a review waiting, a document.
+    archive.dibao_line_set(federation=county, year=2022, monthly=amount(900), by=clerk)
+    county_admin_user = member(f"{cast.clerk}-admin", county, Role.ADMIN)
+    policy.rule_create(
+        federation=county,
+        name=f"{t}生活救助上限",
+        purpose="hardship",
+        assistance_type="living",
+        cap_dibao_months=Decimal("12"),
+        by=county_admin_user,
+    )
+    house = archive.household_file(
+        federation=county,
+        members=[archive.MemberLine(people.person_line(name=workers[0].name, id_number=workers[0].id_number), "head")],
+        address=f"{t}区幸福路1号",
+        by=clerk,
+    )
+    filing = archive.archive_open(
+        household=house,
+        figures=archive.Figures(tier="deep", income_per_head=amount(500), causes=("illness",)),
+        valid_from=datetime.date(2022, 1, 1),
+        standard=f"{t}困难职工认定标准",
+        note=f"{t}建档",
+        by=clerk,
+    )
+    archive.archive_change_approve(change=filing, by=approver)
+    archive.evidence_add(entry=filing.entry, upload=SimpleUploadedFile(f"{t}收入证明.pdf", b"%PDF-1.4 probe"), by=clerk)
+    hardship = money.fund_create(
+        federation=county, name=f"{t}区帮扶资金", purpose="hardship", fiscal_year=2022, by=clerk
+    )
+    approve(money.contribution_create(fund=hardship, source="own_funds", amount=amount(90000), by=clerk))
+    approve(
+        money.disbursement_create(
+            fund=hardship, beneficiary=workers[0], assistance_type="living", amount=amount(), date=DAY, by=clerk
+        )
+    )
+    archive.archive_review(
+        entry=filing.entry,
+        figures=archive.Figures(tier="relative", income_per_head=amount(600), causes=("illness",)),
+        reviewed_on=DAY,
+        note=f"{t}复查",
+        by=clerk,
+    )
+
     # The doors that leave their own rows: a list import waiting for its
     # confirmation, a long export done by the worker, an export log line, an
     # API write with its idempotency key, a failed sign-in.
@@ -239,7 +284,7 @@ def build_side(cast: Cast, *, county, city_fund, province_clerk, province_approv
     Client().post(reverse("login"), {"username": clerk.username, "password": "not-the-password"})
     # The county's administrator opens an account for a newcomer in the admin.
     county_admin = Client()
-    county_admin.force_login(member(f"{cast.clerk}-admin", county, Role.ADMIN))
+    county_admin.force_login(county_admin_user)
     newcomer = f"{cast.clerk}-newcomer"
     opened = county_admin.post(
         "/admin/auth/user/add/",
