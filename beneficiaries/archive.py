@@ -141,7 +141,12 @@ def household_file(*, federation: Federation, members: Sequence[MemberLine], add
     household = Household.objects.create(federation=federation, address=address, created_by=by)
     HouseholdMember.objects.bulk_create(
         [
-            HouseholdMember(household=household, beneficiary_id=known[m.person.number].pk, relation=m.relation)
+            HouseholdMember(
+                household=household,
+                beneficiary_id=known[m.person.number].pk,
+                name=m.person.name,
+                relation=m.relation,
+            )
             for m in members
         ]
     )
@@ -152,7 +157,7 @@ def household_file(*, federation: Federation, members: Sequence[MemberLine], add
         federation=federation,
         changes={
             "address": {"new": address},
-            "members": {"new": [[idnumber.mask(m.person.number), m.relation] for m in members]},
+            "members": {"new": [[m.person.name, idnumber.mask(m.person.number), m.relation] for m in members]},
         },
     )
     return household

@@ -141,7 +141,7 @@ class Household(models.Model):
 
     def __str__(self) -> str:
         head = next((m for m in self.members.all() if m.relation == Relation.HEAD), None)
-        return str(_("Household of %(head)s") % {"head": head.beneficiary if head else f"#{self.pk}"})
+        return str(_("Household of %(head)s") % {"head": head.name if head else f"#{self.pk}"})
 
 
 class HouseholdMember(models.Model):
@@ -151,6 +151,9 @@ class HouseholdMember(models.Model):
     beneficiary = models.ForeignKey(
         "beneficiaries.Beneficiary", verbose_name=_("person"), on_delete=models.PROTECT, related_name="memberships"
     )
+    # The name as the household was filed: what its pages show, never the
+    # register's (a person registered elsewhere is named as the filer typed).
+    name = models.CharField(_("name"), max_length=50)
     relation = models.CharField(_("relation"), max_length=8, choices=Relation.choices)
     # Kept by the archive services: true while the household's archive is open. The
     # database then holds a person in one open household at most, whoever files.
@@ -170,7 +173,14 @@ class HouseholdMember(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.beneficiary} ({self.get_relation_display()})"
+        return f"{self.label} ({self.get_relation_display()})"
+
+    @property
+    def label(self) -> str:
+        """张三 (6301**********123X): the name as filed and the number masked."""
+        from beneficiaries.models import person_label
+
+        return person_label(self.name, self.beneficiary.id_number)
 
 
 class ArchiveEntryQuerySet(models.QuerySet):

@@ -87,6 +87,7 @@ class Migration(migrations.Migration):
             name='HouseholdMember',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=50, verbose_name='name')),
                 ('relation', models.CharField(choices=[('head', 'Head of household'), ('spouse', 'Spouse'), ('child', 'Child'), ('parent', 'Parent'), ('other', 'Other relative')], max_length=8, verbose_name='relation')),
                 ('in_open_archive', models.BooleanField(default=False, editable=False, verbose_name='in an open archive')),
                 ('beneficiary', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='memberships', to='beneficiaries.beneficiary', verbose_name='person')),
