@@ -4,8 +4,8 @@ from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from allocations import services
-from allocations.models import Allocation, Contribution, Disbursement, Fund, Status
+from allocations import policy, services
+from allocations.models import Allocation, Contribution, Disbursement, Fund, PolicyRule, Status
 from allocations.resources import FundResource
 from beneficiaries import idnumber
 from unionfunds.admin_scoping import ScopedAdmin, ScopedImportExportAdmin
@@ -163,3 +163,56 @@ class DisbursementAdmin(MovementAdmin):
     @admin.display(description=_("ID number as paid"))
     def paid_to_id(self, obj):
         return idnumber.mask(obj.payee_id_number) if obj.payee_id_number else "—"
+
+
+@admin.register(PolicyRule)
+class PolicyRuleAdmin(ScopedAdmin):
+    """Rules are set by a federation's administrator for the funds below it;
+    one in force is taken out of force, never deleted (its running totals and
+    the payments charged to it keep pointing at it)."""
+
+    list_display = ["name", "federation", "purpose", "assistance_type", "scope", "cap", "once_per_year", "active"]
+    list_filter = ["active", "purpose", "assistance_type", "scope", "once_per_year"]
+    search_fields = ["name", "federation__name"]
+    list_select_related = ["federation"]
+    autocomplete_fields = ["federation"]
+    actions = ["take_out_of_force"]
+    add_role = Role.ADMIN
+    add_fields = (
+        "federation",
+        "name",
+        "purpose",
+        "assistance_type",
+        "source",
+        "allowed",
+        "scope",
+        "cap_amount",
+        "cap_dibao_months",
+        "once_per_year",
+        "overridable",
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return [field.name for field in self.model._meta.fields]
+
+    @admin.display(description=_("yearly cap"))
+    def cap(self, rule: PolicyRule) -> str:
+        if rule.cap_amount is not None:
+            return f"¥{rule.cap_amount:,.2f}"
+        if rule.cap_dibao_months is not None:
+            return str(_("%(months)s months of the 低保 line") % {"months": rule.cap_dibao_months.normalize()})
+        return "—"
+
+    def create(self, request, data: dict) -> PolicyRule:
+        return policy.rule_create(by=request.user, **data)
+
+    @admin.action(description=_("Take selected rules out of force"))
+    def take_out_of_force(self, request, queryset):
+        rules = list(queryset.filter(active=True).order_by("pk"))
+        for rule in rules:
+            if not self.run_service(
+                request, lambda rule=rule: policy.rule_update(rule=rule, active=False, by=request.user), _("Done.")
+            ):
+                return

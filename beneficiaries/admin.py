@@ -99,3 +99,6 @@ class UnitAdmin(ScopedImportExportAdmin):
         return services.unit_create(
             name=data["name"], kind=data["kind"], federation=data["federation"], by=request.user
         )
+
+
+from beneficiaries import admin_archive  # noqa: E402, F401 (registers the archive's pages)
