@@ -213,6 +213,6 @@ class PolicyRuleAdmin(ScopedAdmin):
         rules = list(queryset.filter(active=True).order_by("pk"))
         for rule in rules:
             if not self.run_service(
-                request, lambda rule=rule: policy.rule_update(rule=rule, active=False, by=request.user), _("Done.")
+                request, lambda rule=rule: policy.rule_update(rule=rule, active=False, by=request.user), _("Taken out of force.")
             ):
                 return

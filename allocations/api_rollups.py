@@ -10,7 +10,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from allocations import rollups
+from allocations import archive_rollups, rollups
 from allocations.forms import RollupFilterForm
 from allocations.models import AssistanceType, Purpose, Source
 from allocations.views.rollup import rollup_filenames, rollup_sheet
@@ -157,3 +157,56 @@ def rollup_export_view(extension: str) -> type[RollupExportView]:
         return RollupView.get(self, request, federation_id)
 
     return type(f"Rollup{extension.title()}View", (RollupExportView,), {"extension": extension, "get": get})
+
+
+class ArchiveRollupQuery(serializers.Serializer):
+    year = serializers.IntegerField(required=False, min_value=2000, max_value=2100)
+
+
+class ArchiveFiguresSerializer(serializers.Serializer):
+    in_archive = serializers.IntegerField(read_only=True, help_text="Households in the archive at the period's end.")
+    filed = serializers.IntegerField(read_only=True, help_text="Households admitted in the period.")
+    closed_out = serializers.IntegerField(read_only=True, help_text="Entries closed as out of hardship (脱困).")
+    relapsed = serializers.IntegerField(read_only=True, help_text="Entries reopened after closing (返困).")
+    helped = serializers.IntegerField(read_only=True, help_text="Households in the archive paid in the period.")
+    share_helped = serializers.DecimalField(
+        max_digits=4, decimal_places=3, read_only=True, allow_null=True, help_text="helped / in_archive."
+    )
+
+
+class ChildArchiveFiguresSerializer(ArchiveFiguresSerializer):
+    federation = FederationBriefSerializer(read_only=True)
+
+
+class ArchiveRollupSerializer(serializers.Serializer):
+    federation = FederationBriefSerializer(read_only=True)
+    year = serializers.IntegerField(read_only=True, allow_null=True)
+    until = serializers.DateField(read_only=True, help_text="The last day counted: the year's end, or today.")
+    total = ArchiveFiguresSerializer(read_only=True)
+    own = ArchiveFiguresSerializer(read_only=True, help_text="Households filed by the federation itself.")
+    children = ChildArchiveFiguresSerializer(many=True, read_only=True)
+
+
+class ArchiveRollupView(APIView):
+    @extend_schema(
+        summary="The hardship archive's roll-up of a federation's subtree, for a year or all time",
+        parameters=[ArchiveRollupQuery],
+        responses=ArchiveRollupSerializer,
+    )
+    def get(self, request, federation_id: int):
+        federation = get_object_or_404(Federation.objects.visible_to(request.user), pk=federation_id)
+        query = ArchiveRollupQuery(data={k: v for k, v in request.query_params.items() if v != ""})
+        query.is_valid(raise_exception=True)
+        result = archive_rollups.archive_rollup(federation, query.validated_data.get("year"))
+        body = {
+            "federation": federation,
+            "year": result.year,
+            "until": result.until,
+            "total": result.total,
+            "own": result.own,
+            "children": [
+                {"federation": child, **vars(figures), "share_helped": figures.share_helped}
+                for child, figures in result.children
+            ],
+        }
+        return Response(ArchiveRollupSerializer(body).data)

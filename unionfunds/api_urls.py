@@ -16,7 +16,7 @@ from allocations.api import (
     FundViewSet,
     PaymentListViewSet,
 )
-from allocations.api_rollups import RollupView, rollup_export_view
+from allocations.api_rollups import ArchiveRollupView, RollupView, rollup_export_view
 from beneficiaries.api import BeneficiaryViewSet, UnitViewSet
 from unionfunds.api.auth import TokenView
 from unionfunds.api.base import NotFoundView
@@ -47,6 +47,7 @@ docs_view = csp_update({"img-src": ["data:"]})(SpectacularSwaggerSplitView.as_vi
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="token"),
     path("rollups/<int:federation_id>/", RollupView.as_view(), name="rollup"),
+    path("rollups/<int:federation_id>/archive/", ArchiveRollupView.as_view(), name="rollup-archive"),
     path("rollups/<int:federation_id>/export/xlsx/", rollup_export_view("xlsx").as_view(), name="rollup-export-xlsx"),
     path("rollups/<int:federation_id>/export/csv/", rollup_export_view("csv").as_view(), name="rollup-export-csv"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -7,7 +7,8 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from allocations import charts, rollups
+from allocations import archive_rollups, charts, rollups
+from allocations.archive_rollups import ArchiveFigures
 from allocations.forms import RollupFilterForm, RollupPageFilterForm
 from allocations.models import AssistanceType, Source
 from unionfunds import downloads, exportlog, listexports, spreadsheets
@@ -73,6 +74,7 @@ def rollup_page(request, federation_id: int | None = None):
     zero_count = sum(1 for _child, figures in result.children if figures.is_zero())
     shown = [(child, figures) for child, figures in result.children if show_all or not figures.is_zero()]
     spent = rollups.spending(federation, filters)
+    archive = archive_rollups.archive_rollup(federation, filters.fiscal_year)
     return render(
         request,
         "allocations/rollup.html",
@@ -91,6 +93,10 @@ def rollup_page(request, federation_id: int | None = None):
             "spending": spent,
             "spending_chart": spending_chart(spent, wan),
             "note": ROLLUP_NOTE,
+            "archive": archive,
+            "archive_children": [
+                (child, figures) for child, figures in archive.children if show_all or figures != ArchiveFigures()
+            ],
         },
     )
 
