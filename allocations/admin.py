@@ -212,7 +212,8 @@ class PolicyRuleAdmin(ScopedAdmin):
     def take_out_of_force(self, request, queryset):
         rules = list(queryset.filter(active=True).order_by("pk"))
         for rule in rules:
+            taken_out = _("Taken out of force.")
             if not self.run_service(
-                request, lambda rule=rule: policy.rule_update(rule=rule, active=False, by=request.user), _("Taken out of force.")
+                request, lambda rule=rule: policy.rule_update(rule=rule, active=False, by=request.user), taken_out
             ):
                 return

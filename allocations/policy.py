@@ -339,6 +339,11 @@ RULE_FIELDS = (
     "overridable",
     "active",
 )
+# What decides whom a rule counts and how much: fixed once payments were counted.
+COUNTING_FIELDS = frozenset({"purpose", "assistance_type", "source", "cap_amount", "cap_dibao_months", "once_per_year"})
+RULE_IN_USE = _(
+    "Payments were already counted under this rule: take it out of force and set up a new one with the new terms."
+)
 SCOPE_FIXED = _("A rule keeps counting as it began (per person or per household): set up a new rule instead.")
 ONE_CAP = _("Give the cap either in yuan or in months of the 低保 line, not both.")
 
@@ -371,6 +376,9 @@ def rule_update(*, rule: PolicyRule, by, **fields) -> PolicyRule:
         raise ValueError(f"Not editable: {', '.join(unknown)}")
     if fields.get("scope", rule.scope) != rule.scope:
         raise refuse(SCOPE_FIXED, "scope_fixed", field="scope")
+    changed = {name for name, value in fields.items() if getattr(rule, name) != value}
+    if changed & COUNTING_FIELDS and PolicyUsage.objects.filter(rule=rule, payments__gt=0).exists():
+        raise refuse(RULE_IN_USE, "rule_in_use", field=sorted(changed & COUNTING_FIELDS)[0])
     before = audit.snapshot(rule, RULE_FIELDS)
     for name, value in fields.items():
         setattr(rule, name, value)

@@ -22,7 +22,7 @@ from django.db.models import QuerySet
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from allocations import ledger
+from allocations import ledger, verify_policy
 from allocations.holdings import holdings_sql
 from allocations.models import (
     AllocationTotal,
@@ -205,6 +205,7 @@ def verify(
         _check_totals(report, scope)
         if scope is None:
             _check_person_counts(report)
+            verify_policy.check(report)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -57,6 +57,9 @@ IN_OPEN_HOUSEHOLD = _(
 ARCHIVE_EXISTS = _("This household already has an archive entry that is open or waiting for approval.")
 NOT_OPEN = _("Only an open archive entry can be reviewed or closed.")
 NOT_CLOSED = _("Only a closed archive entry can be reopened.")
+PAID_AFTER_CLOSING = _(
+    "A payment to this household stands on %(date)s, after the closing date: close it on that day or later."
+)
 CHANGE_WAITING = _("A change of this archive entry is already waiting for approval.")
 CHANGE_NOT_PENDING = _("This change was already decided.")
 MAKER_CANNOT_APPROVE = _("You entered this yourself: another approver has to decide on it.")
@@ -290,6 +293,7 @@ def archive_close(
     if reason not in CloseReason.values:
         raise refuse(INVALID_CHOICE, "invalid_choice", field="close_reason", value=reason or "—")
     day = text.valid_entry_date(closed_on or timezone.localdate(), "closed_on")
+    _refuse_payments_after(entry, day)
     return _ask(entry, ChangeKind.CLOSE, close_reason=reason, effective_on=day, note=note, by=by)
 
 
@@ -380,6 +384,7 @@ def archive_change_approve(*, change: ArchiveChange, by) -> ArchiveChange:
     elif change.kind == ChangeKind.REVIEW:
         entry.checked_on = day
     else:
+        _refuse_payments_after(entry, day)  # paid meanwhile
         entry.status, entry.closed_on, entry.close_reason = ArchiveStatus.CLOSED, day, change.close_reason
     entry.save()
     if change.kind in (ChangeKind.OPEN, ChangeKind.REOPEN, ChangeKind.CLOSE):
@@ -466,6 +471,21 @@ def _set_members_open(entry: ArchiveEntry, is_open: bool) -> None:
     except IntegrityError:
         # Opened elsewhere between the check and the update.
         raise refuse(IN_OPEN_HOUSEHOLD % {"number": "—"}, "in_open_household") from None
+
+
+def _refuse_payments_after(entry: ArchiveEntry, day: datetime.date) -> None:
+    """A closing may not reach back before a payment that stands: the payment was
+    made on the archive, and the archive's history must keep saying so."""
+    latest = (
+        entry.household.disbursements.filter(date__gt=day, reverses__isnull=True)
+        .exclude(status__in=("rejected", "withdrawn"))
+        .exclude(reversals__status="approved")
+        .order_by("-date")
+        .values_list("date", flat=True)
+        .first()
+    )
+    if latest is not None:
+        raise refuse(PAID_AFTER_CLOSING, "paid_after_closing", field="closed_on", date=latest.isoformat())
 
 
 def _refuse_members_open_elsewhere(household: Household) -> None:
