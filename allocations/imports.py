@@ -52,6 +52,7 @@ COLUMNS = (
     Column("phone", "联系电话", "Phone", False, ("电话", "手机", "手机号", "手机号码")),
     Column("employer", "工作单位", "Employer", False, ("单位", "所在单位", "work unit")),
     Column("note", "备注", "Note", False, ()),
+    Column("override_reason", "特批理由", "Override reason", False, ("特批原因", "突破规则理由")),
 )
 COLUMN_BY_FIELD = {column.field: column for column in COLUMNS}
 HEADER_SEARCH_LINES = 10  # a title or a note may stand above the headers
@@ -133,6 +134,7 @@ def list_rows(rows: list[dict]) -> list[lists.ListRow]:
             employer=row.get("employer", ""),
             note=row.get("note", ""),
             confirm_duplicate=bool(row.get("confirm_duplicate")),
+            override_reason=row.get("override_reason", ""),
             line=row.get("line"),
         )
         for row in rows
@@ -373,4 +375,8 @@ def template_columns() -> list[tuple[str, str]]:
         ("联系电话", str(_("May be empty."))),
         ("工作单位", str(_("May be empty."))),
         ("备注", str(_("May be empty."))),
+        (
+            "特批理由",
+            str(_("May be empty. Why the row goes past a rule that allows an approver's override (a cap, once a year).")),
+        ),
     ]

@@ -21,7 +21,7 @@ from beneficiaries.models import Beneficiary
 from tests.conftest import synthetic_id
 from unionfunds.models import Job
 
-HEADERS = ["姓名", "身份证号", "金额", "救助类别", "发放日期", "人员类别", "联系电话", "工作单位", "备注"]
+HEADERS = ["姓名", "身份证号", "金额", "救助类别", "发放日期", "人员类别", "联系电话", "工作单位", "备注", "特批理由"]
 
 
 def xlsx_bytes(rows: list[list], headers: list[str] = HEADERS, title_rows: int = 0) -> bytes:
@@ -53,6 +53,7 @@ def frontline_rows(count: int, *, start: int = 1, amount=1000) -> list[list]:
             "一线医务人员",
             "13800000000",
             "西宁市第一人民医院",
+            "",
             "",
         ]
         for n in range(start, start + count)
