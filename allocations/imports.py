@@ -55,6 +55,9 @@ COLUMNS = (
     Column("override_reason", "特批理由", "Override reason", False, ("特批原因", "突破规则理由")),
 )
 COLUMN_BY_FIELD = {column.field: column for column in COLUMNS}
+OVERRIDE_HINT = _(
+    "May be empty. Why the row goes past a rule that allows an approver's override (a cap, once a year)."
+)
 HEADER_SEARCH_LINES = 10  # a title or a note may stand above the headers
 # A totals line under the list (as in our own exports) is not a payment.
 TOTAL_PREFIXES = ("合计", "总计", "小计", "total", "行数", "rows", "已批准合计")
@@ -375,8 +378,5 @@ def template_columns() -> list[tuple[str, str]]:
         ("联系电话", str(_("May be empty."))),
         ("工作单位", str(_("May be empty."))),
         ("备注", str(_("May be empty."))),
-        (
-            "特批理由",
-            str(_("May be empty. Why the row goes past a rule that allows an approver's override (a cap, once a year).")),
-        ),
+        ("特批理由", str(OVERRIDE_HINT)),
     ]
