@@ -55,9 +55,7 @@ COLUMNS = (
     Column("override_reason", "特批理由", "Override reason", False, ("特批原因", "突破规则理由")),
 )
 COLUMN_BY_FIELD = {column.field: column for column in COLUMNS}
-OVERRIDE_HINT = _(
-    "May be empty. Why the row goes past a rule that allows an approver's override (a cap, once a year)."
-)
+OVERRIDE_HINT = _("May be empty. Why the row goes past a rule that allows an approver's override (a cap, once a year).")
 HEADER_SEARCH_LINES = 10  # a title or a note may stand above the headers
 # A totals line under the list (as in our own exports) is not a payment.
 TOTAL_PREFIXES = ("合计", "总计", "小计", "total", "行数", "rows", "已批准合计")
