@@ -58,6 +58,7 @@ class BeneficiaryAdmin(ScopedImportExportAdmin):
     # No search by ID number: it would confirm a guessed number, and the admin
     # never shows (nor logs) full numbers.
     search_fields = ["seen_name", "seen_employer"]
+    path_lookup = "seen_path"  # where the user may add, for an autocomplete box: the federation they see
     list_select_related = ["federation"]
     readonly_fields = [
         "name",

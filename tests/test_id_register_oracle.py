@@ -16,8 +16,8 @@ from allocations.models import Disbursement
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary
 from tests.api_helpers import API, client_for
-from tests.conftest import member, synthetic_id
-from unionfunds.models import Role
+from tests.conftest import member, staff, synthetic_id
+from unionfunds.models import AuditEvent, Role
 
 DAY = datetime.date(2022, 4, 20)
 REGISTERED = "赵六"
@@ -138,3 +138,26 @@ def test_a_level_that_sees_both_sees_the_name_paid_and_the_registered_one(elsewh
     page = client.get(f"/entries/disbursement/{created.ids[0]}/").content.decode()
     assert TYPED in page
     assert REGISTERED in client.get(f"/beneficiaries/{elsewhere.pk}/").content.decode()
+
+
+@pytest.mark.django_db
+def test_decisions_searches_and_the_admin_name_the_payee_as_paid(client, rich_fund, alice, bob, elsewhere):
+    created = money.disbursements_create(
+        fund=rich_fund,
+        rows=[ListRow(name=TYPED, id_number=elsewhere.id_number, amount="100")],
+        assistance_type="living",
+        date=DAY,
+        by=alice,
+    )
+    paid = Disbursement.objects.get(pk=created.ids[0])
+    money.movements_approve(movements=[paid], by=bob)
+    approved = AuditEvent.objects.get(action="disbursement.approved")
+    assert TYPED in approved.object_repr and REGISTERED not in approved.object_repr
+    client.force_login(staff(alice))
+    # The register's name finds no payment: searching by it would confirm a guess.
+    assert TYPED not in client.get("/disbursements/", {"q": REGISTERED}).content.decode()
+    assert TYPED in client.get("/disbursements/", {"q": TYPED}).content.decode()
+    for url in ("/admin/allocations/disbursement/", f"/admin/allocations/disbursement/{paid.pk}/change/"):
+        page = client.get(url).content.decode()
+        assert TYPED in page and REGISTERED not in page, url
+    assert TYPED not in client.get("/admin/allocations/disbursement/", {"q": REGISTERED}).content.decode()
