@@ -146,19 +146,25 @@ class AllocationAdmin(MovementAdmin):
 
 @admin.register(Disbursement)
 class DisbursementAdmin(MovementAdmin):
-    list_display = ["id", "fund", "beneficiary", "unit", "assistance_type", "amount", "date", "status"]
+    list_display = ["id", "fund", "person_as_paid", "unit", "assistance_type", "amount", "date", "status"]
     list_filter = ["status", "assistance_type", "date"]
-    search_fields = ["beneficiary__name", "=beneficiary__id_number", "unit__name", "batch"]
+    # By the name paid to: the register's name of a person registered elsewhere is not the payer's.
+    search_fields = ["payee_name", "=beneficiary__id_number", "unit__name", "batch"]
     list_select_related = ["fund__federation", "beneficiary", "unit"]
     autocomplete_fields = ["fund", "beneficiary", "unit"]
     # The ID number as paid is the person's: shown masked, as the person is.
-    exclude = ["payee_id_number"]
+    # The person is shown as paid (`person_as_paid`).
+    exclude = ["payee_id_number", "beneficiary"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [
-            *(name for name in super().get_readonly_fields(request, obj) if name != "payee_id_number"),
-            "paid_to_id",
-        ]
+        fields = [name for name in super().get_readonly_fields(request, obj) if name != "payee_id_number"]
+        return [*("person_as_paid" if name == "beneficiary" else name for name in fields), "paid_to_id"]
+
+    @admin.display(description=_("beneficiary"))
+    def person_as_paid(self, obj):
+        """The person as the payment names them (masked), never as the register
+        does: a person registered elsewhere is the register's to name."""
+        return obj.paid_to if obj.beneficiary_id else "—"
 
     @admin.display(description=_("ID number as paid"))
     def paid_to_id(self, obj):

@@ -167,8 +167,10 @@ class AllocationFilter(EntryFilter):
 
 class DisbursementFilter(EntryFilter):
     assistance_type = django_filters.ChoiceFilter(label=_("Assistance type"), choices=AssistanceType.choices)
-    # A full ID number finds the person without listing anyone else's.
-    search_fields = ("beneficiary__name", "beneficiary__id_number", "unit__name__icontains", "batch__icontains")
+    # A full ID number finds the person without listing anyone else's. A name
+    # finds payments by the name they were paid to: the register's name of a
+    # person registered elsewhere is not the payer's to search by.
+    search_fields = ("payee_name", "beneficiary__id_number", "unit__name__icontains", "batch__icontains")
 
     def search(self, queryset, name, value):
         if idnumber.is_last_four(value):  # what a masked number shows: 6301**********295X

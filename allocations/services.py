@@ -48,7 +48,7 @@ from allocations.models import (
     Status,
 )
 from beneficiaries.models import Beneficiary, Unit, person_label
-from beneficiaries.services import PersonLine, name_problems, people_known, people_register
+from beneficiaries.services import PersonLine, cards_for, name_problems, people_known, people_register
 from unionfunds import audit, bulkload, text, trail
 from unionfunds.actors import Actor
 from unionfunds.bulkload import AnyOf
@@ -392,6 +392,8 @@ def _pay(
         raise ListRefused(problems)
     new_people = [p.person for p in payments if p.person is not None and p.beneficiary_id is None]
     registered = people_register(new_people, federation=home_federation, by=by) if new_people else {}
+    matched = [(p.beneficiary_id, p.person) for p in payments if p.person is not None and p.beneficiary_id is not None]
+    cards_for(matched, federation=home_federation, by=by)  # for those registered outside the payer's subtree
     for payment in payments:
         if payment.beneficiary_id is None and payment.person is not None:
             known = registered[payment.person.number]
@@ -1228,10 +1230,10 @@ def _labels(model: type[Movement], pks: list[int]) -> dict[int, str]:
         for batch in bulkload.batches(pks):
             if model is Disbursement:
                 for pk, fund, name, number, unit, amount in _in(Disbursement, batch).values_list(
-                    "pk", "fund__name", "beneficiary__name", "beneficiary__id_number", "unit__name", "amount"
-                ):
+                    "pk", "fund__name", "payee_name", "payee_id_number", "unit__name", "amount"
+                ):  # named as paid (`Disbursement.paid_to`), not as the register names the person
                     labels[pk] = Disbursement.describe(
-                        fund, person_label(name, number) if name is not None else unit, amount
+                        fund, person_label(name, number) if number else name or unit, amount
                     )
             elif model is Allocation:
                 for pk, sender, recipient, amount in _in(Allocation, batch).values_list(

@@ -1,7 +1,10 @@
 """`beneficiaries/` and `units/`: the recipients of disbursements (API.md).
 
 ID numbers are shown in full only to those who may see them
-(`services.may_see_id_number`), and each full showing is recorded.
+(`services.may_see_id_number`), and each full showing is recorded. A person
+registered outside the user's subtree is shown as the card of the user's
+subtree has them (`Beneficiary.objects.visible_to`), and registering one
+answers as a new registration does: the register is no oracle.
 """
 
 from collections.abc import Sequence
@@ -11,11 +14,12 @@ from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status
+from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
 from beneficiaries import idnumber, services
 from beneficiaries.models import Beneficiary, CategoryCode, Unit, UnitKind, mask_phone
-from unionfunds.api.base import ListRetrieveCreateViewSet, ScopedRelatedField, SubtreeFilter
+from unionfunds.api.base import FilterBackend, ListRetrieveCreateViewSet, ScopedRelatedField, SubtreeFilter
 from unionfunds.models import Federation
 
 
@@ -96,13 +100,18 @@ class UnitSerializer(serializers.ModelSerializer):
 
 
 class BeneficiaryFilter(filters.FilterSet):
-    federation = SubtreeFilter("federation__path")
-    category = filters.ChoiceFilter(field_name="categories__code", choices=CategoryCode.choices, distinct=True)
+    # As the user sees the person: a card's federation and categories for a
+    # person seen through one (`Beneficiary.objects.visible_to`), never the register's.
+    federation = SubtreeFilter("seen_path")
+    category = filters.ChoiceFilter(method="by_category", choices=CategoryCode.choices)
     id_number = filters.CharFilter(method="by_id_number", label=_("Exact resident ID number"))
 
     class Meta:
         model = Beneficiary
         fields = ["federation", "category", "id_number"]
+
+    def by_category(self, queryset, name, value):
+        return queryset.with_category(value)
 
     def by_id_number(self, queryset, name, value):
         # A match confirms a guessed number: a full view. Only the people this
@@ -110,6 +119,15 @@ class BeneficiaryFilter(filters.FilterSet):
         user = self.request.user
         matches = queryset.filter(id_number=idnumber.normalize(value))
         return matches.filter(pk__in=[p.pk for p in matches if services.may_see_id_number(user, p)])
+
+
+class SeenOrdering(OrderingFilter):
+    """`?ordering=name` by the name the user sees: a card's for a person seen
+    through one, so that the order says nothing of the register's."""
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        return [term.replace("name", "seen_name") for term in ordering] if ordering else ordering
 
 
 class UnitFilter(filters.FilterSet):
@@ -129,6 +147,7 @@ class BeneficiaryViewSet(ListRetrieveCreateViewSet):
     export = "beneficiaries"
     serializer_class = BeneficiarySerializer
     filterset_class = BeneficiaryFilter
+    filter_backends = [FilterBackend, SeenOrdering]
     ordering_fields = ["id", "name"]
 
     def scoped(self, queryset):

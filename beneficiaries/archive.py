@@ -40,7 +40,7 @@ from beneficiaries.archive_models import (
     Relation,
     Tier,
 )
-from beneficiaries.services import PersonLine, name_problems, people_known, people_register
+from beneficiaries.services import PersonLine, cards_for, name_problems, people_known, people_register
 from unionfunds import audit, bulkload, text
 from unionfunds.bulkload import AnyOf
 from unionfunds.errors import INVALID_CHOICE, ListRefused, RowProblem, refuse
@@ -140,6 +140,10 @@ def household_file(*, federation: Federation, members: Sequence[MemberLine], add
     if problems := name_problems(lines, known, by):
         raise ListRefused(problems)
     new = [line for _, line in lines if line.number not in known]
+    # Members registered outside the filer's subtree: the federation's own card of them.
+    cards_for(
+        [(known[line.number].pk, line) for _, line in lines if line.number in known], federation=federation, by=by
+    )
     known |= people_register(new, federation=federation, by=by) if new else {}
     household = Household.objects.create(federation=federation, address=address, created_by=by)
     HouseholdMember.objects.bulk_create(

@@ -11,9 +11,7 @@ from beneficiaries.services import may_see_id_number
 
 class BeneficiaryFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Search"), method="search")
-    category = django_filters.ChoiceFilter(
-        label=_("Category"), choices=CategoryCode.choices, field_name="categories__code"
-    )
+    category = django_filters.ChoiceFilter(label=_("Category"), choices=CategoryCode.choices, method="by_category")
     gender = django_filters.ChoiceFilter(label=_("Gender"), choices=Gender.choices)
 
     class Meta:
@@ -33,4 +31,9 @@ class BeneficiaryFilter(django_filters.FilterSet):
             matches = queryset.filter(id_number=idnumber.normalize(value))
             user = getattr(self.request, "user", None)
             return matches.filter(pk__in=[p.pk for p in matches if user and may_see_id_number(user, p)])
-        return queryset.filter(Q(name__icontains=value) | Q(employer__icontains=value))
+        # By the name and employer the user sees: a card's for a person seen
+        # through one (`visible_to`), so that a search says nothing of the register's.
+        return queryset.filter(Q(seen_name__icontains=value) | Q(seen_employer__icontains=value))
+
+    def by_category(self, queryset, name, value):
+        return queryset.with_category(value)

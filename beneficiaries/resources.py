@@ -33,7 +33,13 @@ class CategoryCodesWidget(widgets.ManyToManyWidget):
 class BeneficiaryResource(ScopedResource):
     """People by ID number. A new number is registered, a known one (among the
     people the user sees) has its name, contact details, home federation and
-    categories changed; the number itself is the person and never changes."""
+    categories changed; the number itself is the person and never changes.
+
+    People are read, compared and reported as the user sees them
+    (`Beneficiary.objects.visible_to`): a number registered outside the user's
+    subtree is registered as the row's federation's card, and reported as a new
+    row, as any new number is; a row of a person the user sees only through a
+    card changes the card of the row's federation, never the register."""
 
     name = fields.Field(attribute="name", column_name="name", widget=widgets.CharWidget())
     id_number = fields.Field(attribute="id_number", column_name="id_number", widget=widgets.CharWidget())
@@ -84,11 +90,25 @@ class BeneficiaryResource(ScopedResource):
         if errors:
             raise ValidationError(errors)
 
+    def get_instance(self, instance_loader, row):
+        person = super().get_instance(instance_loader, row)
+        if person is not None:
+            # Read now, as the user sees them: the library's copy of the row's
+            # original drops what was prefetched (a card's categories).
+            person.category_codes = sorted(category.code for category in person.categories.all())
+        return person
+
+    def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
+        # Whether a number is registered is the service's to answer, as the user
+        # may be told it: the model's uniqueness check would say so of any
+        # number in the country.
+        super().validate_instance(instance, import_validation_errors, validate_unique=False)
+
     def skip_row(self, instance, original, row, import_validation_errors=None) -> bool:
         if import_validation_errors or instance.pk is None:
             return False
         wanted = instance._imported_categories
-        if wanted is not None and sorted(set(wanted)) != sorted(original.categories.values_list("code", flat=True)):
+        if wanted is not None and sorted(set(wanted)) != original.category_codes:
             return False
         return all(getattr(instance, name) == getattr(original, name) for name in self.compared)
 
@@ -105,6 +125,15 @@ class BeneficiaryResource(ScopedResource):
         )
 
     def update(self, instance, row):
+        if getattr(instance, "seen_card", None) is not None:
+            self.require_role(instance.federation, "federation")
+            return people.card_update(
+                beneficiary=instance,
+                federation=instance.federation,
+                by=self.user,
+                categories=instance._imported_categories,
+                **{name: getattr(instance, name) or "" for name in ("name", "phone", "employer")},
+            )
         current = Beneficiary.objects.select_related("federation").get(pk=instance.pk)
         self.require_role(current.federation, "federation")
         changes = {name: getattr(instance, name) for name in ("name", "phone", "employer")}
@@ -114,6 +143,16 @@ class BeneficiaryResource(ScopedResource):
         return people.beneficiary_update(
             beneficiary=current, by=self.user, categories=instance._imported_categories, **changes
         )
+
+    def read_again(self, instance) -> None:
+        # Not `refresh_from_db`, which reads the register: a person seen through
+        # a card is reported as the card has them.
+        seen = self.get_queryset().select_related("federation").prefetch_related("categories").get(pk=instance.pk)
+        for field in Beneficiary._meta.concrete_fields:
+            setattr(instance, field.attname, getattr(seen, field.attname))
+        instance.federation = seen.federation
+        instance.seen_card = seen.seen_card
+        instance._prefetched_objects_cache = seen._prefetched_objects_cache
 
 
 class BeneficiaryWithIdNumbersResource(BeneficiaryResource):

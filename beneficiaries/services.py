@@ -5,6 +5,11 @@ real-name list of 100,000 rows registers its new people in one insert), and
 `beneficiary_register` is its one-row case. Either way each person gets the same
 audit record, with the ID number and the phone masked: the full number is on the
 person's row, and the trail is read by more people than may see it.
+
+The register is national (one person per ID number), but it is no oracle
+(docs/DOMAIN.md, rule 3): a federation that registers or pays a person whose
+home federation lies outside the user's subtree gets its own card of the person
+(`cards_for`), with what it typed, and is answered as for a new registration.
 """
 
 from collections.abc import Iterable, Sequence
@@ -13,16 +18,26 @@ from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries import idnumber
-from beneficiaries.models import Beneficiary, Category, CategoryCode, Unit, UnitKind, mask_phone, person_label
+from beneficiaries.models import (
+    Beneficiary,
+    Category,
+    CategoryCode,
+    PersonCard,
+    Unit,
+    UnitKind,
+    mask_phone,
+    person_label,
+)
 from unionfunds import audit, bulkload, text
 from unionfunds.bulkload import AnyOf
 from unionfunds.errors import INVALID_CHOICE, RowProblem, refuse
 from unionfunds.models import Federation, Role
-from unionfunds.permissions import can_see, has_role, has_role_anywhere, require_role
+from unionfunds.permissions import has_role, has_role_anywhere, require_role, sees_everything, subtree_q
 
 NAME_LIMIT = Beneficiary._meta.get_field("name").max_length or 50
 PHONE_LIMIT = Beneficiary._meta.get_field("phone").max_length or 20
@@ -109,19 +124,23 @@ def people_known(numbers: Iterable[str]) -> dict[str, Known]:
 
 def name_problems(lines: Iterable[tuple[int, PersonLine]], known: dict[str, Known], by) -> list[RowProblem]:
     """A known ID number typed with another name: one of the two is wrong. Only
-    for people the user may see: that a number is registered elsewhere, and
-    under which name, is not theirs to learn (docs/DOMAIN.md, rule 3). A person
-    registered elsewhere is paid under the name typed, which the payment keeps."""
-    mismatches = [
-        (row, known[line.number].pk, line.name)
-        for row, line in lines
-        if line.number in known and known[line.number].name != line.name
-    ]
-    people = Beneficiary.objects.select_related("federation").in_bulk({pk for _, pk, _ in mismatches})
+    for people the user may see, and against the name the user sees: the
+    register's within the user's subtree, the card's for a person the subtree
+    holds a card of (docs/DOMAIN.md, rule 3). That a number is registered
+    elsewhere, and under which name, is not theirs to learn: a person the user
+    does not see is paid under the name typed, which the payment keeps."""
+    typed = [(row, line, known[line.number].pk) for row, line in lines if line.number in known]
+    if not typed:
+        return []
+    seen: dict[int, str] = {}
+    for batch in bulkload.batches(sorted({typed_pk for _row, _line, typed_pk in typed})):
+        seen.update(
+            Beneficiary.objects.visible_to(by).filter(AnyOf(F("pk"), batch)).order_by().values_list("pk", "seen_name")
+        )
     return [
-        RowProblem(row, "name", "name_mismatch", str(NAME_MISMATCH % {"registered": people[pk].name, "given": given}))
-        for row, pk, given in mismatches
-        if can_see(by, people[pk].federation)
+        RowProblem(row, "name", "name_mismatch", str(NAME_MISMATCH % {"registered": seen[pk], "given": line.name}))
+        for row, line, pk in typed
+        if pk in seen and seen[pk] != line.name
     ]
 
 
@@ -202,16 +221,33 @@ def beneficiary_register(
         employer=employer,
         categories=_categories(categories),
     )
-    if Beneficiary.objects.filter(id_number=resident.number).exists():
+    visible = Beneficiary.objects.visible_to(by).select_related("federation")
+    if visible.filter(id_number=resident.number).exists():
         raise refuse(ALREADY_REGISTERED, "already_registered", field="id_number")
-    registered = people_register([line], federation=federation, by=by)
-    return Beneficiary.objects.select_related("federation").get(pk=registered[line.number].pk)
+    # A person registered outside the user's subtree gets the federation's card,
+    # answered as a new registration: the register says nothing it was not told.
+    registered = Beneficiary.objects.filter(id_number=resident.number).values_list("pk", flat=True)
+    elsewhere = registered.first()
+    if elsewhere is None:
+        try:
+            people_register([line], federation=federation, by=by)
+        except ValidationError:
+            # Registered by someone else meanwhile: then as any number registered before.
+            elsewhere = registered.first()
+            if elsewhere is None or visible.filter(pk=elsewhere).exists():
+                raise
+    if elsewhere is not None:
+        cards_for([(elsewhere, line)], federation=federation, by=by)
+    return visible.get(id_number=resident.number)
 
 
 @transaction.atomic
 def beneficiary_update(*, beneficiary: Beneficiary, by, categories: list[str] | None = None, **changes) -> Beneficiary:
     """Change contact details, employer, home federation or categories. The ID
-    number is the person: a wrong one is a new registration, not an edit."""
+    number is the person: a wrong one is a new registration, not an edit. The
+    register's row is changed, read again here: a person read through a card
+    (`visible_to`) carries the card's words, and is changed with `card_update`."""
+    beneficiary = Beneficiary.objects.select_for_update().select_related("federation").get(pk=beneficiary.pk)
     require_role(by, Role.CLERK, beneficiary.federation)
     allowed = {"name", "phone", "employer", "federation"}
     unknown = sorted(set(changes) - allowed)
@@ -242,6 +278,124 @@ def beneficiary_update(*, beneficiary: Beneficiary, by, categories: list[str] | 
     return beneficiary
 
 
+def cards_for(people: Iterable[tuple[int, PersonLine]], *, federation: Federation, by) -> int:
+    """Give `federation` its card of each of these registered people (by id, with
+    what was typed for them) whose home federation lies outside `by`'s subtree:
+    the federation registered or paid them, and from now on sees them as it
+    typed them. A card the federation holds already is left as it is. Set-based:
+    a list of 100,000 rows makes its cards in one insert (a few on SQLite), each
+    audited as a registration is, with the ID number and the phone masked.
+    Returns how many cards were made."""
+    require_role(by, Role.CLERK, federation)
+    if sees_everything(by):  # sees every home federation: never a card
+        return 0
+    wanted = dict(people)  # the last line of a person, as `people_register` keeps
+    if not wanted:
+        return 0
+    for last_try in (False, True):
+        missing = _cards_missing(wanted, federation, by)
+        try:
+            with transaction.atomic():
+                _cards_insert([(pk, number, wanted[pk]) for pk, number in missing], federation, by)
+            return len(missing)
+        except IntegrityError:
+            # The same federation carded one of them meanwhile (another clerk's list).
+            if last_try:
+                raise
+    return 0
+
+
+def _cards_missing(wanted: dict[int, PersonLine], federation: Federation, by) -> list[tuple[int, str]]:
+    """Of these people, those registered outside `by`'s subtree that `federation` holds no card of."""
+    held = PersonCard.objects.filter(beneficiary=OuterRef("pk"), federation=federation)
+    missing: list[tuple[int, str]] = []
+    for batch in bulkload.batches(sorted(wanted)):
+        missing += (
+            Beneficiary.objects.filter(AnyOf(F("pk"), batch))
+            .exclude(subtree_q(by, "federation__path"))
+            .exclude(Exists(held))
+            .order_by("pk")
+            .values_list("pk", "id_number")
+        )
+    return missing
+
+
+def _cards_insert(cards: list[tuple[int, str, PersonLine]], federation: Federation, by) -> None:
+    if not cards:
+        return
+    lines = [line for _pk, _number, line in cards]
+    ids = bulkload.insert(
+        PersonCard,
+        ["beneficiary_id", "name", "phone", "employer"],
+        [(pk, line.name, line.phone, line.employer) for pk, _number, line in cards],
+        same={"federation_id": federation.pk, "created_by_id": by.pk, "created_at": timezone.now()},
+    )
+    categories = Category.objects.ids(code for line in lines for code in line.categories)
+    bulkload.insert(
+        PersonCard.categories.through,
+        ["personcard_id", "category_id"],
+        [(card, categories[code]) for card, line in zip(ids, lines, strict=True) for code in line.categories],
+        ids=False,
+    )
+    # Filed on the person, at the card's federation: the person's page and the
+    # recent activity show it to that subtree as a registration, and to no one else.
+    changes = audit.CreatedJson(BENEFICIARY_FIELDS)
+    events = []
+    for pk, number, line in cards:
+        masked = idnumber.mask(number)
+        events.append(
+            (
+                pk,
+                federation.pk,
+                f"{line.name} ({masked})",
+                changes(
+                    [line.name, masked, mask_phone(line.phone), line.employer, federation.pk, sorted(line.categories)]
+                ),
+            )
+        )
+    audit.log_many(Beneficiary, "card.created", events, user=by)
+
+
+@transaction.atomic
+def card_update(
+    *, beneficiary: Beneficiary, federation: Federation, by, categories: list[str] | None = None, **changes
+):
+    """Change `federation`'s card of a person registered elsewhere, or make the
+    card if it holds none: what an import row does for a person the user sees
+    only through a card. The register is not touched."""
+    require_role(by, Role.CLERK, federation)
+    allowed = {"name", "phone", "employer"}
+    unknown = sorted(set(changes) - allowed)
+    if unknown:
+        raise ValueError(f"Not editable: {', '.join(unknown)}")
+    register = Beneficiary.objects.get(pk=beneficiary.pk)
+    card = PersonCard.objects.select_for_update().filter(beneficiary=register, federation=federation).first()
+    if card is None:
+        line = person_line(
+            name=changes.get("name", ""),
+            id_number=register.id_number,
+            phone=changes.get("phone", ""),
+            employer=changes.get("employer", ""),
+            categories=categories or (),
+        )
+        cards_for([(register.pk, line)], federation=federation, by=by)
+    else:
+        before = _card_audited(card)
+        if "name" in changes:
+            card.name = _required_name(changes["name"])
+        for field, limit in (("phone", PHONE_LIMIT), ("employer", EMPLOYER_LIMIT)):
+            if field in changes:
+                setattr(card, field, text.clean_line(changes[field] or "", field, limit=limit).strip())
+        card.save()
+        if categories is not None:
+            card.categories.set(Category.objects.filter(pk__in=Category.objects.ids(_categories(categories)).values()))
+        # Named as the card names the person: the register's name is not the user's to read.
+        label = person_label(card.name, register.id_number)
+        changed = _masked(audit.diff(before, _card_audited(card)))
+        audit.log_many(Beneficiary, "card.edited", [(register.pk, federation.pk, label, changed)], user=by)
+    return Beneficiary.objects.visible_to(by).select_related("federation").get(pk=register.pk)
+
+
 @transaction.atomic
 def unit_create(*, name: str, kind: str, federation: Federation, by) -> Unit:
     require_role(by, Role.CLERK, federation)
@@ -263,7 +417,10 @@ def unit_create(*, name: str, kind: str, federation: Federation, by) -> Unit:
 def may_see_id_number(user, beneficiary: Beneficiary) -> bool:
     """Full ID numbers are for those who need them (docs/DOMAIN.md, rule 4): the clerks who
     pay people by real name and the auditors who trace a payment to a person, at
-    the person's federation or above. Everyone else sees them masked."""
+    the person's federation or above. For a person read through a card
+    (`Beneficiary.objects.visible_to`), that is the card's federation: its
+    clerks and auditors see in full the number it typed. Everyone else sees
+    them masked."""
     return has_role(user, Role.CLERK, beneficiary.federation) or has_role(user, Role.AUDITOR, beneficiary.federation)
 
 
@@ -299,6 +456,12 @@ def _categories(codes: Iterable[str]) -> list[str]:
         if code not in CATEGORY_CODES:
             raise refuse(INVALID_CHOICE, "invalid_choice", field="categories", value=code)
     return codes
+
+
+def _card_audited(card: PersonCard) -> dict:
+    values = audit.snapshot(card, ("name", "phone", "employer", "federation"))
+    values["categories"] = sorted(card.categories.values_list("code", flat=True))
+    return values
 
 
 def _audited(person: Beneficiary) -> dict:

@@ -20,6 +20,7 @@ from beneficiaries.resources import BeneficiaryResource, BeneficiaryWithIdNumber
 from tests.conftest import member, staff, synthetic_id
 from unionfunds.models import AuditEvent, ExportRecord, Federation, Role
 from unionfunds.resources import FederationResource
+from unionfunds.services import federation_move
 
 FEDERATIONS = "/admin/unionfunds/federation/"
 BENEFICIARIES = "/admin/beneficiaries/beneficiary/"
@@ -220,24 +221,27 @@ def test_beneficiaries_are_registered_and_updated_through_the_services(client, t
 
 
 @pytest.mark.django_db
-def test_a_person_registered_elsewhere_is_refused_not_overwritten(client, tree, clerk_alice, dave):
+def test_a_person_registered_elsewhere_gets_a_card_and_the_register_is_not_overwritten(client, tree, clerk_alice, dave):
     number = synthetic_id(14, area="630102")
     people.beneficiary_register(name="李四", id_number=number, federation=tree["chengdong"], by=dave)
     client.force_login(clerk_alice)
     previewed = preview(client, BENEFICIARIES, f"name,id_number,federation\n李四改,{number},630103\n")
-    assert "confirm_form" not in previewed.context
-    assert Beneficiary.objects.get(id_number=number).name == "李四"
+    assert [row.import_type for row in previewed.context["result"].rows] == ["new"]
+    assert confirm(client, BENEFICIARIES, previewed).status_code == 302
+    person = Beneficiary.objects.get(id_number=number)
+    assert person.name == "李四" and person.federation == tree["chengdong"]
+    assert [(card.name, card.federation) for card in person.cards.all()] == [("李四改", tree["chengzhong"])]
 
 
 @pytest.mark.django_db
-def test_the_confirmed_import_is_all_or_nothing_when_data_changed_since_the_preview(client, tree, clerk_alice, dave):
+def test_the_confirmed_import_is_all_or_nothing_when_data_changed_since_the_preview(client, tree, clerk_alice):
     client.force_login(clerk_alice)
     first, second = synthetic_id(15), synthetic_id(16, area="630102")
     previewed = preview(
-        client, BENEFICIARIES, f"name,id_number,federation\n王五,{first},630103\n李四,{second},630103\n"
+        client, BENEFICIARIES, f"name,id_number,federation\n王五,{first},630103\n李四,{second},630103-G01\n"
     )
-    # Between the preview and the confirmation, 城东区 registers the second person.
-    people.beneficiary_register(name="李四", id_number=second, federation=tree["chengdong"], by=dave)
+    # Between the preview and the confirmation, the second row's federation moves to 城东区.
+    federation_move(federation=tree["grassroots"], new_parent=tree["chengdong"])
 
     response = confirm(client, BENEFICIARIES, previewed)
     assert response.status_code == 400

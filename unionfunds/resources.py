@@ -268,7 +268,11 @@ class ScopedResource(resources.ModelResource):
         # log) report the one in the database.
         if saved is not None:
             instance.pk = saved.pk
-            instance.refresh_from_db()
+            self.read_again(instance)
+
+    def read_again(self, instance) -> None:
+        """Fill `instance` with its row as saved, as the user may see it."""
+        instance.refresh_from_db()
 
     def save_m2m(self, instance, row, **kwargs):
         """Many-to-many values are given to the service with the rest."""

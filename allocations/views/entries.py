@@ -229,6 +229,9 @@ def entry_detail(request, kind: str, pk: int):
             "entry": entry,
             "kind": kind,
             "history": audit.history(entry).select_related("user"),
+            # Whether the person's page opens for this user: through the home record or a card.
+            "person_visible": getattr(entry, "beneficiary_id", None) is not None
+            and Beneficiary.objects.visible_to(request.user).filter(pk=entry.beneficiary_id).exists(),
             "can_decide": entry.status == Status.PENDING
             and entry.returned_at is None
             and entry.created_by_id != request.user.pk

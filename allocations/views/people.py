@@ -1,9 +1,13 @@
 """A beneficiary's page: who the person is, what they were paid, and who did
 what to the record. ID numbers and phones are masked; a clerk or auditor who
-needs the full number asks for it with a POST, and that view is recorded."""
+needs the full number asks for it with a POST, and that view is recorded. A
+person registered outside the user's subtree is shown as the card of the
+user's subtree has them (`Beneficiary.objects.visible_to`), page for page as a
+person registered there."""
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
@@ -15,6 +19,7 @@ from beneficiaries import idnumber
 from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, mask_phone
 from unionfunds import audit
+from unionfunds.models import AuditEvent
 from unionfunds.permissions import ROLE_REQUIRED
 
 # Values in the history that are as personal as the number on the page above them.
@@ -50,18 +55,30 @@ def beneficiary_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "may_see": may_see,
             "disbursements": disbursements,
             "approved_total": rollups.net_total(disbursements.filter(status=Status.APPROVED)),
-            "history": masked_history(person),
+            "history": masked_history(person, request.user),
         },
     )
 
 
-def masked_history(person: Beneficiary) -> list:
+# The register's own events, shown to those who see the person's home record wherever they were filed.
+REGISTER_EVENTS = ("beneficiary.registered", "beneficiary.edited")
+
+
+def masked_history(person: Beneficiary, user) -> list:
     """The record's audit events with ID numbers and phones masked. The trail
     stores them masked already (beneficiaries/migrations/0003 masked the events
     written before it did); masking again costs nothing and keeps the page safe
     from any writer that forgot, as the history is shown to everyone who may
-    open the page."""
-    events = list(audit.history(person).select_related("user"))
+    open the page.
+
+    Only what the user's subtree did (events filed there: its card, its views
+    of the full number), and, for one who sees the home record, the register's
+    registration and edits: another federation's card of the person, and who
+    looked at the number there, are that federation's (docs/DOMAIN.md, rule 3)."""
+    events = audit.history(person).filter(pk__in=AuditEvent.objects.visible_to(user).values("pk"))
+    if person.seen_card is None:
+        events = audit.history(person).filter(Q(pk__in=events.values("pk")) | Q(action__in=REGISTER_EVENTS))
+    events = list(events.select_related("user"))
     for event in events:
         for name, mask in MASKED_IN_HISTORY.items():
             change = event.changes.get(name)

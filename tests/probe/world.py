@@ -313,6 +313,71 @@ def build_side(cast: Cast, *, county, city_fund, province_clerk, province_approv
     return side
 
 
+def cards_across(own: Side, neighbour: Side) -> None:
+    """People registered on one side whom the other registers or pays by ID
+    number, each side under its own words: the register is national, but what a
+    side sees of a person registered next door is its own card (登记卡), never the
+    neighbour's words. The neighbour's people carded by the clerk are hers to
+    open (her sample), their ID numbers hers (she typed them); the neighbour's
+    card of one of hers holds the neighbour's words, and is the neighbour's."""
+    n, o = NEIGHBOUR, OWN
+
+    def made(step: Callable) -> dict[type, list]:
+        before = all_pks()
+        step()
+        return {model: sorted(pks - before[model]) for model, pks in all_pks().items() if pks - before[model]}
+
+    def register(side: Side, cast: Cast, number: str, name: str, phone: str, category: str):
+        return people.beneficiary_register(
+            name=name,
+            id_number=number,
+            federation=side.county,
+            phone=phone,
+            employer=f"{cast.tag}钢铁厂",
+            categories=[category],
+            by=side.clerk,
+        )
+
+    theirs = [synthetic_id(n.first_sequence + 8 + k, area=neighbour.county.code) for k in range(2)]
+    mine = synthetic_id(o.first_sequence + 8, area=own.county.code)
+    phones = [f"{n.phone_prefix}{9 + k:04d}" for k in range(3)]
+    steps_theirs = made(
+        lambda: [
+            register(neighbour, n, number, f"{n.tag}登记{k}号", phones[k], "model_worker")
+            for k, number in enumerate(theirs)
+        ]
+    )
+    steps_mine = made(lambda: register(own, o, mine, f"{o.tag}登记号", f"{o.phone_prefix}0009", "migrant_worker"))
+    # The clerk registers the first of theirs under her words, and pays the second.
+    carded_by_her = made(
+        lambda: (
+            register(own, o, theirs[0], f"{o.tag}卡一号", f"{o.phone_prefix}0010", "migrant_worker"),
+            money.disbursements_create(
+                fund=own.fund,
+                rows=[lists.ListRow(name=f"{o.tag}卡二号", id_number=theirs[1], amount=Decimal("100.00"))],
+                assistance_type="medical",
+                date=DAY,
+                batch=f"{o.tag}跨区名单",
+                by=own.clerk,
+            ),
+        )
+    )
+    # The neighbour registers one of hers under the neighbour's words.
+    carded_by_them = made(lambda: register(neighbour, n, mine, f"{n.tag}卡号", phones[2], "hard_industry"))
+
+    def add(side: Side, rows: dict[type, list]) -> None:
+        for model, pks in rows.items():
+            side.rows.setdefault(model, []).extend(model.objects.filter(pk__in=pks).order_by("pk"))
+
+    # Their registrations are theirs, but the people carded by her are hers to open.
+    add(own, {Beneficiary: steps_theirs.pop(Beneficiary)})
+    add(neighbour, steps_theirs)
+    add(own, steps_mine)
+    add(own, carded_by_her)
+    add(neighbour, carded_by_them)
+    neighbour.markers |= set(phones) | {mask_phone(phone) for phone in phones}
+
+
 @dataclass
 class World:
     own: Side
@@ -331,6 +396,7 @@ def build_world(tree, *, province_clerk, province_approver) -> World:
     common = {"city_fund": city_fund, "province_clerk": province_clerk, "province_approver": province_approver}
     own = build_side(OWN, county=tree["chengzhong"], **common)
     neighbour = build_side(NEIGHBOUR, county=tree["chengdong"], **common)
+    cards_across(own, neighbour)
     prober = get_user_model().objects.get(username=OWN.clerk)
     prober.is_staff = True
     prober.save(update_fields=["is_staff"])

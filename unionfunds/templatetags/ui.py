@@ -14,6 +14,8 @@ from unionfunds.permissions import can_see
 register = template.Library()
 
 ACTIONS = {
+    # A federation's card of a person registered elsewhere reads as the registration it is for that federation.
+    "card.created": _("registered"),
     "created": _("entered"),
     "registered": _("registered"),
     "edited": _("edited"),
@@ -52,7 +54,7 @@ def verbose_name(instance) -> str:
 def action_label(action: str) -> str:
     """ "allocation.approved" → "approved", in the user's language."""
     verb = action.rsplit(".", 1)[-1]
-    return str(ACTIONS.get(verb, action))
+    return str(ACTIONS.get(action) or ACTIONS.get(verb, action))
 
 
 @register.filter
