@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from allocations.views import approvals, entries, home, imports, lists, notices, people, rollup
+from allocations.views import approvals, archive_sheets, entries, home, imports, lists, notices, people, rollup
 from allocations.views.funds import fund_detail
 
 urlpatterns = [
@@ -36,6 +36,14 @@ urlpatterns = [
     ),
     path("disbursements/import/", imports.list_import, name="list_import"),
     path("disbursements/import/template.<str:extension>", imports.list_template, name="list_template"),
+    path("archive/import/", archive_sheets.household_import, name="household_import"),
+    path("archive/import/template.xlsx", archive_sheets.household_template, name="household_template"),
+    path("archive/import/<int:pk>/", archive_sheets.household_job, name="job_households"),
+    path("archive/import/<int:pk>/fix/", archive_sheets.household_job_fix, name="job_households_fix"),
+    path("archive/import/<int:pk>/confirm/", archive_sheets.household_job_confirm, name="job_households_confirm"),
+    re_path(
+        r"^archive/export\.(?P<extension>xlsx|csv)$", lists.list_export, {"kind": "archive"}, name="archive_export"
+    ),
     path("jobs/", imports.job_list, name="jobs"),
     path("jobs/<int:pk>/", imports.job_detail, name="job"),
     path("jobs/<int:pk>/progress/", imports.job_progress, name="job_progress"),

@@ -7,4 +7,4 @@ class BeneficiariesConfig(AppConfig):
     verbose_name = _("Beneficiaries and units")
 
     def ready(self):
-        from beneficiaries import exports  # noqa: F401 (registers the lists' sheets)
+        from beneficiaries import archive_exports, exports  # noqa: F401 (register the lists' sheets)

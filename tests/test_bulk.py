@@ -13,9 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from allocations import services as money
 from allocations.lists import ListRow
 from allocations.models import Contribution, Disbursement, DisbursementTotal, Status
+from beneficiaries import services as people
 from beneficiaries.models import Beneficiary, Category
 from tests.conftest import synthetic_id
-from unionfunds import audit, bulkload
+from unionfunds import audit, bulkload, trail
 from unionfunds.bulkload import AnyOf
 from unionfunds.errors import ListRefused
 from unionfunds.models import AuditEvent
@@ -221,6 +222,20 @@ def test_the_audit_changes_of_a_list_read_back_as_those_of_a_single_entry():
             "status": "pending",
         },
     )
+
+
+@pytest.mark.django_db
+def test_a_person_registered_with_several_categories_leaves_a_trail_that_verifies(tree, alice):
+    """The changes written as JSON text are hashed as they are: a list in them
+    must be in the canonical form the trail's check reads back."""
+    people.beneficiary_register(
+        name="张三",
+        id_number=synthetic_id(1),
+        federation=tree["chengzhong"],
+        categories=["migrant_worker", "model_worker"],
+        by=alice,
+    )
+    assert trail.verify_trails().problems == []
 
 
 @pytest.mark.django_db

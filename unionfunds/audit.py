@@ -178,7 +178,13 @@ _JSON_BY_TYPE: dict[type, object] = {
 
 def _json_value(value) -> str:
     encode = _JSON_BY_TYPE.get(type(value))
-    return encode(value) if encode else json.dumps(_jsonable(value), cls=DjangoJSONEncoder, ensure_ascii=False)
+    if encode:
+        return encode(value)
+    # A list (a person's categories) in the trail's canonical form, as `trail.canonical`
+    # writes what is read back: json.dumps's ", " would hash text the check never sees.
+    return json.dumps(
+        _jsonable(value), cls=DjangoJSONEncoder, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    )
 
 
 def _jsonable(value):

@@ -302,6 +302,7 @@ class Job(models.Model):
     class Kind(models.TextChoices):
         IMPORT = "import", _("Disbursement list import")
         EXPORT = "export", _("Export")
+        HOUSEHOLDS = "households", _("Household sheet import")
 
     class State(models.TextChoices):
         QUEUED = "queued", _("Waiting for a worker")

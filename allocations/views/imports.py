@@ -133,6 +133,8 @@ def _my_job(request, pk: int) -> Job:
 @login_required
 def job_detail(request, pk: int):
     job = _my_job(request, pk)
+    if job.kind == Job.Kind.HOUSEHOLDS:
+        return redirect("job_households", pk=job.pk)  # its own page: households, not payments
     context = {"job": job, "no_worker": job.running and not workers_alive()}
     if job.kind == Job.Kind.IMPORT and job.state == Job.State.PREVIEW:
         context.update(_preview(job))
