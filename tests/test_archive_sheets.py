@@ -7,17 +7,13 @@ The worker runs in-process under the tests (Django tasks' immediate backend),
 so each upload comes back with its preview already made.
 """
 
-import csv
 import datetime
 import io
-import zipfile
 from decimal import Decimal
 
 import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
-from django.test.utils import CaptureQueriesContext, override_settings
 
 from beneficiaries import archive, archive_lists, idnumber
 from beneficiaries.archive_lists import HouseholdRow
@@ -32,12 +28,9 @@ from beneficiaries.archive_models import (
 )
 from beneficiaries.models import Beneficiary
 from beneficiaries.services import person_line
-from tests.conftest import member, synthetic_id
-from tests.oracle import codes
-from tests.test_hostile_sheets import far_row, with_cells
+from tests.conftest import synthetic_id
 from unionfunds import trail
-from unionfunds.errors import ListRefused
-from unionfunds.models import AuditEvent, ExportRecord, Job, Role
+from unionfunds.models import Job
 
 HEADERS = ["户号", "姓名", "身份证号", "与户主关系", "住址", "困难类别", "月人均收入", "致困原因"]
 HEADERS += ["有效期自", "有效期至", "认定标准", "备注"]
