@@ -418,7 +418,7 @@ def test_the_migration_gives_a_card_to_each_federation_that_paid_a_person_regist
     paid = pay(rich_fund, alice, TYPED, ELSEWHERE)
     pay(rich_fund, alice, worker.name, worker.id_number)  # her own: no card
     PersonCard.objects.all().delete()
-    migration = importlib.import_module("beneficiaries.migrations.0004_person_cards")
+    migration = importlib.import_module("beneficiaries.migrations.0005_person_cards")
     migration.cards_for_past_payments(apps, None)
     [card] = PersonCard.objects.all()
     assert (card.beneficiary_id, card.federation_id, card.name) == (registered.pk, rich_fund.federation_id, TYPED)
