@@ -194,6 +194,15 @@ class DisbursementForm(EntryForm):
     assistance_type = forms.ChoiceField(label=_("Assistance type"), choices=AssistanceType.choices)
     batch = forms.CharField(label=_("Batch"), required=False, max_length=50)
     confirm_duplicate = forms.BooleanField(label=_("Pay again although already paid this month"), required=False)
+    override_reason = forms.CharField(
+        label=_("Reason for going past the rule (特批理由)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "Only a rule that allows an approver's override gives way to it; the approver sees the reason "
+            "before deciding."
+        ),
+    )
     field_order = [
         "fund",
         "recipient_kind",
@@ -211,7 +220,11 @@ class DisbursementForm(EntryForm):
         "batch",
         "note",
         "confirm_duplicate",
+        "override_reason",
     ]
+    # Refusals of a rule that an override with a reason may pass (allocations.policy).
+    OVERRIDABLE = frozenset({"cap_exceeded", "once_per_year", "no_dibao_line"})
+    OFFERED_ONLY = ("confirm_duplicate", "override_reason")
     RECIPIENT_FIELDS = {
         PERSON: ("id_number", "name", "phone", "employer", "categories"),
         UNIT: ("unit", "new_unit_name", "new_unit_kind"),
@@ -249,6 +262,18 @@ class DisbursementForm(EntryForm):
         """The box to pay a second time this month is offered only once a
         duplicate was found (or it was ticked): otherwise it invites a tick."""
         return bool(self["confirm_duplicate"].errors or self["confirm_duplicate"].value())
+
+    @property
+    def offered(self) -> set[str]:
+        """The boxes shown only once they answer something: the second payment
+        this month once a duplicate was found, the override's reason once a rule
+        that may be overridden refused the payment (offered before, a reason
+        would wave through refusals the clerk never saw)."""
+        shown = {"confirm_duplicate"} if self.shows_duplicate_box else set()
+        refused = {error.code for error in self.errors.as_data().get("amount", [])} if self.is_bound else set()
+        if refused & self.OVERRIDABLE or self["override_reason"].value():
+            shown.add("override_reason")
+        return shown
 
 
 class EntryEditForm(forms.Form):

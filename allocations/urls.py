@@ -1,6 +1,17 @@
 from django.urls import path, re_path
 
-from allocations.views import approvals, archive_sheets, entries, home, imports, lists, notices, people, rollup
+from allocations.views import (
+    approvals,
+    archive,
+    archive_sheets,
+    entries,
+    home,
+    imports,
+    lists,
+    notices,
+    people,
+    rollup,
+)
 from allocations.views.funds import fund_detail
 
 urlpatterns = [
@@ -57,4 +68,11 @@ urlpatterns = [
     path("funds/search/", entries.fund_search, name="fund_search"),
     path("beneficiaries/check/", entries.id_number_check, name="id_number_check"),
     path("amounts/capitals/", entries.amount_capitals, name="amount_capitals"),
+    path("archive/", archive.archive_list, name="archive_list"),
+    path("archive/new/", archive.archive_new, name="archive_new"),
+    path("archive/<int:pk>/", archive.archive_entry, name="archive_entry"),
+    path("archive/<int:pk>/ask/", archive.archive_ask, name="archive_ask"),
+    path("archive/<int:pk>/evidence/", archive.archive_evidence_add, name="archive_evidence_add"),
+    path("archive/evidence/<int:pk>/", archive.archive_evidence, name="archive_evidence"),
+    path("archive/changes/<int:pk>/decide/", archive.archive_change_decide, name="archive_change_decide"),
 ]

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from allocations.models import Allocation, Contribution, Disbursement, Movement, PaymentList, Status
+from beneficiaries.archive_models import ArchiveChange, ChangeStatus
 from unionfunds.models import Role
 from unionfunds.permissions import has_role_anywhere, role_q
 
@@ -36,8 +37,8 @@ def pending_for(user, model: type[Movement]) -> QuerySet:
 
 
 def decisions_waiting(user) -> int:
-    """What waits for this approver, as she decides it: each list once, and each
-    entry that is in no list."""
+    """What waits for this approver, as she decides it: each list once, each
+    entry that is in no list, and each archive change."""
     if not has_role_anywhere(user, Role.APPROVER):
         return 0
     singles = sum(
@@ -51,7 +52,17 @@ def decisions_waiting(user) -> int:
         .distinct()
         .count()
     )
-    return singles + lists
+    return singles + lists + archive_changes_for(user).count()
+
+
+def archive_changes_for(user) -> QuerySet:
+    """Changes of archive entries (filing, review, closing, reopening) this user
+    may decide on: in her approver subtrees, and not asked for by herself."""
+    return (
+        ArchiveChange.objects.filter(status=ChangeStatus.PENDING)
+        .filter(role_q(user, Role.APPROVER, "entry__federation__path"))
+        .exclude(created_by=user)
+    )
 
 
 def rejected_recently(user) -> dict[str, QuerySet]:

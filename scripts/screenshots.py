@@ -11,6 +11,8 @@ the three entry forms (the federation search, the ID-number check and the
 amount in capitals in use), a payment to a unit,
 the approval queue, a disbursement list waiting, an entry page, the roll-up, a
 drill-down, the rows behind a figure, the lists with their export links, the
+hardship archive's list, an entry of it and the filing form (their pictures need
+archive entries in the database, which the demo data may not hold), the
 disbursement-list import and its preview of the demo list, and the admin index.
 Then the pages a clerk or an approver opens in the field again on a phone (390
 CSS pixels wide, as an iPhone 12; the menu opened once), each photographed whole
@@ -61,6 +63,8 @@ PHONE_PAGES = (
     "entry",
     "rollup",
     "disbursements",
+    "archive",
+    "archive-entry",
 )
 # The menu is folded away on a phone only; opened, it is seen on the first screen.
 PHONE_ONLY = ("menu",)
@@ -171,6 +175,20 @@ def pages(camera: Camera) -> list[tuple[str, str, Callable[[], None]]]:
         drill_down()
         camera.follow("table.rollup tfoot td.num a[href*='/disbursed/']")
 
+    def archive_entry() -> None:
+        # An entry due for its yearly review shows the most: figures, history, documents, payments.
+        camera.visit("/archive/?view=due")
+        camera.follow("table.archive tbody a[href^='/archive/']")
+
+    def archive_filing() -> None:
+        camera.visit("/archive/new/")
+        typed("#id_members-0-name", "马德福", "#id_members-0-name")
+        typed("#id_members-0-id_number", SAMPLE_ID_BODY + check_character(SAMPLE_ID_BODY), "#id_members-0-id_number")
+        driver.find_element(By.CSS_SELECTOR, "[data-add-row=members]").click()
+        camera.wait().until(
+            EC.presence_of_element_located((By.CSS_SELECTOR, "#id_members-4-name")), message="no fifth member row"
+        )
+
     def menu() -> None:
         camera.visit("/")
         driver.find_element(By.CSS_SELECTOR, "label[for=menu-toggle]").click()
@@ -208,6 +226,9 @@ def pages(camera: Camera) -> list[tuple[str, str, Callable[[], None]]]:
         ("drilldown", "auditor", drill_down),
         ("rows", "auditor", rows_behind),
         ("disbursements", "auditor", lambda: camera.visit("/disbursements/?fiscal_year=2022")),
+        ("archive", "county-approver", lambda: camera.visit("/archive/")),
+        ("archive-entry", "county-approver", archive_entry),
+        ("archive-filing", "county-clerk", archive_filing),
         ("beneficiaries", "county-clerk", lambda: camera.visit("/beneficiaries/")),
         ("import", "shandong-clerk", import_form),
         ("import-preview", "shandong-clerk", import_preview),

@@ -115,6 +115,39 @@
   }
 })();
 
+// Rows of a table that grows (a household's members): a row is added from the
+// table's <template>, numbered as the Django formset counts its rows, and taken
+// out with its own button. Without this script the add button posts the form
+// back with one more row, and a row left blank is left out.
+document.querySelectorAll("table[data-rows]").forEach(function (table) {
+  var prefix = table.dataset.rows;
+  var total = document.getElementById("id_" + prefix + "-TOTAL_FORMS");
+  var template = document.getElementById(prefix + "-empty");
+  var limit = parseInt(table.dataset.rowLimit || "0", 10);
+  var body = table.tBodies[0];
+  if (!total || !template || !body) { return; }
+  function removable(row) {
+    var button = row.querySelector("[data-remove-row]");
+    if (!button) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () { row.remove(); });
+  }
+  Array.prototype.forEach.call(body.rows, removable);
+  document.querySelectorAll('[data-add-row="' + prefix + '"]').forEach(function (add) {
+    add.type = "button";  // added here, not by posting the form back
+    add.addEventListener("click", function () {
+      var next = parseInt(total.value, 10);
+      if (limit && next >= limit) { return; }
+      body.insertAdjacentHTML("beforeend", template.innerHTML.replace(/__prefix__/g, String(next)));
+      total.value = String(next + 1);
+      var row = body.rows[body.rows.length - 1];
+      removable(row);
+      var first = row.querySelector("input");
+      if (first) { first.focus(); }
+    });
+  });
+});
+
 // "All" boxes above a list of entries tick or untick every box of that list.
 document.querySelectorAll("input[data-check-all]").forEach(function (all) {
   all.addEventListener("change", function () {

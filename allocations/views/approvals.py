@@ -4,14 +4,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from allocations import services
 from allocations.models import Allocation, Contribution, Disbursement, PaymentList, Status
-from allocations.waiting import KINDS, pending_for
+from allocations.waiting import KINDS, archive_changes_for, pending_for
+from beneficiaries.archive_models import HouseholdMember
 from unionfunds import audit
 from unionfunds.models import Role
 from unionfunds.money import money_sum, valid_amount
@@ -82,10 +83,21 @@ def approval_queue(request):
                 **summary,
             }
         )
+    archive_changes = archive_changes_for(request.user)
     return render(
         request,
         "allocations/approvals.html",
-        {"sections": sections, "limit": QUEUE_LENGTH, "lists": lists_waiting_for(request.user)},
+        {
+            "sections": sections,
+            "limit": QUEUE_LENGTH,
+            "lists": lists_waiting_for(request.user),
+            "archive_changes": archive_changes.select_related("entry__federation", "created_by")
+            .prefetch_related(
+                Prefetch("entry__household__members", queryset=HouseholdMember.objects.select_related("beneficiary"))
+            )
+            .order_by("created_at", "pk")[:QUEUE_LENGTH],
+            "archive_change_count": archive_changes.count(),
+        },
     )
 
 

@@ -28,6 +28,7 @@ from allocations.models import CLOSED, Fund, Status
 from allocations.waiting import KINDS
 from beneficiaries import idnumber
 from beneficiaries import services as people
+from beneficiaries.archive_models import ArchiveEntry
 from beneficiaries.models import Beneficiary, Unit
 from unionfunds import audit
 from unionfunds.forms_support import show_refusal, submit_once
@@ -117,6 +118,7 @@ def disbursement_new(request):
             batch=data["batch"],
             note=data["note"],
             confirm_duplicate=data["confirm_duplicate"],
+            override_reason=data["override_reason"],
             by=request.user,
         )
 
@@ -244,8 +246,20 @@ def entry_detail(request, kind: str, pk: int):
             and not entry.reversals.exclude(status__in=CLOSED).exists()
             and has_role(request.user, Role.CLERK, owner),
             "decision_form": DecisionForm(),
+            **_household_helped(request.user, entry),
         },
     )
+
+
+def _household_helped(user, entry) -> dict:
+    """The archive entry of the household a payment helped, if this user sees it:
+    a county's fund may pay a person whose household another county filed, and
+    that household's file is not the payer's to read."""
+    household_id = getattr(entry, "household_id", None)
+    if household_id is None:
+        return {}
+    helped = ArchiveEntry.objects.visible_to(user).filter(household_id=household_id).order_by("-pk").first()
+    return {"helped_entry": helped, "helped_elsewhere": helped is None}
 
 
 @login_required

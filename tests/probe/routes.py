@@ -16,6 +16,7 @@ from django.utils.regex_helper import normalize
 
 from allocations.views.rollup import FIGURE_TITLES
 from allocations.waiting import KINDS
+from beneficiaries.archive_models import ArchiveEntry
 from tests.probe.world import World
 from unionfunds.models import Federation
 
@@ -173,6 +174,9 @@ SPECIAL: dict[str, tuple[tuple[str, ...], Callable]] = {
     "entry": (("pk",), entries_of_every_kind),
     "entry_decide": (("pk",), entries_of_every_kind),
     "entry_edit": (("pk",), entries_of_every_kind),
+    # An archive entry's asks and its documents' upload name the entry by its pk.
+    "archive_ask": (("pk",), lambda pick: [{"pk": pk} for pk in pick(ArchiveEntry)]),
+    "archive_evidence_add": (("pk",), lambda pick: [{"pk": pk} for pk in pick(ArchiveEntry)]),
     # One section of the rows behind a figure: only the kinds that figure sums.
     "rows_behind_export": (
         ("federation_id",),
