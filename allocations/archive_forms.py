@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from allocations.filters import DATE, SortFilter, _federation_name
 from beneficiaries import idnumber
-from beneficiaries.archive import Figures
+from beneficiaries.archive import MEMBERS_MAX, Figures
 from beneficiaries.archive_models import (
     ArchiveEntry,
     ArchiveStatus,
@@ -36,7 +36,7 @@ from unionfunds.widgets import PickerInput
 FEDERATIONS_LISTED = 200
 # The member rows a new filing shows: most households have four people or fewer.
 MEMBER_ROWS = 4
-MEMBER_ROWS_MAX = 30
+MEMBER_ROWS_MAX = MEMBERS_MAX
 
 
 def _blank_first(choices) -> list:

@@ -2,13 +2,12 @@
 corrected in the preview."""
 
 from django import forms
-from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from allocations.filters import _federation_name
+from allocations.forms import SheetUploadForm
 from beneficiaries.archive_models import Relation, Tier
-from unionfunds.forms_support import OnceForm
 from unionfunds.models import Federation, Role
 from unionfunds.permissions import role_q
 from unionfunds.widgets import PickerInput
@@ -21,7 +20,7 @@ def federations_for(user):
     return Federation.objects.filter(role_q(user, Role.CLERK, "path")).order_by("path")
 
 
-class HouseholdImportForm(OnceForm):
+class HouseholdImportForm(SheetUploadForm):
     federation = forms.ModelChoiceField(
         label=_("Filed by"),
         queryset=Federation.objects.none(),
@@ -56,20 +55,6 @@ class HouseholdImportForm(OnceForm):
         self.initial.setdefault("valid_from", timezone.localdate())
         if (top := mine.order_by("depth", "path").first()) is not None:
             self.initial.setdefault("federation", top.pk)
-
-    def clean(self):
-        data = super().clean()
-        sheet, pasted = data.get("sheet"), (data.get("pasted") or "").strip()
-        if not sheet and not pasted:
-            raise forms.ValidationError(_("Choose a spreadsheet file or paste rows."), code="required")
-        if sheet and pasted:
-            raise forms.ValidationError(_("Choose a file or paste rows, not both."), code="ambiguous")
-        limit = settings.UNIONFUNDS_UPLOAD_MAX_BYTES
-        if (sheet.size if sheet else len(pasted.encode())) > limit:
-            raise forms.ValidationError(
-                _("The file is larger than %(limit)s MB.") % {"limit": limit // (1024 * 1024)}, code="too_big"
-            )
-        return data
 
 
 class HouseholdRowFixForm(forms.Form):

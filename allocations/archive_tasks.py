@@ -10,9 +10,9 @@ import datetime
 from django.db import transaction
 from django_tasks import task
 
-from allocations import archive_imports, imports
+from allocations import archive_imports, imports, tasks
 from beneficiaries import archive_lists
-from unionfunds import jobs, sheetreader
+from unionfunds import jobs
 from unionfunds.errors import ListRefused
 from unionfunds.models import Federation, Job
 
@@ -57,24 +57,11 @@ def _check(job: Job) -> None:
 
 
 def _read_sheet(job: Job) -> None:
-    with job.upload.open("rb") as upload:
-        content = upload.read()
-    try:
-        reading = sheetreader.read(content, max_rows=archive_lists.MAX_ROWS + imports.HEADER_SEARCH_LINES + 1)
-        progress = jobs.Progress(job, reading.size_hint)
-        parsed = archive_imports.parse_households(reading.lines, progress=progress)
-    except sheetreader.SheetError as error:
-        jobs.move(job, Job.State.FAILED, message=str(error))
-        return
-    progress.finish(len(parsed.rows))
-    summary = {
-        "headers": parsed.headers,
-        "ignored_columns": parsed.ignored_columns,
-        "skipped_lines": parsed.skipped_lines,
-        "cell_problems": parsed.problems,
-    }
-    job.rows, job.summary = parsed.rows, summary
-    Job.objects.filter(pk=job.pk).update(rows=parsed.rows, summary=summary)
+    tasks.read_sheet(
+        job,
+        max_rows=archive_lists.MAX_ROWS + imports.HEADER_SEARCH_LINES + 1,
+        parse=archive_imports.parse_households,
+    )
 
 
 def _commit(job: Job) -> None:

@@ -329,7 +329,26 @@ AllocationForm.to_federation_name = property(_recipient_typed)
 # Disbursement lists from spreadsheets ---------------------------------------------
 
 
-class ListImportForm(OnceForm):
+class SheetUploadForm(OnceForm):
+    """A sheet to import, as a file or as rows pasted from Excel: one of the two,
+    within the upload limit."""
+
+    def clean(self):
+        data = super().clean()
+        sheet, pasted = data.get("sheet"), (data.get("pasted") or "").strip()
+        if not sheet and not pasted:
+            raise forms.ValidationError(_("Choose a spreadsheet file or paste rows."), code="required")
+        if sheet and pasted:
+            raise forms.ValidationError(_("Choose a file or paste rows, not both."), code="ambiguous")
+        limit = settings.UNIONFUNDS_UPLOAD_MAX_BYTES
+        if (sheet.size if sheet else len(pasted.encode())) > limit:
+            raise forms.ValidationError(
+                _("The file is larger than %(limit)s MB.") % {"limit": limit // (1024 * 1024)}, code="too_big"
+            )
+        return data
+
+
+class ListImportForm(SheetUploadForm):
     """A real-name list: a sheet to upload or rows pasted from Excel, and what
     the rows leave blank (assistance type, date) filled in for all of them."""
 
@@ -360,20 +379,6 @@ class ListImportForm(OnceForm):
         super().__init__(*args, **kwargs)
         self.fields["fund"].queryset = funds_for(user)
         self.initial.setdefault("date", timezone.localdate())
-
-    def clean(self):
-        data = super().clean()
-        sheet, pasted = data.get("sheet"), (data.get("pasted") or "").strip()
-        if not sheet and not pasted:
-            raise forms.ValidationError(_("Choose a spreadsheet file or paste rows."), code="required")
-        if sheet and pasted:
-            raise forms.ValidationError(_("Choose a file or paste rows, not both."), code="ambiguous")
-        limit = settings.UNIONFUNDS_UPLOAD_MAX_BYTES
-        if (sheet.size if sheet else len(pasted.encode())) > limit:
-            raise forms.ValidationError(
-                _("The file is larger than %(limit)s MB.") % {"limit": limit // (1024 * 1024)}, code="too_big"
-            )
-        return data
 
 
 class ListRowFixForm(forms.Form):

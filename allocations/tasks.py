@@ -73,12 +73,19 @@ def _check(job: Job) -> None:
 
 
 def _read_sheet(job: Job) -> None:
+    read_sheet(job, max_rows=lists.MAX_ROWS + imports.HEADER_SEARCH_LINES + 1, parse=imports.parse_list)
+
+
+def read_sheet(job: Job, *, max_rows: int, parse) -> None:
+    """Read an uploaded sheet into the job's rows, or fail the job saying why:
+    the first step of every sheet import (payment lists, households), whose
+    parser turns the sheet's lines into rows and cell problems."""
     with job.upload.open("rb") as upload:
         content = upload.read()
     try:
-        reading = sheetreader.read(content, max_rows=lists.MAX_ROWS + imports.HEADER_SEARCH_LINES + 1)
+        reading = sheetreader.read(content, max_rows=max_rows)
         progress = jobs.Progress(job, reading.size_hint)
-        parsed = imports.parse_list(reading.lines, progress=progress)
+        parsed = parse(reading.lines, progress=progress)
     except sheetreader.SheetError as error:
         jobs.move(job, Job.State.FAILED, message=str(error))
         return

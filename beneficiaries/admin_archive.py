@@ -8,7 +8,6 @@ and masked number), never by the register's name."""
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
@@ -207,13 +206,7 @@ class ArchiveEntryAdmin(ScopedAdmin):
 def _try(model_admin, request, call) -> bool:
     """One service call of an action over several rows: its refusal is shown and
     the other rows go on (each is its own decision, as on the pages)."""
-    try:
-        call()
-    except (ValidationError, PermissionDenied) as error:
-        text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-        model_admin.message_user(request, text, messages.ERROR)
-        return False
-    return True
+    return model_admin.run_service(request, call, None)
 
 
 class CloseForm(forms.Form):

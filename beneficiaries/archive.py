@@ -49,6 +49,8 @@ from unionfunds.money import LARGEST, AmountTooLarge, to_yuan
 from unionfunds.permissions import require_role
 
 NO_MEMBERS = _("A household has at least one member: its head.")
+MEMBERS_MAX = 30
+TOO_MANY_MEMBERS = _("A household may have at most %(limit)s members.")
 ONE_HEAD = _("A household has exactly one head (户主).")
 MEMBER_TWICE = _("%(number)s is listed twice in this household.")
 IN_OPEN_HOUSEHOLD = _(
@@ -173,6 +175,8 @@ def household_file(*, federation: Federation, members: Sequence[MemberLine], add
 def _check_members(members: Sequence[MemberLine]) -> None:
     if not members:
         raise refuse(NO_MEMBERS, "no_members", field="members")
+    if len(members) > MEMBERS_MAX:
+        raise refuse(TOO_MANY_MEMBERS, "too_many_members", field="members", limit=MEMBERS_MAX)
     problems: list[RowProblem] = []
     seen: set[str] = set()
     for row, member in enumerate(members, 1):
@@ -577,6 +581,7 @@ def to_follow_up(entries, *, today: datetime.date | None = None):
 # Settings a federation keeps -------------------------------------------------------
 
 DIBAO_EXISTS = _("The minimum living standard of %(federation)s for %(year)s is set already; change it instead.")
+INVALID_DIBAO = _("Enter the minimum living standard per person and month in yuan, more than 0, like 840.00.")
 EVIDENCE_TOO_LARGE = _("A file may have at most %(limit)s MB.")
 EVIDENCE_LIMIT_MB = 20
 
@@ -589,7 +594,7 @@ def dibao_line_set(*, federation: Federation, year: int, monthly: object, by) ->
     errors: dict = {}
     amount = _income(monthly, errors)
     if amount is None or amount == 0:
-        raise refuse(INVALID_INCOME, "invalid_amount", field="monthly")
+        raise refuse(INVALID_DIBAO, "invalid_amount", field="monthly")
     if not 2000 <= int(year) <= 2100:
         raise refuse(_("Enter a year from 2000 to 2100."), "invalid_year", field="year")
     line, created = DibaoLine.objects.select_for_update().get_or_create(

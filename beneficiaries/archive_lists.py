@@ -38,7 +38,7 @@ from beneficiaries.archive_models import (
     HouseholdMember,
     Relation,
 )
-from beneficiaries.services import PersonLine, name_problems, people_known, people_register, person_line
+from beneficiaries.services import PersonLine, cards_for, name_problems, people_known, people_register, person_line
 from unionfunds import audit, bulkload, text
 from unionfunds.bulkload import AnyOf
 from unionfunds.errors import INVALID_CHOICE, ListRefused, RowProblem, problems_of
@@ -152,6 +152,8 @@ def households_file_many(
     plans, known, dibao = _checked(federation, rows, by, valid_from, standard)
     lines = {line.person.number: line.person for plan in plans for _row, line in plan.members}
     new = [line for number, line in lines.items() if number not in known]
+    # Members registered outside the filer's subtree: the federation's own card of them, as household_file makes.
+    cards_for([(known[n].pk, line) for n, line in lines.items() if n in known], federation=federation, by=by)
     known |= people_register(new, federation=federation, by=by) if new else {}
     now = timezone.now()
     household_ids = bulkload.insert(
@@ -279,6 +281,9 @@ def _read_household(
         problems.append(RowProblem(plan.rows[0], "relation", "one_head", str(message)))
         return
     plan.head = head = heads[0]
+    if len(plan.rows) > archive.MEMBERS_MAX:
+        message = archive.TOO_MANY_MEMBERS % {"limit": archive.MEMBERS_MAX}
+        problems.append(RowProblem(plan.rows[archive.MEMBERS_MAX], "relation", "too_many_members", str(message)))
     for extra in heads[1:]:
         message = SECOND_HEAD % {"household": plan.key, "line": _line(rows, head)}
         problems.append(RowProblem(extra, "relation", "one_head", str(message)))

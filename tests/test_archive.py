@@ -324,3 +324,25 @@ def test_review_lists_find_the_entries_due_never_helped_and_to_follow_up(alice, 
     )
     archive.archive_change_approve(change=review, by=bob)
     assert list(archive.due_for_review(entries, today=datetime.date(2023, 6, 1))) == []
+
+
+@pytest.mark.django_db
+def test_a_household_has_at_most_thirty_members_at_every_door(tree, alice):
+    members = [("户主", numbered_id(0), "head"), *((f"成员{n}", numbered_id(n), "other") for n in range(1, 31))]
+    with pytest.raises(ValidationError) as refused:
+        household(tree["chengzhong"], alice, *members)
+    assert codes(refused.value) == {"too_many_members"}
+    assert not Beneficiary.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_household_filed_with_a_person_registered_elsewhere_gets_the_filers_card(tree, alice, dave):
+    from beneficiaries.models import PersonCard
+    from beneficiaries.services import beneficiary_register
+
+    elsewhere = beneficiary_register(
+        name="赵六", id_number=synthetic_id(60, area="630102"), federation=tree["chengdong"], by=dave
+    )
+    house = household(tree["chengzhong"], alice, ("赵小六", elsewhere.id_number, "head"))
+    card = PersonCard.objects.get(beneficiary=elsewhere)
+    assert (card.federation, card.name, house.members.get().name) == (tree["chengzhong"], "赵小六", "赵小六")

@@ -225,8 +225,9 @@ class ScopedAdmin(SelectionChecked, admin.ModelAdmin):
         except (KeyError, LookupError, NotRegistered):
             return None
 
-    def run_service(self, request, call, success_message: str) -> bool:
-        """Call a service for one object; report its refusal instead of a 500."""
+    def run_service(self, request, call, success_message: str | None) -> bool:
+        """Call a service for one object; report its refusal instead of a 500
+        (and, if given, the message of its success)."""
         try:
             call()
         except ValidationError as error:
@@ -235,7 +236,8 @@ class ScopedAdmin(SelectionChecked, admin.ModelAdmin):
         except PermissionDenied as error:
             self.message_user(request, str(error), messages.ERROR)
             return False
-        self.message_user(request, success_message, messages.SUCCESS)
+        if success_message is not None:
+            self.message_user(request, success_message, messages.SUCCESS)
         return True
 
 

@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 
 from allocations import archive_imports, archive_tasks
 from allocations.archive_sheet_forms import HouseholdImportForm, HouseholdRowFixForm, federations_for
+from allocations.views import imports
 from beneficiaries.archive_models import Cause, Tier
 from unionfunds import downloads, jobs
 from unionfunds.forms_support import submit_once
@@ -115,12 +116,7 @@ def _template_xlsx(columns) -> bytes:
         sheet.data_validation(1, column, 100_000, column, {"validate": "list", "source": values, "ignore_blank": True})
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, 0, len(columns) - 1)
-    notes = book.add_worksheet("填写说明")
-    notes.set_column(0, 0, 14)
-    notes.set_column(1, 1, 90)
-    for index, (title, note) in enumerate(columns):
-        notes.write_string(index, 0, title, header)
-        notes.write_string(index, 1, note)
+    imports.write_notes(book, columns, header)
     book.close()
     return output.getvalue()
 
@@ -128,17 +124,9 @@ def _template_xlsx(columns) -> bytes:
 # The job page -------------------------------------------------------------------------
 
 
-def _my_job(request, pk: int) -> Job:
-    # Not the rows, which the preview and the fixes load when they use them.
-    job = get_object_or_404(Job.objects.of(request.user).select_related("federation").defer("rows"), pk=pk)
-    if job.running and jobs.recover(Job.objects.filter(pk=job.pk)):
-        job.refresh_from_db()
-    return job
-
-
 @login_required
 def household_job(request, pk: int):
-    job = _my_job(request, pk)
+    job = imports.my_job(request, pk)
     if job.kind != Job.Kind.HOUSEHOLDS:
         return redirect("job", pk=job.pk)
     context = {"job": job, "no_worker": job.running and not workers_alive()}
@@ -186,7 +174,7 @@ def _causes_shown(codes) -> str:
 @require_POST
 def household_job_fix(request, pk: int):
     """Apply corrections typed in the preview to the stored rows, and check again."""
-    job = _my_job(request, pk)
+    job = imports.my_job(request, pk)
     if job.kind != Job.Kind.HOUSEHOLDS or job.state != Job.State.PREVIEW:
         return redirect("job_households", pk=job.pk)
     lines = {p["line"] for p in job.problems if p["line"] is not None}
@@ -219,7 +207,7 @@ def household_job_fix(request, pk: int):
 @require_POST
 def household_job_confirm(request, pk: int):
     """File the checked sheet, once: a second click finds the job already moving."""
-    job = _my_job(request, pk)
+    job = imports.my_job(request, pk)
     if job.kind == Job.Kind.HOUSEHOLDS and job.state == Job.State.PREVIEW and not job.problems:
         if jobs.claim(job.pk, expected=Job.State.PREVIEW, to=Job.State.COMMITTING):
             jobs.enqueue(archive_tasks.commit_household_sheet, job)

@@ -108,20 +108,25 @@ def _template_xlsx(columns) -> bytes:
     sheet.data_validation(1, 3, 100_000, 3, {"validate": "list", "source": types, "ignore_blank": True})
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, 0, len(columns) - 1)
+    write_notes(book, columns, header)
+    book.close()
+    return output.getvalue()
+
+
+def write_notes(book, columns: list[tuple[str, str]], header) -> None:
+    """The template's second sheet: what goes in each column (填写说明)."""
     notes = book.add_worksheet("填写说明")
     notes.set_column(0, 0, 14)
     notes.set_column(1, 1, 90)
     for index, (title, note) in enumerate(columns):
         notes.write_string(index, 0, title, header)
         notes.write_string(index, 1, note)
-    book.close()
-    return output.getvalue()
 
 
 # The job page -------------------------------------------------------------------------
 
 
-def _my_job(request, pk: int) -> Job:
+def my_job(request, pk: int) -> Job:
     # Not the rows (a 100,000-row list is tens of megabytes of JSON): the progress is
     # polled every two seconds. The preview and the fixes load them when they use them.
     job = get_object_or_404(Job.objects.of(request.user).select_related("federation").defer("rows"), pk=pk)
@@ -132,7 +137,7 @@ def _my_job(request, pk: int) -> Job:
 
 @login_required
 def job_detail(request, pk: int):
-    job = _my_job(request, pk)
+    job = my_job(request, pk)
     if job.kind == Job.Kind.HOUSEHOLDS:
         return redirect("job_households", pk=job.pk)  # its own page: households, not payments
     context = {"job": job, "no_worker": job.running and not workers_alive()}
@@ -176,7 +181,7 @@ def _preview(job: Job) -> dict:
 
 @login_required
 def job_progress(request, pk: int):
-    job = _my_job(request, pk)
+    job = my_job(request, pk)
     return JsonResponse(
         {"state": job.state, "done": job.progress_done, "total": job.progress_total, "percent": job.percent}
     )
@@ -186,7 +191,7 @@ def job_progress(request, pk: int):
 @require_POST
 def job_fix(request, pk: int):
     """Apply corrections typed in the preview to the stored rows, and check again."""
-    job = _my_job(request, pk)
+    job = my_job(request, pk)
     if job.kind != Job.Kind.IMPORT or job.state != Job.State.PREVIEW:
         raise Http404
     lines = {p["line"] for p in job.problems if p["line"] is not None}
@@ -223,7 +228,7 @@ def job_fix(request, pk: int):
 @require_POST
 def job_confirm(request, pk: int):
     """Write the checked list, once: a second click finds the job already moving."""
-    job = _my_job(request, pk)
+    job = my_job(request, pk)
     if job.kind != Job.Kind.IMPORT:
         raise Http404
     if job.state == Job.State.PREVIEW and not job.problems:
@@ -236,7 +241,7 @@ def job_confirm(request, pk: int):
 
 @login_required
 def job_download(request, pk: int):
-    job = _my_job(request, pk)
+    job = my_job(request, pk)
     if job.kind != Job.Kind.EXPORT or job.state != Job.State.DONE or not job.output:
         raise Http404
     extension = job.params.get("format", "xlsx")
