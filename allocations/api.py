@@ -44,14 +44,26 @@ from unionfunds.api.errors import NotFoundInBody
 from unionfunds.errors import nested
 from unionfunds.models import Federation
 from unionfunds.money import money_sum
+from unionfunds.text import NOTE_MAX
 
 MAX_LIST_ROWS = 10_000
+OVERRIDE_HELP = _(
+    "Why this payment may go past a policy rule that allows an approver's override (a cap, once a year); "
+    "kept on the payment as policy_override for the approver to decide."
+)
 
 # Serializers --------------------------------------------------------------------
 
 
 class FundSerializer(serializers.ModelSerializer):
     federation = ScopedRelatedField(Federation)
+    requires_archive = serializers.BooleanField(
+        required=False,
+        help_text=_(
+            "Pay only persons in an open hardship archive entry on the payment date (依档帮扶); "
+            "by default true for hardship funds."
+        ),
+    )
     balance = MoneyField(read_only=True, help_text=_("What approved entries left in the fund."))
     available = MoneyField(read_only=True, help_text=_("The balance less pending outflows."))
     opened_from = serializers.PrimaryKeyRelatedField(
@@ -70,6 +82,7 @@ class FundSerializer(serializers.ModelSerializer):
             "name",
             "purpose",
             "fiscal_year",
+            "requires_archive",
             "balance",
             "available",
             "opened_from",
@@ -176,6 +189,19 @@ class DisbursementSerializer(MovementSerializer):
         default=False,
         help_text=_("Pay again someone already paid this assistance type from this fund in the same month."),
     )
+    override_reason = serializers.CharField(
+        max_length=NOTE_MAX,
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=OVERRIDE_HELP,
+    )
+    household = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        allow_null=True,
+        help_text=_("The archived household the payment helped (依档帮扶); null if none."),
+    )
 
     class Meta(MovementSerializer.Meta):
         model = Disbursement
@@ -192,9 +218,17 @@ class DisbursementSerializer(MovementSerializer):
             "payment_list",
             "duplicate_confirmed",
             "confirm_duplicate",
+            "household",
+            "policy_override",
+            "override_reason",
             *MovementSerializer.Meta.common,
         ]
-        read_only_fields = [*MovementSerializer.Meta.read_only_fields, "duplicate_confirmed", "payment_list"]
+        read_only_fields = [
+            *MovementSerializer.Meta.read_only_fields,
+            "duplicate_confirmed",
+            "payment_list",
+            "policy_override",
+        ]
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -220,6 +254,9 @@ class ListRowSerializer(serializers.Serializer):
     employer = serializers.CharField(max_length=100, required=False, allow_blank=True)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     confirm_duplicate = serializers.BooleanField(required=False, default=False)
+    override_reason = serializers.CharField(
+        max_length=NOTE_MAX, required=False, allow_blank=True, help_text=OVERRIDE_HELP
+    )
 
 
 class DisbursementListSerializer(serializers.Serializer):
@@ -412,6 +449,7 @@ class FundViewSet(ListRetrieveCreateViewSet):
             name=data["name"],
             purpose=data["purpose"],
             fiscal_year=data["fiscal_year"],
+            requires_archive=data.get("requires_archive"),
             by=request.user,
         )
         return self.answer(fund, status.HTTP_201_CREATED)
@@ -546,6 +584,7 @@ class DisbursementViewSet(MovementViewSet):
                 batch=data.get("batch", ""),
                 note=data.get("note", ""),
                 confirm_duplicate=data["confirm_duplicate"],
+                override_reason=data["override_reason"],
                 by=request.user,
             )
         except DjangoValidationError as error:

@@ -2,6 +2,7 @@
 requests for every operation from it (with a token) and checks that no answer is
 a server error or breaks the schema. The interactive docs work offline."""
 
+import datetime
 import re
 
 import pytest
@@ -15,7 +16,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from allocations import policy
 from allocations import services as money
+from beneficiaries import archive
 from beneficiaries import services as people
 from tests.api_helpers import API
 from tests.conftest import member, synthetic_id
@@ -34,6 +37,32 @@ def sam(tree, fund, worker, alice, bob, hospital):
     money.disbursement_create(fund=fund, beneficiary=worker, assistance_type="living", amount="10", by=alice)
     money.allocation_create(from_fund=fund, to_federation=tree["grassroots"], amount="10", by=alice)
     people.beneficiary_register(name="李四", id_number=synthetic_id(5), federation=tree["chengzhong"], by=alice)
+    # The archive: a household admitted and paid from a hardship fund, a review waiting, a 低保 line, a rule.
+    archive.dibao_line_set(federation=tree["chengzhong"], year=2022, monthly="840", by=alice)
+    policy.rule_create(federation=tree["qinghai"], by=sam, name="生活救助", purpose="hardship", cap_amount="10000")
+    house = archive.household_file(
+        federation=tree["chengzhong"],
+        members=[archive.MemberLine(people.person_line(name="王大明", id_number=synthetic_id(11)), "head")],
+        by=alice,
+    )
+    figures = archive.Figures(tier="deep", income_per_head="0", causes=("illness",))
+    filing = archive.archive_open(household=house, figures=figures, valid_from=datetime.date(2022, 1, 1), by=alice)
+    archive.archive_change_approve(change=filing, by=bob)
+    hardship = money.fund_create(
+        federation=tree["chengzhong"], name="困难职工帮扶资金", purpose="hardship", fiscal_year=2022, by=alice
+    )
+    money.movement_approve(
+        movement=money.contribution_create(fund=hardship, source="own_funds", amount="5000", by=alice), by=bob
+    )
+    money.disbursement_create(
+        fund=hardship,
+        person=people.person_line(name="王大明", id_number=synthetic_id(11)),
+        assistance_type="living",
+        amount="10",
+        date=datetime.date(2022, 4, 20),
+        by=alice,
+    )
+    archive.archive_review(entry=filing.entry, figures=figures, reviewed_on=datetime.date(2022, 6, 1), by=alice)
     return sam
 
 
@@ -91,8 +120,20 @@ def test_the_schema_lists_every_resource_and_its_errors():
     document = response.json()
     assert document["openapi"].startswith("3.")
     paths = document["paths"]
-    for resource in ("federations", "funds", "contributions", "allocations", "disbursements", "beneficiaries", "units"):
+    for resource in (
+        *("federations", "funds", "contributions", "allocations", "disbursements", "beneficiaries", "units"),
+        *("households", "archive-entries", "archive-changes", "policy-rules"),
+    ):
         assert f"/api/v1/{resource}/" in paths and f"/api/v1/{resource}/{{id}}/" in paths
+    assert "post" in paths["/api/v1/dibao-lines/"] and "patch" in paths["/api/v1/policy-rules/{id}/"]
+    for verb in ("review", "close", "reopen"):
+        # Each asks for a new change: 201, as the server answers.
+        responses = paths[f"/api/v1/archive-entries/{{id}}/{verb}/"]["post"]["responses"]
+        assert "201" in responses and "200" not in responses
+    for verb in ("approve", "reject", "withdraw"):
+        assert "200" in paths[f"/api/v1/archive-changes/{{id}}/{verb}/"]["post"]["responses"]
+    entries = {p["name"] for p in paths["/api/v1/archive-entries/"]["get"]["parameters"]}
+    assert {"status", "tier", "federation", "due_for_review", "never_helped", "follow_up"} <= entries
     for kind in ("contributions", "allocations", "disbursements"):
         for verb in ("approve", "reject", "reverse"):
             assert f"/api/v1/{kind}/{{id}}/{verb}/" in paths
@@ -152,3 +193,10 @@ def test_the_schema_says_what_the_server_answers():
     assert reason["maxLength"] == 1000
     conflict = paths["/api/v1/disbursements/"]["post"]["responses"]["409"]["description"]
     assert all(code in conflict for code in ("insufficient_funds", "duplicate_payment", "idempotency_conflict"))
+    assert all(code in conflict for code in ("not_in_archive", "cap_exceeded", "once_per_year", "change_waiting"))
+    # A household may have no income: 0 is sent as an income, never as an amount paid.
+    income = re.compile(components["ArchiveFilingRequest"]["properties"]["income_per_head"]["pattern"])
+    assert [text for text in ("0", "0.00", "650", "650.5") if not income.fullmatch(text)] == []
+    assert [text for text in ("", "-1", "650.001", "1e3", "６５０") if income.fullmatch(text)] == []
+    override = components["ListRowRequest"]["properties"]["override_reason"]
+    assert re.fullmatch(override["pattern"], "因灾返贫\n经审批") and override["maxLength"] == 1000

@@ -10,6 +10,7 @@ empty, and a spreadsheet declared as a JSON alternative crashes the parser.
 """
 
 import csv
+import datetime
 import importlib
 import io
 import subprocess
@@ -178,3 +179,46 @@ def test_a_generated_client_runs_the_workflow(generated, live_server, fund, tree
     assert openpyxl.load_workbook(io.BytesIO(rollup_sheet.parsed.payload.read())).worksheets[0].max_row > 3
     held = module(generated, "api.funds.funds_retrieve").sync_detailed(fund.pk, client=auditor)
     assert held.status_code == 200 and held.parsed.balance == "14100.00"  # 15,000 in, 900 paid
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_generated_client_files_and_decides_an_archive_entry(generated, live_server, tree, alice, bob):
+    for user in (alice, bob):
+        user.set_password(PASSWORD)
+        user.save(update_fields=["password"])
+    models = module(generated, "models")
+    clerk, approver = (signed_in(generated, live_server, name) for name in ("alice", "bob"))
+
+    house = module(generated, "api.households.households_create").sync_detailed(
+        client=clerk,
+        body=models.HouseholdFilingRequest(
+            federation=tree["chengzhong"].pk,
+            members=[
+                models.MemberLineRequest(
+                    name="王大明", id_number=synthetic_id(11), relation=models.RelationEnum("head")
+                )
+            ],
+        ),
+    )
+    assert house.status_code == 201 and house.parsed.members[0].name == "王大明"
+    figures = {"tier": models.TierEnum("deep"), "income_per_head": "0", "causes": [models.CausesEnum("illness")]}
+    entry = module(generated, "api.archive_entries.archive_entries_create").sync_detailed(
+        client=clerk,
+        body=models.ArchiveFilingRequest(household=house.parsed.id, valid_from=datetime.date(2022, 1, 1), **figures),
+    )
+    assert entry.status_code == 201 and entry.parsed.status == models.ArchiveStatusEnum("pending")
+    approved = module(generated, "api.archive_changes.archive_changes_approve_create").sync_detailed(
+        entry.parsed.pending_change.id, client=approver
+    )
+    assert approved.status_code == 200 and approved.parsed.status == models.StatusEnum("approved")
+
+    # A review is a new change: 201, and the client has it; the entry waits for its approval.
+    review = module(generated, "api.archive_entries.archive_entries_review_create").sync_detailed(
+        entry.parsed.id,
+        client=clerk,
+        body=models.ArchiveReviewRequest(reviewed_on=datetime.date(2023, 1, 5), **figures),
+    )
+    assert review.status_code == 201 and review.parsed.kind == models.ChangeKindEnum("review")
+    due = module(generated, "api.archive_entries.archive_entries_list").sync_detailed(client=clerk, due_for_review=True)
+    assert due.status_code == 200 and [e.id for e in due.parsed.results] == [entry.parsed.id]
+    assert due.parsed.results[0].pending_change.id == review.parsed.id

@@ -10,6 +10,7 @@ import io
 import openpyxl
 import pytest
 
+from beneficiaries import archive
 from beneficiaries import services as people
 from tests.api_helpers import client_for
 from tests.conftest import synthetic_id
@@ -47,10 +48,20 @@ def _text(response) -> str:
     return body.decode()
 
 
-def _doors(person) -> dict[str, tuple[str, str]]:
+@pytest.fixture
+def household(person, tree, alice):
+    """王五's household, filed for the hardship archive."""
+    line = archive.MemberLine(people.person_line(name=person.name, id_number=person.id_number), "head")
+    return archive.household_file(federation=tree["chengzhong"], members=[line], by=alice)
+
+
+def _doors(person, household) -> dict[str, tuple[str, str]]:
     """door name → (client kind, url)."""
     number = person.id_number
     return {
+        "api household": ("api", f"/api/v1/households/{household.pk}/"),
+        "api households": ("api", "/api/v1/households/"),
+        "api households by number": ("api", f"/api/v1/households/?id_number={number}"),
         "api detail": ("api", f"/api/v1/beneficiaries/{person.pk}/"),
         "api list": ("api", "/api/v1/beneficiaries/"),
         "api csv": ("api", "/api/v1/beneficiaries/?format=csv&full_ids=1"),
@@ -68,11 +79,11 @@ def _doors(person) -> dict[str, tuple[str, str]]:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("who", sorted(FULL))
-def test_no_one_who_may_not_see_the_number_can_rebuild_it(client, person, users, who, subtests):
+def test_no_one_who_may_not_see_the_number_can_rebuild_it(client, person, household, users, who, subtests):
     user = users[who]
     api = client_for(user)
     client.force_login(user)
-    for door, (kind, url) in _doors(person).items():
+    for door, (kind, url) in _doors(person, household).items():
         if door.startswith("admin") and not user.is_staff:
             continue  # the admin is closed to non-staff; test_admin_pages covers that
         with subtests.test(door=door):

@@ -16,8 +16,10 @@ from allocations.api import (
     FundViewSet,
     PaymentListViewSet,
 )
+from allocations.api_policy import PolicyRuleViewSet
 from allocations.api_rollups import ArchiveRollupView, RollupView, rollup_export_view
 from beneficiaries.api import BeneficiaryViewSet, UnitViewSet
+from beneficiaries.api_archive import ArchiveChangeViewSet, ArchiveEntryViewSet, DibaoLineViewSet, HouseholdViewSet
 from unionfunds.api.auth import TokenView
 from unionfunds.api.base import NotFoundView
 from unionfunds.api.federations import FederationViewSet
@@ -39,6 +41,11 @@ router.register("disbursements", DisbursementViewSet, basename="disbursement")
 router.register("disbursement-lists", PaymentListViewSet, basename="payment-list")
 router.register("beneficiaries", BeneficiaryViewSet, basename="beneficiary")
 router.register("units", UnitViewSet, basename="unit")
+router.register("households", HouseholdViewSet, basename="household")
+router.register("archive-entries", ArchiveEntryViewSet, basename="archive-entry")
+router.register("archive-changes", ArchiveChangeViewSet, basename="archive-change")
+router.register("dibao-lines", DibaoLineViewSet, basename="dibao-line")
+router.register("policy-rules", PolicyRuleViewSet, basename="policy-rule")
 
 # The split view loads its start-up script from a URL instead of inlining it, so the
 # site's Content-Security-Policy holds; Swagger UI's stylesheet draws icons as data: images.

@@ -265,6 +265,15 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # The one PATCH (moving a federation) needs its body whole: no "Patched…" copy with nothing required.
     "COMPONENT_SPLIT_PATCH": False,
+    # Choice sets that share a field name (`status`, `kind`): the first ones published keep their
+    # names, so that clients generated before the archive still build; the archive's are named apart
+    # (an archive change's status is a money entry's).
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "allocations.models.Status",
+        "KindEnum": "beneficiaries.models.UnitKind",
+        "ArchiveStatusEnum": "beneficiaries.archive_models.ArchiveStatus",
+        "ChangeKindEnum": "beneficiaries.archive_models.ChangeKind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "unionfunds.api.schema.text_rules_hook",

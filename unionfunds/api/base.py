@@ -3,6 +3,7 @@ enum fields, pagination, filters and idempotent POSTs."""
 
 import contextlib
 
+from django import forms
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -78,6 +79,9 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (int, str)):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        # Python's int() also reads other scripts' digits ("１"): an id is ASCII.
+        if isinstance(data, str) and not data.isascii():
             self.fail("incorrect_type", data_type=type(data).__name__)
         try:
             pk = int(data)
@@ -176,6 +180,31 @@ class IdFilter(filters.NumberFilter):
 class FiscalYearFilter(filters.NumberFilter):
     def __init__(self, **kwargs):
         kwargs.update(min_value=2000, max_value=2100, decimal_places=0, max_digits=4)
+        super().__init__(**kwargs)
+
+
+INVALID_BOOLEAN = _("Enter true or false.")
+
+
+class TrueFalseField(forms.Field):
+    """`true` or `false`, as the schema's booleans are written in a query string;
+    anything else is refused, not taken for "no filter"."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if value in ("true", "false"):
+            return value == "true"
+        raise forms.ValidationError(INVALID_BOOLEAN, code="invalid")
+
+
+@extend_schema_field({"type": "boolean"})
+class TrueFalseFilter(filters.BooleanFilter):
+    field_class = TrueFalseField
+
+    def __init__(self, **kwargs):
+        # The value as sent: DRF's boolean widget would read "yes" as no value at all.
+        kwargs["widget"] = forms.TextInput
         super().__init__(**kwargs)
 
 

@@ -47,9 +47,22 @@ CONFLICT_CODES = frozenset(
         "code_taken",
         "unique",
         "idempotency_conflict",
+        # The archive and the policy rules (依档帮扶): who is in an open entry, what
+        # waits, what a household was paid this year, which 低保 line is set.
+        "not_in_archive",
+        "cap_exceeded",
+        "once_per_year",
+        "no_dibao_line",
+        "in_open_household",
+        "archive_exists",
+        "not_open",
+        "not_closed",
+        "change_waiting",
     }
 )
 FORBIDDEN_CODES = frozenset({"maker_cannot_approve", "permission_denied"})
+# Request lists whose items an error names by `row`: a payment list's rows, a household's members.
+ROW_LISTS = ("rows", "members")
 
 
 @dataclass(frozen=True)
@@ -153,7 +166,7 @@ def _problem(detail, path: tuple, field: str | None) -> Problem:
     code = getattr(detail, "code", None) or "invalid"
     row = None
     # A list's rows are numbered from 1, as a clerk counts them in a spreadsheet.
-    if len(path) >= 2 and path[0] == "rows" and isinstance(path[1], int):
+    if len(path) >= 2 and path[0] in ROW_LISTS and isinstance(path[1], int):
         row, path = path[1] + 1, path[2:]
     names = [
         str(part) for part in path if part not in (NON_FIELD_ERRORS, serializers.api_settings.NON_FIELD_ERRORS_KEY)

@@ -126,8 +126,9 @@ class AutoSchema(openapi.AutoSchema):
         return [value for value in super().map_renderers(attribute) if value not in spreadsheet]
 
     def _is_create_operation(self) -> bool:
-        # A reversal is a new entry: 201, as the server answers.
-        return super()._is_create_operation() or getattr(self.view, "action", None) in CREATING_ACTIONS
+        # A reversal is a new entry, an archive review a new change: 201, as the server answers.
+        creating = CREATING_ACTIONS | getattr(self.view, "creating_actions", frozenset())
+        return super()._is_create_operation() or getattr(self.view, "action", None) in creating
 
     def _is_list_view(self, serializer=None) -> bool:
         # An export is one file, not a page of a list: no page parameters, no paged body.
@@ -170,7 +171,7 @@ class AutoSchema(openapi.AutoSchema):
 
 NO_NUL = "^[^\\u0000]*$"
 # Request properties that are notes (line breaks kept); every other free string is one line.
-NOTE_PROPERTIES = frozenset({"note", "reason"})
+NOTE_PROPERTIES = frozenset({"note", "reason", "override_reason"})
 # Request bodies whose strings are not texts of the books.
 NOT_TEXTS = frozenset({"CredentialsRequest"})
 
