@@ -127,16 +127,15 @@ class FiguresForm(forms.Form):
         """The figures as the archive's services read them (`Figures.read`), so
         that a wrong income shows with the other boxes' problems at once."""
         data = super().clean()
-        if any(name in self.errors for name in ("tier", "income_per_head", "causes")):
-            return data
         try:
             data["figures"] = Figures.read(
-                tier=data["tier"], income_per_head=data["income_per_head"], causes=data["causes"]
+                tier=data.get("tier", ""), income_per_head=data.get("income_per_head", ""), causes=data.get("causes")
             )
         except ValidationError as error:
             for field, errors in error.error_dict.items():
-                for one in errors:
-                    self.add_error(field, one)
+                if field not in self.errors:  # a box left empty says so once
+                    for one in errors:
+                        self.add_error(field, one)
         return data
 
 

@@ -183,6 +183,7 @@ def test_each_problem_of_a_filing_shows_in_its_row_and_nothing_is_written(alice_
             ("王小明", synthetic_id(13, birth=CHILD_BIRTH), ""),
         ],
         income_per_head="五百",
+        tier="",
     )
     response = alice_client.post("/archive/new/", data)
     assert response.status_code == 200
@@ -713,3 +714,4 @@ def test_a_payment_to_a_household_another_county_filed_does_not_open_its_file(
     page = client.get(f"/entries/disbursement/{paid.pk}/").content.decode()
     assert "另一工会档案中的家庭" in page
     assert chen.number not in page and f"/archive/{chen.pk}/" not in page
+    assert "陈东家" not in page  # nor in the payment's history, which names the household it helped

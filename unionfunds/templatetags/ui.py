@@ -133,8 +133,9 @@ def _points_elsewhere(field, model) -> bool:
 
 
 # Records named in a history only to those who may see them: a payment to a
-# person registered elsewhere must not tell the payer the register's name.
-NAMED_IF_VISIBLE = {"beneficiaries.beneficiary"}
+# person registered elsewhere must not tell the payer the register's name, nor
+# one to a household another federation filed that household's name.
+NAMED_IF_VISIBLE = {"beneficiaries.beneficiary", "beneficiaries.household"}
 
 
 def _related_names(events, user) -> dict[tuple[type, object], str]:
