@@ -20,6 +20,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from allocations.models import Disbursement, PolicyRule, PolicyUsage
 from beneficiaries import archive, archive_lists, idnumber
 from beneficiaries.archive_lists import HouseholdRow
 from beneficiaries.archive_models import (
@@ -34,6 +35,7 @@ from beneficiaries.archive_models import (
 from beneficiaries.models import Beneficiary
 from beneficiaries.services import person_line
 from tests.conftest import member, synthetic_id
+from tests.test_commands import run
 from tests.test_hostile_sheets import far_row, with_cells
 from unionfunds import trail
 from unionfunds.models import ExportRecord, Job, Role
@@ -622,3 +624,40 @@ def test_someone_outside_sees_no_row_of_the_archive(client, outsider, archived):
     client.force_login(outsider)
     _, rows, totals = exported_csv(client, "?full_ids=1")
     assert rows == [] and totals[0] == "行数: 0"
+
+
+# The demo's archive ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_demo_has_archives_in_qinghai_and_heyuan_paid_by_the_archive_and_loads_once(db):
+    run("load_divisions")
+    run("load_demo")
+    entries = ArchiveEntry.objects.all()
+
+    def statuses(code: str) -> dict[str, int]:
+        found = entries.filter(federation__code=code).values_list("status", flat=True)
+        return {status: list(found).count(status) for status in set(found)}
+
+    assert statuses("630103") == {"open": 4, "closed": 1, "pending": 1}
+    assert statuses("630102") == {"open": 2}
+    assert statuses("441602") == {"open": 24} and statuses("441621") == {"open": 12}
+    closed = entries.get(status="closed")
+    assert closed.close_reason == "out_of_hardship" and list(archive.to_follow_up(entries, today=closed.closed_on))
+    waiting = ArchiveChange.objects.filter(status=ChangeStatus.PENDING)
+    assert sorted(waiting.values_list("kind", flat=True)) == ["open", "review"]
+    assert dict(DibaoLine.objects.values_list("federation__code", "monthly")) == {
+        "630103": Decimal("840.00"),
+        "630102": Decimal("810.00"),
+        "441602": Decimal("900.00"),
+        "441621": Decimal("780.00"),
+    }
+    rules = PolicyRule.objects.all()
+    assert {(r.cap_dibao_months, r.once_per_year) for r in rules} == {(Decimal("12.00"), False), (None, True)}
+    archived = Disbursement.objects.filter(fund__requires_archive=True)
+    assert archived.count() == 25 and not archived.filter(household__isnull=True).exists()
+    assert {d.status for d in archived} == {"approved"}
+    assert PolicyUsage.objects.filter(scope="household", amount=Decimal("3000.00")).count() == 4
+    assert trail.verify_trails().problems == []
+    count = ArchiveEntry.objects.count()
+    assert "already loaded" in run("load_demo") and ArchiveEntry.objects.count() == count
