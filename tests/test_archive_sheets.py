@@ -491,7 +491,7 @@ def test_filing_is_set_based_ten_times_the_households_take_no_more_queries(tree,
     # thousands); SQLite's inserts come in batches under its parameter limit.
     assert many - few < 290 // 10, (few, many)
     if connection.vendor == "postgresql":
-        assert many == few
+        assert many <= few  # the first call also reads the content types, once
 
 
 # Exporting the archive ------------------------------------------------------------------
