@@ -446,6 +446,8 @@ def main() -> int:
     parser.add_argument("--scale", choices=sorted(SCALES), default="quick")
     parser.add_argument("--runs", type=int, default=3, help="Timed runs of each fund (the figure: median of pairs)")
     parser.add_argument("--profile", action="store_true", help="Profile one more archive commit and print it")
+    # What `make bench` passes every benchmark; this one builds no national tree.
+    parser.add_argument("--townships", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--no-doc", action="store_true", help="Do not write docs/PERFORMANCE.md")
     parser.add_argument("--strict", action="store_true", help="Exit 1 when a goal is missed")
     args = parser.parse_args()
