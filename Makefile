@@ -5,7 +5,7 @@
 #   make test-sqlite    the SQLite half
 #   make test-postgres  the PostgreSQL half (uses DATABASE_URL if it already points at PostgreSQL)
 #   make lint           ruff check, ruff format --check, manage.py check, makemigrations --check
-#   make bench          roll-up and spreadsheet benchmarks at full scale (~1 h); make bench-quick: a tenth (< 10 min)
+#   make bench          roll-up, spreadsheet and archive benchmarks at full scale (~1 h); make bench-quick: a tenth (< 10 min)
 #   make stress         proof under load and faults: gunicorn + worker on PostgreSQL, concurrent clients, SIGKILL (~2 min)
 #   make venv           create .venv and install requirements-dev.txt at the versions of requirements.lock
 #   make lock           re-resolve requirements.lock within the ranges of requirements*.txt
@@ -136,13 +136,13 @@ lint: venv
 
 # --- benchmarks ----------------------------------------------------------------
 
-# The roll-up benchmark, then the spreadsheet benchmark, each on its own throwaway
-# cluster (DATABASE_URL is ignored): they truncate the money tables. Each prints one
-# "BENCH <name> <value> goal <op><target>" line per figure and rewrites its sections
-# of docs/PERFORMANCE.md. BENCH_ARGS goes to both: --runs N, --no-doc, --strict,
-# --townships PATH. Both always run; the target fails if either run failed.
+# The roll-up benchmark, the spreadsheet benchmark, then the archive benchmark, each on
+# its own throwaway cluster (DATABASE_URL is ignored): they truncate or fill the money
+# tables. Each prints one "BENCH <name> <value> goal <op><target>" line per figure and
+# rewrites its sections of docs/PERFORMANCE.md. BENCH_ARGS goes to all: --runs N,
+# --no-doc, --strict, --townships PATH. All always run; the target fails if one failed.
 BENCH_ARGS ?=
-BENCHES := bench/rollup_bench.py bench/spreadsheet_bench.py
+BENCHES := bench/rollup_bench.py bench/spreadsheet_bench.py bench/archive_bench.py
 run_benches = status=0; \
 	for script in $(BENCHES); do \
 	    echo "=== $$script --scale $(1) ==="; \

@@ -82,9 +82,12 @@ class _Demo:
         self.used_ids: set[str] = set()
 
     def build(self) -> None:
+        from allocations import demo_archive  # it reads this module's names
+
         self.qinghai_2022()
         self.shandong_2020()
         self.heyuan_2019_2021()
+        demo_archive.build(self)
 
     # 青海 2022: 804万 raised for pandemic relief, 260万 / 361万 / 183万 by level.
     def qinghai_2022(self) -> None:

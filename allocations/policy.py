@@ -17,7 +17,7 @@ gives back exactly what was taken whatever changed since.
 import datetime
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -63,9 +63,16 @@ class Binding:
     """The rules that bind one fund, read once per list."""
 
     rules: list[PolicyRule]
+    # The rules of each assistance type, worked out once: a list asks for every row.
+    _by_type: dict[str, list[PolicyRule]] = field(default_factory=dict, repr=False, compare=False)
 
     def for_type(self, assistance_type: str) -> list[PolicyRule]:
-        return [rule for rule in self.rules if rule.assistance_type in ("", assistance_type)]
+        found = self._by_type.get(assistance_type)
+        if found is None:
+            found = self._by_type[assistance_type] = [
+                rule for rule in self.rules if rule.assistance_type in ("", assistance_type)
+            ]
+        return found
 
 
 def binding(fund: Fund) -> Binding:
@@ -135,47 +142,46 @@ def _check_rules(
     rules: Binding, payments: Sequence[Payment], *, lock: bool, home_federation: Federation, problems: list[RowProblem]
 ) -> None:
     counted = [p for p in payments if p.date is not None and p.amount is not None]
+    counting = {rule.pk for rule in rules.rules if _counts(rule)}
+    # Each payment's rules and whom each of them counts, worked out once for both passes.
+    plans: list[tuple[Payment, int, list[tuple[PolicyRule, tuple[str, object] | None]]]] = []
     keys: set[Key] = set()
     for payment in counted:
+        year = payment.date.year
+        applying = []
         for rule in rules.for_type(payment.assistance_type):
-            subject = _subject(rule, payment)
-            if subject is not None and isinstance(subject[1], int) and _counts(rule):
-                keys.add((rule.pk, subject[0], subject[1], payment.date.year))
+            subject = _subject(rule, payment) if rule.pk in counting else None
+            applying.append((rule, subject))
+            if subject is not None and isinstance(subject[1], int):
+                keys.add((rule.pk, subject[0], subject[1], year))
+        plans.append((payment, year, applying))
     used = _usage(sorted(keys), lock=lock)
     caps = _Caps(home_federation)
-    running: defaultdict[tuple, tuple[Decimal, int]] = defaultdict(lambda: (Decimal("0.00"), 0))
-    for payment in counted:
+    running: dict[tuple, tuple[Decimal, int]] = {}
+    for payment, year, applying in plans:
         charged: list[int] = []
         refused: list[tuple[str, str]] = []
-        for rule in rules.for_type(payment.assistance_type):
+        for rule, subject in applying:
             if not rule.allowed:
                 label = AssistanceType(payment.assistance_type).label
                 refused.append(("not_allowed", str(NOT_ALLOWED % {"rule": rule.name, "assistance_type": label})))
                 continue
-            subject = _subject(rule, payment)
-            if subject is None or not _counts(rule):
+            if subject is None:
                 continue
-            year = payment.date.year
             key = (rule.pk, subject[0], subject[1], year)
-            before_amount, before_times = (
-                used.get(key, (Decimal("0.00"), 0))
-                if isinstance(subject[1], int)
-                else (
-                    Decimal("0.00"),
-                    0,
-                )
-            )
-            list_amount, list_times = running[key]
+            before_amount, before_times = used.get(key, _NOTHING) if isinstance(subject[1], int) else _NOTHING
+            list_amount, list_times = running.get(key, _NOTHING)
             so_far, times = before_amount + list_amount, before_times + list_times
-            who = THIS_HOUSEHOLD if subject[0] == RuleScope.HOUSEHOLD else payment.name
             fault = None
             if rule.once_per_year and times > 0:
+                who = THIS_HOUSEHOLD if subject[0] == RuleScope.HOUSEHOLD else payment.name
                 fault = ("once_per_year", str(ONCE_PER_YEAR % {"rule": rule.name, "subject": who, "year": year}))
             cap = caps.of(rule, payment, year)
             if fault is None and isinstance(cap, str):
                 fault = ("no_dibao_line", cap)
             elif fault is None and cap is not None and so_far + payment.amount > cap:
-                room = max(cap - so_far, Decimal("0.00"))
+                who = THIS_HOUSEHOLD if subject[0] == RuleScope.HOUSEHOLD else payment.name
+                room = max(cap - so_far, _ZERO)
                 fault = (
                     "cap_exceeded",
                     str(
@@ -202,18 +208,23 @@ def _check_rules(
             problems.append(RowProblem(payment.row, "amount", code, message))
 
 
+_ZERO = Decimal("0.00")
+_NOTHING = (_ZERO, 0)  # a running total never counted: nothing paid, no payment
+
+
 def _counts(rule: PolicyRule) -> bool:
     return rule.once_per_year or rule.cap_amount is not None or rule.cap_dibao_months is not None
 
 
 class _Caps:
     """Each rule's cap where a payment is counted, the 低保 lines read once per
-    federation and year."""
+    federation and year, and each cap worked out once per rule, federation and year."""
 
     def __init__(self, home_federation: Federation):
         self.home = home_federation
         self.lines: dict[tuple[int, int], Decimal | None] = {}
         self.federations: dict[int, Federation] = {home_federation.pk: home_federation}
+        self.caps: dict[tuple[int, int, int], Decimal | str] = {}
 
     def of(self, rule: PolicyRule, payment: Payment, year: int) -> Decimal | str | None:
         if rule.cap_amount is not None:
@@ -221,6 +232,12 @@ class _Caps:
         if rule.cap_dibao_months is None:
             return None
         federation_id = payment.household_federation_id or self.home.pk
+        known = self.caps.get((rule.pk, federation_id, year))
+        if known is None:
+            known = self.caps[(rule.pk, federation_id, year)] = self._tied(rule, federation_id, year)
+        return known
+
+    def _tied(self, rule: PolicyRule, federation_id: int, year: int) -> Decimal | str:
         if federation_id not in self.federations:
             self.federations[federation_id] = Federation.objects.get(pk=federation_id)
         federation = self.federations[federation_id]
@@ -229,6 +246,7 @@ class _Caps:
         line = self.lines[(federation_id, year)]
         if line is None:
             return str(NO_DIBAO_LINE % {"rule": rule.name, "federation": federation.name, "year": year})
+        assert rule.cap_dibao_months is not None
         return (line * rule.cap_dibao_months).quantize(Decimal("0.01"))
 
 
@@ -248,25 +266,66 @@ def _usage(keys: list[Key], *, lock: bool) -> dict[Key, tuple[Decimal, int]]:
     if not keys:
         return found
     with connection.cursor() as cursor:
-        for start in range(0, len(keys), _ROWS_PER_STATEMENT):
-            batch = keys[start : start + _ROWS_PER_STATEMENT]
-            if lock:
+        for batch, params in _batches(keys):
+            if connection.vendor == "postgresql":
+                # The keys as four arrays: one parameter each, however many keys, where a
+                # VALUES list or an OR of 10,000 conditions costs the server its parsing and planning.
+                if lock:
+                    cursor.execute(
+                        f"INSERT INTO {_TABLE} ({_COLUMNS}) SELECT {_KEY_COLUMNS}, 0, 0 FROM {_KEYS} ORDER BY k.place "
+                        f"{_CONFLICT} payments = {_TABLE}.payments "
+                        "RETURNING rule_id, scope, subject, year, amount, payments",
+                        _arrays(batch),
+                    )
+                else:
+                    cursor.execute(
+                        f"SELECT u.rule_id, u.scope, u.subject, u.year, u.amount, u.payments FROM {_TABLE} u "
+                        f"JOIN {_KEYS} USING (rule_id, scope, subject, year)",
+                        _arrays(batch),
+                    )
+            elif lock:
                 values = ", ".join(["(%s, %s, %s, %s, 0, 0)"] * len(batch))
                 cursor.execute(
                     f"INSERT INTO {_TABLE} ({_COLUMNS}) VALUES {values} "
                     f"{_CONFLICT} payments = {_TABLE}.payments "
                     "RETURNING rule_id, scope, subject, year, amount, payments",
-                    [value for key in batch for value in key],
+                    params,
                 )
             else:
                 where = " OR ".join(["(rule_id = %s AND scope = %s AND subject = %s AND year = %s)"] * len(batch))
                 cursor.execute(
-                    f"SELECT rule_id, scope, subject, year, amount, payments FROM {_TABLE} WHERE {where}",
-                    [value for key in batch for value in key],
+                    f"SELECT rule_id, scope, subject, year, amount, payments FROM {_TABLE} WHERE {where}", params
                 )
             for rule_id, scope, subject, year, fen, times in cursor.fetchall():
                 found[(rule_id, scope, subject, year)] = (fen_to_yuan(fen), times)
     return found
+
+
+# The keys given as arrays, in their order (PostgreSQL), as rows of the table's key columns.
+_KEY_COLUMNS = "k.rule_id, k.scope, k.subject, k.year"
+_KEYS = (
+    "unnest(%s::bigint[], %s::varchar[], %s::bigint[], %s::integer[]) "
+    "WITH ORDINALITY AS k(rule_id, scope, subject, year, place)"
+)
+
+
+_KEYS_WITH_DELTAS = (
+    "unnest(%s::bigint[], %s::varchar[], %s::bigint[], %s::integer[], %s::bigint[], %s::integer[]) "
+    "WITH ORDINALITY AS k(rule_id, scope, subject, year, amount, payments, place)"
+)
+
+
+def _batches(keys: list[Key]):
+    """(keys, their values flat) in slices one statement may take: all at once on
+    PostgreSQL, which takes them as arrays."""
+    size = len(keys) if connection.vendor == "postgresql" else _ROWS_PER_STATEMENT
+    for start in range(0, len(keys), size):
+        batch = keys[start : start + size]
+        yield batch, ([] if connection.vendor == "postgresql" else [value for key in batch for value in key])
+
+
+def _arrays(keys: list[Key], *more: list) -> list[list]:
+    return [list(column) for column in zip(*keys, strict=True)] + list(more)
 
 
 def charge(payments: Iterable[Payment]) -> None:
@@ -305,7 +364,28 @@ def _deltas(
 
 def _move(deltas: dict[Key, tuple[Decimal, int]], *, sign: int) -> None:
     keys = sorted(deltas)
+    if not keys:
+        return
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            amounts = [yuan_to_fen(deltas[key][0]) for key in keys]
+            times = [deltas[key][1] for key in keys]
+            if sign > 0:
+                cursor.execute(
+                    f"INSERT INTO {_TABLE} ({_COLUMNS}) SELECT {_KEY_COLUMNS}, k.amount, k.payments "
+                    f"FROM {_KEYS_WITH_DELTAS} ORDER BY k.place "
+                    f"{_CONFLICT} amount = {_TABLE}.amount + excluded.amount, "
+                    f"payments = {_TABLE}.payments + excluded.payments",
+                    _arrays(keys, amounts, times),
+                )
+            else:
+                cursor.execute(
+                    f"UPDATE {_TABLE} u SET amount = u.amount - k.amount, payments = u.payments - k.payments "
+                    f"FROM {_KEYS_WITH_DELTAS} "
+                    "WHERE (u.rule_id, u.scope, u.subject, u.year) = (k.rule_id, k.scope, k.subject, k.year)",
+                    _arrays(keys, amounts, times),
+                )
+            return
         for start in range(0, len(keys), _ROWS_PER_STATEMENT):
             batch = keys[start : start + _ROWS_PER_STATEMENT]
             if sign > 0:
