@@ -5,7 +5,8 @@
 
     scripts/with-postgres .venv/bin/python bench/archive_bench.py --scale quick
 
-On the database it is given (PostgreSQL, empty: it refuses one that holds funds), it builds a county with its 低保 line and a household cap rule
+On the database it is given (PostgreSQL, empty: it refuses one that holds funds),
+it builds a county with its 低保 line and a household cap rule
 (生活救助 at most 12 months of the 低保 line per household a year), files the
 list's people in households of two from a household sheet (the browser's flow:
 read, preview, commit), opens their entries, then times the same payment list
@@ -406,7 +407,7 @@ def report(run: Run, info: dict[str, str]) -> str:
     lines = report_head(f"{info['command']}: a {run.rows:,}-row payment list", info, run.figures)
 
     def median(timings: list[Timing], phase: str) -> float:
-        return statistics.median(t.phases[phase] if phase in t.phases else t.written for t in timings)
+        return statistics.median(t.phases.get(phase, t.written) for t in timings)
 
     lines += [
         "",
