@@ -82,6 +82,9 @@ class Payment:
     policy_rules: str = ""
     override_reason: str = ""
     overridden: bool = False
+    # Counted towards its rules' running totals by the checks themselves (under
+    # lock, for a known person), so that `policy.charge` leaves it alone.
+    policy_counted: bool = False
     # The row as its source numbers it (a sheet's line), for messages that name another row.
     line: int | None = None
 

@@ -8,8 +8,11 @@ in key order, so that 20 clerks paying one household take turns and a
 100,000-row list is checked in one pass without reading a single payment.
 
 A payment counts towards its rules from the moment it is entered, as it
-reserves money: `charge` adds it, `release` gives it back when it is rejected,
-withdrawn or reversed. Each payment keeps the ids of the rules it was charged
+reserves money: the locking check adds what the list brings to each running
+total in the same upsert that locks it (the totals before the list are what it
+returned less that; a refusal rolls it all back), `charge` adds the payments
+to people registered by the list, and `release` gives it back when it is
+rejected, withdrawn or reversed. Each payment keeps the ids of the rules it was charged
 to (`Disbursement.policy_rules`) and the household it helped, so that a release
 gives back exactly what was taken whatever changed since.
 """
@@ -35,7 +38,7 @@ from allocations.models import (
     RuleScope,
 )
 from beneficiaries import archive
-from unionfunds import audit, text
+from unionfunds import audit, bulkload, text
 from unionfunds.errors import RowProblem, refuse
 from unionfunds.models import Federation, Role
 from unionfunds.money import fen_to_yuan, format_yuan, yuan_to_fen
@@ -106,7 +109,9 @@ def check(
 ) -> None:
     """The archive and the rules, for payments whose other checks ran: each
     payment learns its household and its rules; each refusal is added to
-    `problems`. With `lock`, what was relied on stays locked."""
+    `problems`. With `lock`, what was relied on stays locked, and the payments
+    of known people are counted towards their running totals already: the
+    caller writes them in the same transaction, or raises and rolls it back."""
     rules = binding(fund)
     if not fund.requires_archive and not rules.rules:
         return
@@ -141,61 +146,55 @@ def _subject(rule: PolicyRule, payment: Payment) -> tuple[str, object] | None:
 def _check_rules(
     rules: Binding, payments: Sequence[Payment], *, lock: bool, home_federation: Federation, problems: list[RowProblem]
 ) -> None:
-    counted = [p for p in payments if p.date is not None and p.amount is not None]
     counting = {rule.pk for rule in rules.rules if _counts(rule)}
-    # Each payment's rules and whom each of them counts, worked out once for both passes.
-    plans: list[tuple[Payment, int, list[tuple[PolicyRule, tuple[str, object] | None]]]] = []
-    keys: set[Key] = set()
-    for payment in counted:
+    # Each payment's rules, whom each counts and under which running total, worked
+    # out once for both passes (a list of 100,000 rows asks this 100,000 times).
+    plans: list[tuple[Payment, int, list[tuple[PolicyRule, tuple[str, object] | None, Key | None]]]] = []
+    # What the list brings to each running total if every payment is charged, as
+    # it is unless one is refused (then nothing is written at all).
+    brought: dict[Key, tuple[Decimal, int]] = {}
+    for payment in payments:
+        if payment.date is None or payment.amount is None:
+            continue
         year = payment.date.year
         applying = []
         for rule in rules.for_type(payment.assistance_type):
             subject = _subject(rule, payment) if rule.pk in counting else None
-            applying.append((rule, subject))
-            if subject is not None and isinstance(subject[1], int):
-                keys.add((rule.pk, subject[0], subject[1], year))
+            key = (rule.pk, subject[0], subject[1], year) if subject is not None else None
+            applying.append((rule, subject, key))
+            if key is not None and type(key[2]) is int:
+                amount, times = brought.get(key, _NOTHING)
+                brought[key] = (amount + payment.amount, times + 1)
         plans.append((payment, year, applying))
-    used = _usage(sorted(keys), lock=lock)
+        payment.policy_counted = lock and payment.beneficiary_id is not None
+    used = _usage(brought, lock=lock)
     caps = _Caps(home_federation)
-    running: dict[tuple, tuple[Decimal, int]] = {}
+    running: dict[Key, tuple[Decimal, int]] = {}
+    charged_as: dict[tuple[int, ...], str] = {}
     for payment, year, applying in plans:
         charged: list[int] = []
         refused: list[tuple[str, str]] = []
-        for rule, subject in applying:
+        for rule, subject, key in applying:
             if not rule.allowed:
                 label = AssistanceType(payment.assistance_type).label
                 refused.append(("not_allowed", str(NOT_ALLOWED % {"rule": rule.name, "assistance_type": label})))
                 continue
-            if subject is None:
+            if key is None:
                 continue
-            key = (rule.pk, subject[0], subject[1], year)
-            before_amount, before_times = used.get(key, _NOTHING) if isinstance(subject[1], int) else _NOTHING
+            before_amount, before_times = used.get(key, _NOTHING)
             list_amount, list_times = running.get(key, _NOTHING)
-            so_far, times = before_amount + list_amount, before_times + list_times
+            so_far = before_amount + list_amount
             fault = None
-            if rule.once_per_year and times > 0:
-                who = THIS_HOUSEHOLD if subject[0] == RuleScope.HOUSEHOLD else payment.name
-                fault = ("once_per_year", str(ONCE_PER_YEAR % {"rule": rule.name, "subject": who, "year": year}))
-            cap = caps.of(rule, payment, year)
+            if rule.once_per_year and before_times + list_times > 0:
+                fault = (
+                    "once_per_year",
+                    str(ONCE_PER_YEAR % {"rule": rule.name, "subject": _who(subject, payment), "year": year}),
+                )
+            cap = rule.cap_amount if rule.cap_dibao_months is None else caps.of(rule, payment, year)
             if fault is None and isinstance(cap, str):
                 fault = ("no_dibao_line", cap)
             elif fault is None and cap is not None and so_far + payment.amount > cap:
-                who = THIS_HOUSEHOLD if subject[0] == RuleScope.HOUSEHOLD else payment.name
-                room = max(cap - so_far, _ZERO)
-                fault = (
-                    "cap_exceeded",
-                    str(
-                        CAP_EXCEEDED
-                        % {
-                            "rule": rule.name,
-                            "subject": who,
-                            "year": year,
-                            "used": format_yuan(so_far),
-                            "cap": format_yuan(cap),
-                            "room": format_yuan(room),
-                        }
-                    ),
-                )
+                fault = ("cap_exceeded", _over_cap(rule, _who(subject, payment), year, so_far, cap))
             if fault is not None and not (rule.overridable and payment.override_reason):
                 refused.append(fault)
                 continue
@@ -203,9 +202,31 @@ def _check_rules(
                 payment.overridden = True
             charged.append(rule.pk)
             running[key] = (list_amount + payment.amount, list_times + 1)
-        payment.policy_rules = ",".join(map(str, charged))
+        as_text = charged_as.get(tuple(charged))
+        if as_text is None:
+            as_text = charged_as[tuple(charged)] = ",".join(map(str, charged))
+        payment.policy_rules = as_text
         for code, message in refused:
             problems.append(RowProblem(payment.row, "amount", code, message))
+
+
+def _who(subject, payment: Payment):
+    return THIS_HOUSEHOLD if subject[0] == RuleScope.HOUSEHOLD else payment.name
+
+
+def _over_cap(rule: PolicyRule, who, year: int, so_far: Decimal, cap: Decimal) -> str:
+    room = max(cap - so_far, _ZERO)
+    return str(
+        CAP_EXCEEDED
+        % {
+            "rule": rule.name,
+            "subject": who,
+            "year": year,
+            "used": format_yuan(so_far),
+            "cap": format_yuan(cap),
+            "room": format_yuan(room),
+        }
+    )
 
 
 _ZERO = Decimal("0.00")
@@ -259,23 +280,25 @@ _CONFLICT = "ON CONFLICT (rule_id, scope, subject, year) DO UPDATE SET"
 _ROWS_PER_STATEMENT = max(1, (connection.features.max_query_params or 60_000) // 6)
 
 
-def _usage(keys: list[Key], *, lock: bool) -> dict[Key, tuple[Decimal, int]]:
-    """The running totals of these keys; with `lock`, each row made if missing and
-    locked (an upsert takes the row lock), in key order."""
+def _usage(brought: dict[Key, tuple[Decimal, int]], *, lock: bool) -> dict[Key, tuple[Decimal, int]]:
+    """The running totals of these keys before the list. With `lock`, what the
+    list brings is added at once, each row made if missing and locked (an upsert
+    takes the row lock) in key order: one write per total, the charge included."""
     found: dict[Key, tuple[Decimal, int]] = {}
-    if not keys:
+    if not brought:
         return found
+    keys = sorted(brought)
     with connection.cursor() as cursor:
         for batch, params in _batches(keys):
             if connection.vendor == "postgresql":
-                # The keys as four arrays: one parameter each, however many keys, where a
-                # VALUES list or an OR of 10,000 conditions costs the server its parsing and planning.
+                # The keys as arrays: one parameter each, however many keys, where a VALUES
+                # list or an OR of 10,000 conditions costs the server its parsing and planning.
                 if lock:
                     cursor.execute(
-                        f"INSERT INTO {_TABLE} ({_COLUMNS}) SELECT {_KEY_COLUMNS}, 0, 0 FROM {_KEYS} ORDER BY k.place "
-                        f"{_CONFLICT} payments = {_TABLE}.payments "
+                        f"INSERT INTO {_TABLE} ({_COLUMNS}) SELECT {_KEY_COLUMNS}, k.amount, k.payments "
+                        f"FROM {_KEYS_WITH_DELTAS} ORDER BY k.place {_CONFLICT} {_ADDED} "
                         "RETURNING rule_id, scope, subject, year, amount, payments",
-                        _arrays(batch),
+                        _arrays(batch, *_figures(batch, brought)),
                     )
                 else:
                     cursor.execute(
@@ -284,12 +307,11 @@ def _usage(keys: list[Key], *, lock: bool) -> dict[Key, tuple[Decimal, int]]:
                         _arrays(batch),
                     )
             elif lock:
-                values = ", ".join(["(%s, %s, %s, %s, 0, 0)"] * len(batch))
+                values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(batch))
                 cursor.execute(
-                    f"INSERT INTO {_TABLE} ({_COLUMNS}) VALUES {values} "
-                    f"{_CONFLICT} payments = {_TABLE}.payments "
+                    f"INSERT INTO {_TABLE} ({_COLUMNS}) VALUES {values} {_CONFLICT} {_ADDED} "
                     "RETURNING rule_id, scope, subject, year, amount, payments",
-                    params,
+                    [v for key in batch for v in (*key, yuan_to_fen(brought[key][0]), brought[key][1])],
                 )
             else:
                 where = " OR ".join(["(rule_id = %s AND scope = %s AND subject = %s AND year = %s)"] * len(batch))
@@ -298,7 +320,18 @@ def _usage(keys: list[Key], *, lock: bool) -> dict[Key, tuple[Decimal, int]]:
                 )
             for rule_id, scope, subject, year, fen, times in cursor.fetchall():
                 found[(rule_id, scope, subject, year)] = (fen_to_yuan(fen), times)
+    if lock:
+        for key, (amount, times) in brought.items():
+            after_amount, after_times = found[key]
+            found[key] = (after_amount - amount, after_times - times)
     return found
+
+
+_ADDED = f"amount = {_TABLE}.amount + excluded.amount, payments = {_TABLE}.payments + excluded.payments"
+
+
+def _figures(keys: list[Key], deltas: dict[Key, tuple[Decimal, int]]) -> tuple[list[int], list[int]]:
+    return [yuan_to_fen(deltas[key][0]) for key in keys], [deltas[key][1] for key in keys]
 
 
 # The keys given as arrays, in their order (PostgreSQL), as rows of the table's key columns.
@@ -324,13 +357,21 @@ def _batches(keys: list[Key]):
         yield batch, ([] if connection.vendor == "postgresql" else [value for key in batch for value in key])
 
 
-def _arrays(keys: list[Key], *more: list) -> list[list]:
-    return [list(column) for column in zip(*keys, strict=True)] + list(more)
+def _arrays(keys: list[Key], *more: list) -> list[str | list]:
+    return [bulkload.pg_array(column) for column in [*zip(*keys, strict=True), *more]]
 
 
 def charge(payments: Iterable[Payment]) -> None:
-    """Count written payments towards the rules they were checked against."""
-    _move(_deltas((p.policy_rules, p.household_id, p.beneficiary_id, p.date, p.amount) for p in payments), sign=1)
+    """Count written payments towards the rules they were checked against, those
+    the locking check did not count already (people the list registered)."""
+    _move(
+        _deltas(
+            (p.policy_rules, p.household_id, p.beneficiary_id, p.date, p.amount)
+            for p in payments
+            if not p.policy_counted
+        ),
+        sign=1,
+    )
 
 
 def release(disbursements: Iterable[Disbursement]) -> None:
@@ -368,14 +409,12 @@ def _move(deltas: dict[Key, tuple[Decimal, int]], *, sign: int) -> None:
         return
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            amounts = [yuan_to_fen(deltas[key][0]) for key in keys]
-            times = [deltas[key][1] for key in keys]
+            amounts, times = _figures(keys, deltas)
             if sign > 0:
                 cursor.execute(
                     f"INSERT INTO {_TABLE} ({_COLUMNS}) SELECT {_KEY_COLUMNS}, k.amount, k.payments "
                     f"FROM {_KEYS_WITH_DELTAS} ORDER BY k.place "
-                    f"{_CONFLICT} amount = {_TABLE}.amount + excluded.amount, "
-                    f"payments = {_TABLE}.payments + excluded.payments",
+                    f"{_CONFLICT} {_ADDED}",
                     _arrays(keys, amounts, times),
                 )
             else:
@@ -391,9 +430,7 @@ def _move(deltas: dict[Key, tuple[Decimal, int]], *, sign: int) -> None:
             if sign > 0:
                 values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(batch))
                 cursor.execute(
-                    f"INSERT INTO {_TABLE} ({_COLUMNS}) VALUES {values} "
-                    f"{_CONFLICT} amount = {_TABLE}.amount + excluded.amount, "
-                    f"payments = {_TABLE}.payments + excluded.payments",
+                    f"INSERT INTO {_TABLE} ({_COLUMNS}) VALUES {values} {_CONFLICT} {_ADDED}",
                     [v for key in batch for v in (*key, yuan_to_fen(deltas[key][0]), deltas[key][1])],
                 )
             else:

@@ -369,6 +369,7 @@ def disbursements_create(
     return _pay(fund, payments, by=by, batch=batch, home_federation=home_federation, problems=problems, origin=origin)
 
 
+@transaction.atomic  # the locking check counts the payments: a refusal must take that back
 def _pay(
     fund: Fund,
     payments: list[Payment],

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import translation
 
 from allocations import services as money
@@ -220,6 +221,32 @@ def test_a_rejected_or_reversed_payment_gives_its_room_back(alice, bob, family, 
     money.movement_approve(movement=reversal, by=bob)
     assert PolicyUsage.objects.get().amount == 0
     pay(hardship_fund, alice, ("王大明", synthetic_id(11), "10080"), kind="living")
+
+
+@pytest.mark.django_db
+def test_a_list_refused_after_its_rules_passed_leaves_the_running_totals_as_they_were(
+    tree, alice, bob, family, living_cap
+):
+    """The locking check counts a list as it checks it; a refusal found later
+    (here the fund cannot afford the list) takes the count back with the rest,
+    even inside a caller's own transaction."""
+    fund = FundFactory(federation=tree["chengzhong"], name="困难职工帮扶资金", purpose="hardship", by=alice)
+    approved_contribution(fund, "1000", by=alice, approver=bob)
+    pay(fund, alice, ("王大明", synthetic_id(11), "600"))
+    with transaction.atomic():
+        with pytest.raises(money.ListRefused) as refused:
+            pay(
+                fund,
+                alice,
+                ("李秀英", synthetic_id(12), "300"),
+                ("王小明", synthetic_id(13, birth=datetime.date(2008, 3, 1)), "300"),
+            )
+        assert refusals(refused.value) == [(None, "amount", "insufficient_funds")]
+        usage = PolicyUsage.objects.get(rule=living_cap)
+        assert (usage.amount, usage.payments) == (Decimal("600.00"), 1)
+    pay(fund, alice, ("李秀英", synthetic_id(12), "400"))
+    usage.refresh_from_db()
+    assert (usage.amount, usage.payments) == (Decimal("1000.00"), 2)
 
 
 @pytest.mark.django_db

@@ -14,7 +14,7 @@ from allocations import services as money
 from allocations.lists import ListRow
 from allocations.models import Contribution, Disbursement, DisbursementTotal, Status
 from beneficiaries import services as people
-from beneficiaries.models import Beneficiary, Category
+from beneficiaries.models import Beneficiary, Category, Unit
 from tests.conftest import synthetic_id
 from unionfunds import audit, bulkload, trail
 from unionfunds.bulkload import AnyOf
@@ -260,6 +260,24 @@ def test_long_lists_of_values_are_looked_up_in_one_parameter(worker):
     assert ("ANY(" in queries[0]["sql"]) == (connection.vendor == "postgresql")
     assert found([]) == []
     assert found(numbers) == []
+
+
+@pytest.mark.django_db
+def test_values_that_look_like_array_syntax_are_looked_up_as_themselves(tree):
+    """The array parameter is PostgreSQL's text form: a quote, a backslash, a
+    brace, a comma or the word NULL in a value finds that value and nothing else."""
+    awkward = ['a"b', "c\\d", "{e}", "f,g", "NULL", " h ", "张三"]
+    for name in awkward:
+        Unit.objects.create(federation=tree["chengzhong"], name=name, kind="hospital")
+
+    def found(values) -> list[str]:
+        return sorted(Unit.objects.filter(AnyOf(F("name"), values)).values_list("name", flat=True))
+
+    assert found(awkward) == sorted(awkward)
+    assert found(["a", "b", "NULL x", "{e", "f"]) == []
+    assert found(['"NULL"']) == []
+    ids = list(Unit.objects.filter(name__in=awkward[:2]).values_list("pk", flat=True))
+    assert sorted(Unit.objects.filter(AnyOf(F("pk"), ids)).values_list("name", flat=True)) == sorted(awkward[:2])
 
 
 def test_the_cycle_collector_is_paused_only_while_a_list_is_worked_on():

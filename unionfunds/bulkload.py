@@ -108,7 +108,21 @@ class AnyOf(In):
         if not values:
             raise EmptyResultSet
         column, params = self.process_lhs(compiler, connection)
-        return f"{column} = ANY(%s::{self.lhs.output_field.cast_db_type(connection)}[])", (*params, values)
+        return f"{column} = ANY(%s::{self.lhs.output_field.cast_db_type(connection)}[])", (*params, pg_array(values))
+
+
+def pg_array(values: Sequence) -> str | list:
+    """An array parameter as PostgreSQL's own text form, `{1,2,3}`, when every
+    value is an int or a str: psycopg2 would quote each element into an
+    ARRAY[...] constructor, a third of a 100,000-row list's lookup. Strings are
+    double-quoted with their quotes and backslashes escaped, as the array
+    grammar asks, so no value reads as NULL or splits the array. Other values go
+    as the list."""
+    if all(type(value) is int for value in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    if all(type(value) is str for value in values):
+        return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+    return list(values)
 
 
 def batches(values: Sequence) -> Iterator[Sequence]:
